@@ -1,0 +1,176 @@
+"""Settings, read from ``SESSION_*`` environment variables and command-line flags.
+
+Each field of :class:`Settings` is one setting: the environment variable is the
+field name upper-cased with the ``SESSION_`` prefix, the flag is the field name
+with dashes. Flags win over the environment. Every value is validated at start
+and a bad one raises :class:`~session_service.errors.ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from session_service.errors import ConfigError
+
+ENV_PREFIX = "SESSION_"
+
+JWT_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+LIMIT_POLICIES = ("evict-oldest", "reject-new")
+REDIS_MODES = ("standalone", "cluster")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _setting(default: Any, doc: str, choices: Sequence[str] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; see the README's table."""
+
+    host: str = _setting("0.0.0.0", "Address the gRPC server listens on.")  # noqa: S104
+    port: int = _setting(50051, "Port the gRPC server listens on (0 picks a free port).")
+    redis_url: str = _setting(
+        "",
+        "Redis URL (redis://, rediss://, unix://); for cluster mode, comma-separated seed nodes. "
+        "Empty starts a private local redis-server for development.",
+    )
+    redis_mode: str = _setting("standalone", "Redis topology.", REDIS_MODES)
+    redis_prefix: str = _setting("ss", "Prefix of every Redis key the service writes.")
+    redis_password_file: str = _setting("", "File holding the Redis password (ACL user in the URL).")
+    redis_tls_ca_file: str = _setting("", "CA bundle that verifies the Redis server's TLS certificate.")
+    redis_timeout: float = _setting(2.0, "Seconds to wait for a Redis connection or reply.")
+    redis_server_binary: str = _setting("redis-server", "redis-server used when no Redis URL is set.")
+    issuer: str = _setting("session-service", "The access tokens' iss claim.")
+    audience: str = _setting("internal", "The access tokens' aud claim.")
+    keys_dir: str = _setting(
+        "",
+        "Folder of <kid>.pem files: private keys can sign, public keys only verify. "
+        "Empty generates a key at start (development only).",
+    )
+    signing_key_id: str = _setting("", "kid of the key that signs; needed when the folder has several.")
+    jwt_algorithm: str = _setting("EdDSA", "Algorithm of the generated development key.", JWT_ALGORITHMS)
+    access_token_ttl: int = _setting(900, "Seconds an access token is valid.")
+    idle_timeout: int = _setting(86400, "Seconds of inactivity after which a session ends (sliding).")
+    absolute_timeout: int = _setting(1209600, "Seconds after creation at which a session ends regardless.")
+    refresh_grace: float = _setting(
+        5.0,
+        "Seconds during which a just-rotated refresh token still yields the same successor "
+        "(concurrent tabs, retries) instead of counting as reuse.",
+    )
+    refresh_reuse_memory: int = _setting(
+        64, "How many rotated refresh tokens per session are remembered for reuse detection."
+    )
+    max_sessions_per_user: int = _setting(0, "Concurrent sessions a user may have; 0 is unlimited.")
+    limit_policy: str = _setting(
+        "evict-oldest",
+        "At the session limit: end the least recently active session, or refuse the new one.",
+        LIMIT_POLICIES,
+    )
+    jwt_leeway: int = _setting(5, "Seconds of clock skew tolerated when checking exp, nbf and iat.")
+    log_level: str = _setting("INFO", "Log level.", LOG_LEVELS)
+    shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
+    health_interval: float = _setting(1.0, "Seconds between Redis health checks.")
+    metrics_port: int = _setting(9464, "Port of the Prometheus /metrics endpoint; 0 disables it.")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when the service starts its own local redis-server."""
+        return not self.redis_url
+
+    @classmethod
+    def from_sources(
+        cls, environ: Mapping[str, str], argv: Sequence[str] | None = None
+    ) -> Settings:
+        """Reads the environment, then applies flags given in ``argv`` on top."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            if name in environ:
+                values[f.name] = _convert(f, environ[name], name)
+        if argv:
+            parser = argparse.ArgumentParser(add_help=False)
+            add_flags(parser)
+            parsed = parser.parse_args(list(argv))
+            values.update({k: v for k, v in vars(parsed).items() if v is not None})
+        return cls(**values)
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds one ``--flag`` per setting; unset flags stay None so the environment applies."""
+    for f in dataclasses.fields(Settings):
+        env = ENV_PREFIX + f.name.upper()
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            type=_flag_type(f),
+            help=f"{f.metadata['doc']} [env {env}, default {f.default!r}]",
+        )
+
+
+def _flag_type(f: dataclasses.Field[Any]) -> Any:
+    def parse(raw: str) -> Any:
+        try:
+            return _convert(f, raw, "--" + f.name.replace("_", "-"))
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+
+    return parse
+
+
+def _convert(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as e:
+        raise ConfigError(source, f"expected a number, got {raw!r}") from e
+    return raw
+
+
+def _validate(s: Settings) -> None:
+    for f in dataclasses.fields(s):
+        choices = f.metadata["choices"]
+        if choices and getattr(s, f.name) not in choices:
+            raise ConfigError(_env(f.name), f"must be one of {', '.join(choices)}")
+    _require(s.port, 0, 65535, "port")
+    _require(s.metrics_port, 0, 65535, "metrics_port")
+    _require(s.access_token_ttl, 1, 86400, "access_token_ttl")
+    _require(s.idle_timeout, 1, 10 * 365 * 86400, "idle_timeout")
+    _require(s.absolute_timeout, 1, 10 * 365 * 86400, "absolute_timeout")
+    _require(s.refresh_grace, 0, 300, "refresh_grace")
+    _require(s.refresh_reuse_memory, 0, 1024, "refresh_reuse_memory")
+    _require(s.max_sessions_per_user, 0, 100000, "max_sessions_per_user")
+    _require(s.jwt_leeway, 0, 300, "jwt_leeway")
+    _require(s.redis_timeout, 0.01, 600, "redis_timeout")
+    _require(s.shutdown_grace, 0, 3600, "shutdown_grace")
+    _require(s.health_interval, 0.05, 600, "health_interval")
+    if s.idle_timeout > s.absolute_timeout:
+        raise ConfigError(_env("idle_timeout"), "must not exceed SESSION_ABSOLUTE_TIMEOUT")
+    if not s.redis_prefix or any(c in s.redis_prefix for c in "{} "):
+        raise ConfigError(_env("redis_prefix"), "must be non-empty without braces or spaces")
+    if not s.issuer:
+        raise ConfigError(_env("issuer"), "must not be empty")
+    if not s.audience:
+        raise ConfigError(_env("audience"), "must not be empty")
+    if s.redis_mode == "cluster" and s.embedded_redis:
+        raise ConfigError(_env("redis_url"), "cluster mode needs the seed nodes' URLs")
+
+
+def _require(value: float, low: float, high: float, name: str) -> None:
+    if not low <= value <= high:
+        raise ConfigError(_env(name), f"must be between {low} and {high}, got {value}")
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()

@@ -1,0 +1,209 @@
+"""All session policy: what each operation checks, which token it issues, what it revokes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from session_service.domain.clock import Clock
+from session_service.domain.ids import (
+    RefreshToken,
+    SessionId,
+    new_refresh_token,
+    new_session_id,
+    open_successor,
+    parse_refresh_token,
+    parse_session_id,
+    seal_successor,
+)
+from session_service.domain.model import (
+    INACTIVE,
+    DataPatch,
+    Introspection,
+    IssuedTokens,
+    NewSession,
+    Session,
+)
+from session_service.domain.ports import AccessTokenCodec, SessionPolicy, SessionStore
+from session_service.domain.validation import (
+    InputLimits,
+    Violations,
+    check_required,
+    check_user_id,
+    validate_new_session,
+    validate_patch,
+)
+from session_service.errors import RefreshTokenInvalid
+
+
+class SessionManager:
+    """Implements every SessionService operation on top of a store and a token codec."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        tokens: AccessTokenCodec,
+        clock: Clock,
+        policy: SessionPolicy,
+        limits: InputLimits,
+    ) -> None:
+        self._store = store
+        self._tokens = tokens
+        self._clock = clock
+        self._policy = policy
+        self._limits = limits
+
+    async def create(self, request: NewSession) -> IssuedTokens:
+        """Starts a new session with an id the caller cannot choose (no fixation)."""
+        new = validate_new_session(request, self._limits)
+        sid = new_session_id(new.user_id)
+        refresh = new_refresh_token(sid)
+        now = self._clock.now_ms()
+        created = await self._store.create(sid, new, refresh, now, self._policy)
+        return self._issue(created.session, refresh, now)
+
+    async def get(self, session_id: str) -> Session:
+        """Reads a live session and slides its idle expiry."""
+        sid = self._session_id("session_id", session_id)
+        return await self._store.touch(sid, self._clock.now_ms())
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        """Rotates a refresh token; a duplicate within the grace window gets the same successor."""
+        v = Violations()
+        check_required(v, "refresh_token", refresh_token, self._limits.max_token)
+        v.raise_if_any()
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            raise RefreshTokenInvalid()
+        successor = new_refresh_token(presented.session_id)
+        now = self._clock.now_ms()
+        rotation = await self._store.rotate_refresh(
+            presented, successor, seal_successor(presented, successor), now, self._policy
+        )
+        if rotation.sealed_successor is not None:
+            opened = open_successor(presented, rotation.sealed_successor)
+            if opened is None:
+                raise RefreshTokenInvalid()
+            successor = opened
+        return self._issue(rotation.session, successor, now)
+
+    async def update(self, session_id: str, patch: DataPatch) -> Session:
+        """Patches the session's data atomically."""
+        validate_patch("session_id", session_id, patch, self._limits)
+        sid = self._session_id("session_id", session_id)
+        return await self._store.update(sid, patch, self._clock.now_ms(), self._policy)
+
+    async def list_sessions(self, user_id: str) -> Sequence[Session]:
+        """The user's live sessions, oldest first."""
+        v = Violations()
+        check_user_id(v, "user_id", user_id, self._limits)
+        v.raise_if_any()
+        sessions = await self._store.list_user(user_id, self._clock.now_ms())
+        return sorted(sessions, key=lambda s: (s.created_at_ms, s.session_id))
+
+    async def revoke_session(self, session_id: str) -> int:
+        """Ends one session; 0 when it had already ended."""
+        sid = self._session_id("session_id", session_id)
+        return await self._store.revoke(sid, self._clock.now_ms())
+
+    async def revoke_refresh_token(self, refresh_token: str) -> int:
+        """Ends the session of a current refresh token (RFC 7009); 0 for an invalid token."""
+        self._require_token("refresh_token", refresh_token)
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            return 0
+        return await self._store.revoke(presented.session_id, self._clock.now_ms(), refresh=presented)
+
+    async def revoke_access_token(self, access_token: str) -> int:
+        """Ends the session of a valid access token (RFC 7009); 0 for an invalid token."""
+        self._require_token("access_token", access_token)
+        claims = self._tokens.verify(access_token)
+        sid = parse_session_id(claims.sid) if claims else None
+        if claims is None or sid is None:
+            return 0
+        return await self._store.revoke(sid, self._clock.now_ms(), user_id=claims.sub)
+
+    async def revoke_user(self, user_id: str, except_session_id: str = "") -> int:
+        """Ends every session of the user, except ``except_session_id`` when given."""
+        v = Violations()
+        check_user_id(v, "user_id", user_id, self._limits)
+        v.raise_if_any()
+        keep = self._session_id("except_session_id", except_session_id) if except_session_id else None
+        return await self._store.revoke_user(user_id, keep, self._clock.now_ms())
+
+    async def introspect(self, token: str, token_type_hint: str = "") -> Introspection:
+        """RFC 7662: reports an inactive token as such, never as an error."""
+        self._require_token("token", token)
+        now = self._clock.now_ms()
+        # RFC 7662 section 2.1: the hint orders the search, it does not restrict it.
+        if token_type_hint == "refresh_token":
+            return await self._introspect_refresh(token, now) or await self._introspect_access(token, now)
+        return await self._introspect_access(token, now) or await self._introspect_refresh(token, now)
+
+    def jwks_json(self) -> str:
+        """The public keys that verify access tokens."""
+        return self._tokens.jwks_json()
+
+    async def _introspect_access(self, token: str, now: int) -> Introspection | None:
+        claims = self._tokens.verify(token)
+        sid = parse_session_id(claims.sid) if claims else None
+        if claims is None or sid is None:
+            return None
+        session = await self._store.peek(sid, now)
+        if session is None or session.user_id != claims.sub:
+            return INACTIVE
+        return Introspection(
+            active=True,
+            sub=claims.sub,
+            sid=claims.sid,
+            scope=claims.scope,
+            client_id=claims.client_id,
+            token_type="access_token",
+            exp=claims.exp,
+            iat=claims.iat,
+            nbf=claims.nbf,
+            iss=claims.iss,
+            aud=claims.aud,
+            jti=claims.jti,
+        )
+
+    async def _introspect_refresh(self, token: str, now: int) -> Introspection | None:
+        presented = parse_refresh_token(token)
+        if presented is None:
+            return None
+        session = await self._store.peek(presented.session_id, now, refresh=presented)
+        if session is None:
+            return INACTIVE
+        return Introspection(
+            active=True,
+            sub=session.user_id,
+            sid=session.session_id,
+            scope=" ".join(session.scopes),
+            client_id=session.client_id,
+            token_type="refresh_token",
+            exp=session.idle_expires_at_ms // 1000,
+        )
+
+    def _issue(self, session: Session, refresh: RefreshToken, now_ms: int) -> IssuedTokens:
+        access, exp = self._tokens.issue(session, now_ms)
+        return IssuedTokens(
+            session=session,
+            access_token=access,
+            access_token_expires_at=exp,
+            refresh_token=str(refresh),
+            refresh_token_expires_at_ms=session.idle_expires_at_ms,
+        )
+
+    def _session_id(self, field: str, raw: str) -> SessionId:
+        v = Violations()
+        check_required(v, field, raw, self._limits.max_token)
+        sid = parse_session_id(raw) if raw else None
+        if raw and sid is None:
+            v.add(field, "is not a session id")
+        v.raise_if_any()
+        assert sid is not None
+        return sid
+
+    def _require_token(self, field: str, token: str) -> None:
+        v = Violations()
+        check_required(v, field, token, self._limits.max_token)
+        v.raise_if_any()

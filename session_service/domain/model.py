@@ -1,0 +1,127 @@
+"""The session as the rest of the service sees it; plain values, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a session was started from, as reported by the caller."""
+
+    ip: str = ""
+    """The client's IP address."""
+    user_agent: str = ""
+    """The client's User-Agent string."""
+    device: str = ""
+    """A device name the caller chose (e.g. "iPhone of Alice")."""
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """What Create asks for, validated."""
+
+    user_id: str
+    """The authenticated user; the access tokens' sub claim."""
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """Extra claims copied into every access token."""
+    data: Mapping[str, bytes] = field(default_factory=dict)
+    """Application data kept on the server."""
+    scopes: tuple[str, ...] = ()
+    """Granted scopes; the access tokens' scope claim."""
+    client: ClientInfo = field(default_factory=ClientInfo)
+    """The device the session was started from."""
+    client_id: str = ""
+    """The application the session is for; the access tokens' client_id claim."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live session as stored; all times are milliseconds since the Unix epoch."""
+
+    session_id: str
+    """Opaque identifier; also the access tokens' sid claim. Not a credential."""
+    user_id: str
+    """The session's user."""
+    created_at_ms: int
+    """When Create ran."""
+    last_active_at_ms: int
+    """When the session was last read, refreshed or updated."""
+    idle_expires_at_ms: int
+    """When the session ends unless used before; never after the absolute expiry."""
+    absolute_expires_at_ms: int
+    """When the session ends at the latest."""
+    version: int
+    """Incremented by every data update."""
+    data: Mapping[str, bytes]
+    """Application data."""
+    claims: Mapping[str, str]
+    """Extra access-token claims."""
+    scopes: tuple[str, ...]
+    """Granted scopes."""
+    client: ClientInfo
+    """The device the session was started from."""
+    client_id: str
+    """The application the session is for."""
+
+
+@dataclass(frozen=True)
+class DataPatch:
+    """An atomic change to a session's data."""
+
+    set: Mapping[str, bytes]
+    """Entries to add or overwrite."""
+    remove: tuple[str, ...]
+    """Keys to delete."""
+    expected_version: int = 0
+    """When above 0, apply only if the session is at this version."""
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """A session with a fresh pair of tokens, as Create and Refresh return it."""
+
+    session: Session
+    """The session the tokens belong to."""
+    access_token: str
+    """A signed JWT."""
+    access_token_expires_at: int
+    """NumericDate seconds."""
+    refresh_token: str
+    """Opaque; exchangeable once for a new pair."""
+    refresh_token_expires_at_ms: int
+    """The refresh token must be used before the session's idle expiry."""
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """The RFC 7662 view of a token; ``active`` False carries nothing else."""
+
+    active: bool
+    """Whether the token is valid and its session live."""
+    sub: str = ""
+    """The user."""
+    sid: str = ""
+    """The session."""
+    scope: str = ""
+    """Space-separated scopes."""
+    client_id: str = ""
+    """The application."""
+    token_type: str = ""
+    """access_token or refresh_token."""
+    exp: int = 0
+    """Expiry, NumericDate."""
+    iat: int = 0
+    """Issue time, NumericDate."""
+    nbf: int = 0
+    """Not-before, NumericDate."""
+    iss: str = ""
+    """Issuer."""
+    aud: str = ""
+    """Audience."""
+    jti: str = ""
+    """Token id (access tokens only)."""
+
+
+INACTIVE = Introspection(active=False)

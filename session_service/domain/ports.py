@@ -1,0 +1,145 @@
+"""What the domain needs from the outside: a session store and an access-token codec."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from session_service.domain.ids import RefreshToken, SessionId
+from session_service.domain.model import DataPatch, NewSession, Session
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Lifetimes and limits applied to every session; times in milliseconds."""
+
+    idle_ms: int
+    """Inactivity after which a session ends."""
+    absolute_ms: int
+    """Lifetime after which a session ends regardless of activity."""
+    refresh_grace_ms: int
+    """How long a rotated refresh token still yields its successor."""
+    reuse_memory: int
+    """How many rotated refresh tokens per session are remembered to detect reuse."""
+    max_sessions: int
+    """Sessions per user; 0 is unlimited."""
+    reject_new: bool
+    """At the limit, refuse the new session instead of ending the least recently active."""
+    max_data_entries: int
+    """Data entries a session may hold."""
+    max_data_bytes: int
+    """Bytes of data keys and values a session may hold."""
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    """The outcome of storing a new session."""
+
+    session: Session
+    """The stored session."""
+    evicted: tuple[str, ...]
+    """Ids of sessions ended to make room under the per-user limit."""
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of a refresh-token rotation."""
+
+    session: Session
+    """The session, with its idle expiry slid."""
+    sealed_successor: bytes | None
+    """None when the prepared successor was installed; otherwise the successor sealed
+    by an earlier concurrent rotation of the same token (grace window)."""
+
+
+class SessionStore(Protocol):
+    """Persistent session state; every method is one atomic step."""
+
+    async def create(
+        self, sid: SessionId, new: NewSession, refresh: RefreshToken, now_ms: int, policy: SessionPolicy
+    ) -> CreatedSession:
+        """Stores a new session, enforcing the per-user limit."""
+        ...
+
+    async def touch(self, sid: SessionId, now_ms: int) -> Session:
+        """Reads a live session and slides its idle expiry; SessionNotFound otherwise."""
+        ...
+
+    async def rotate_refresh(
+        self,
+        presented: RefreshToken,
+        successor: RefreshToken,
+        sealed_successor: bytes,
+        now_ms: int,
+        policy: SessionPolicy,
+    ) -> Rotation:
+        """Replaces the presented refresh token with ``successor``; revokes on reuse."""
+        ...
+
+    async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
+        """Applies a data patch atomically, as compare-and-set when it names a version."""
+        ...
+
+    async def revoke(self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None,
+                     user_id: str = "") -> int:
+        """Ends one session (only if it matches ``refresh``/``user_id`` when given); 1 or 0."""
+        ...
+
+    async def revoke_user(self, user_id: str, except_sid: SessionId | None, now_ms: int) -> int:
+        """Ends all of a user's sessions but ``except_sid``; how many were live."""
+        ...
+
+    async def list_user(self, user_id: str, now_ms: int) -> Sequence[Session]:
+        """A user's live sessions, pruning the index of any that ended."""
+        ...
+
+    async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
+        """A live session without touching it (matching ``refresh`` when given), else None."""
+        ...
+
+    async def ping(self) -> None:
+        """Returns when the store answers; raises StoreUnavailable otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    sub: str
+    """User."""
+    sid: str
+    """Session."""
+    scope: str
+    """Space-separated scopes."""
+    client_id: str
+    """Application."""
+    iss: str
+    """Issuer."""
+    aud: str
+    """Audience."""
+    jti: str
+    """Token id."""
+    exp: int
+    """Expiry, NumericDate."""
+    iat: int
+    """Issued at, NumericDate."""
+    nbf: int
+    """Not before, NumericDate."""
+
+
+class AccessTokenCodec(Protocol):
+    """Signs and verifies access tokens."""
+
+    def issue(self, session: Session, now_ms: int) -> tuple[str, int]:
+        """A signed access token for ``session`` and its exp (NumericDate)."""
+        ...
+
+    def verify(self, token: str) -> AccessClaims | None:
+        """The claims of a valid token, or None for any invalid, expired or foreign one."""
+        ...
+
+    def jwks_json(self) -> str:
+        """The public verification keys as an RFC 7517 JWK Set."""
+        ...

@@ -1,0 +1,138 @@
+"""One error tree for the whole service.
+
+Every class declares its gRPC status code and its stable ErrorInfo reason once;
+the transport layer turns any :class:`SessionError` into a ``google.rpc.Status``
+with those values, so callers can branch on ``reason`` without parsing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+ERROR_DOMAIN = "session.v1"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One offending request field, reported in a ``google.rpc.BadRequest``."""
+
+    field: str
+    """Path of the field, e.g. ``claims["iss"]``."""
+    description: str
+    """What is wrong with it, for a human."""
+
+
+class SessionError(Exception):
+    """Root of every error the service reports to callers."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(SessionError):
+    """The request is malformed or breaks an input limit."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: Sequence[FieldViolation]) -> None:
+        self.violations = tuple(violations)
+        summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        super().__init__(f"invalid request: {summary}")
+
+
+class SessionNotFound(SessionError):
+    """The session does not exist, has expired or was revoked."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "SESSION_NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("session not found, expired or revoked")
+
+
+class RefreshTokenInvalid(SessionError):
+    """The refresh token is malformed, unknown, expired or belongs to an ended session."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "REFRESH_TOKEN_INVALID"
+
+    def __init__(self) -> None:
+        super().__init__("refresh token is invalid or expired")
+
+
+class RefreshTokenReused(SessionError):
+    """An already rotated refresh token was presented: the session was revoked as stolen."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "REFRESH_TOKEN_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__("refresh token was already used; the session has been revoked")
+
+
+class VersionMismatch(SessionError):
+    """A compare-and-set update named a version the session is no longer at."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "VERSION_MISMATCH"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"session is at version {actual}, not {expected}")
+
+
+class SessionLimitReached(SessionError):
+    """The user already has the maximum number of sessions and the policy is reject-new."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "SESSION_LIMIT_REACHED"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"user already has the maximum of {limit} sessions")
+
+
+class SessionDataTooLarge(SessionError):
+    """An update would make the session's data exceed its limits."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "SESSION_DATA_TOO_LARGE"
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        super().__init__(
+            f"session data would exceed its limits ({max_entries} entries, {max_bytes} bytes)"
+        )
+
+
+class StoreUnavailable(SessionError):
+    """Redis could not be reached or did not answer in time."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "STORE_UNAVAILABLE"
+
+    def __init__(self, detail: str = "session store is unavailable") -> None:
+        super().__init__(detail)
+
+
+class ConfigError(Exception):
+    """The service's configuration is invalid; raised at start, naming the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}")
+
+
+class KeyringError(ConfigError):
+    """The signing keys could not be loaded or do not fit the configuration."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("SESSION_KEYS_DIR", problem)

@@ -1,0 +1,40 @@
+"""The Redis key schema. Every key of a user shares the hash tag ``{<user tag>}``.
+
+- ``<prefix>:{<tag>}:s:<nonce>``  a session hash
+- ``<prefix>:{<tag>}:u``          the user's index of sessions (sorted set)
+
+Because a session id carries its user's tag, every script's keys (a session, its
+user's index and the user's other sessions) fall in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from session_service.domain.ids import SessionId, user_tag
+
+
+class KeySchema:
+    """Builds the keys for one configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def session_prefix(self, tag: str) -> str:
+        """A session's key without its nonce."""
+        return f"{self.prefix}:{{{tag}}}:s:"
+
+    def session(self, sid: SessionId) -> str:
+        """The key of a session hash."""
+        return self.session_prefix(sid.tag) + sid.nonce
+
+    def index(self, tag: str) -> str:
+        """The key of a user's session index."""
+        return f"{self.prefix}:{{{tag}}}:u"
+
+    def for_session(self, sid: SessionId) -> list[str]:
+        """KEYS of a script that touches one session: the session and its user's index."""
+        return [self.session(sid), self.index(sid.tag)]
+
+    def for_user(self, user_id: str) -> tuple[str, str, str]:
+        """The user's tag, index key and session key prefix."""
+        tag = user_tag(user_id)
+        return tag, self.index(tag), self.session_prefix(tag)

@@ -1,0 +1,39 @@
+-- _lib: helpers shared by the scripts. The loader inserts this file into every script
+-- (after a #! line, if any), because a Redis script cannot include another file.
+-- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
+-- scopes, client, client_id, rt, rt_prev, rt_prev_until, rt_prev_sealed, rt_old, d:<key>.
+-- User index: a sorted set; member = session nonce, score = the session's idle expiry (ms),
+-- so ended sessions are pruned by score and the lowest score is the least recently active.
+-- Result codes (first element of every reply); mirrored by ScriptCode in scripts.py.
+local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
+local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
+
+-- Deletes a session and its index entry.
+local function end_session(key, idx, member)
+  redis.call('DEL', key)
+  redis.call('ZREM', idx, member)
+end
+
+-- For a live session returns idle_exp, abs_exp, idle_ms; otherwise removes what is
+-- left of it (an expired hash, a stale index entry) and returns nil.
+local function live(key, idx, member, now)
+  local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms')
+  if not t[1] then
+    redis.call('ZREM', idx, member)
+    return nil
+  end
+  local idle_exp, abs_exp = tonumber(t[1]), tonumber(t[2])
+  if now >= idle_exp or now >= abs_exp then
+    end_session(key, idx, member)
+    return nil
+  end
+  return idle_exp, abs_exp, tonumber(t[3])
+end
+
+-- Marks a session active at now and slides its idle expiry, never past abs_exp.
+local function touch(key, idx, member, now, abs_exp, idle_ms)
+  local idle_exp = math.min(now + idle_ms, abs_exp)
+  redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
+  redis.call('PEXPIRE', key, idle_exp - now)
+  redis.call('ZADD', idx, 'XX', idle_exp, member)
+end

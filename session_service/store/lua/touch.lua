@@ -1,0 +1,13 @@
+-- touch: reads a live session and slides its idle expiry (Get).
+-- KEYS[1] session hash
+-- KEYS[2] user index
+-- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
+-- Returns {OK, {session hash as field, value...}} or {NOT_FOUND}
+local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
+local now = tonumber(ARGV[1])
+local idle_exp, abs_exp, idle_ms = live(key, idx, member, now)
+if not idle_exp then
+  return {NOT_FOUND}
+end
+touch(key, idx, member, now, abs_exp, idle_ms)
+return {OK, redis.call('HGETALL', key)}

@@ -1,0 +1,227 @@
+"""The session store on Redis or Redis Cluster: each operation is one Lua script call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from redis import exceptions as rx
+
+from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, SessionId
+from session_service.domain.model import ClientInfo, DataPatch, NewSession, Session
+from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
+from session_service.errors import (
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    SessionDataTooLarge,
+    SessionLimitReached,
+    SessionNotFound,
+    StoreUnavailable,
+    VersionMismatch,
+)
+from session_service.store.keys import KeySchema
+from session_service.store.scripts import Script, ScriptCode, Scripts
+
+T = TypeVar("T")
+
+# Replies meaning "this node cannot serve right now" rather than "this request is wrong".
+_UNAVAILABLE_REPLIES = ("OOM", "READONLY", "MASTERDOWN", "LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN")
+
+
+async def translate_errors(call: Awaitable[T]) -> T:
+    """Awaits a Redis call, turning connectivity failures into StoreUnavailable."""
+    try:
+        return await call
+    except (rx.ConnectionError, rx.TimeoutError, rx.ClusterError, rx.BusyLoadingError) as e:
+        raise StoreUnavailable(f"session store is unavailable ({type(e).__name__})") from e
+    except rx.ResponseError as e:
+        if str(e).startswith(_UNAVAILABLE_REPLIES):
+            raise StoreUnavailable(f"session store is unavailable ({str(e).split(' ')[0]})") from e
+        raise
+
+
+class RedisSessionStore:
+    """Implements :class:`~session_service.domain.ports.SessionStore` with the scripts in lua/."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._keys = KeySchema(prefix)
+        self._scripts = Scripts()
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (standalone or cluster)."""
+        return self._client
+
+    @property
+    def scripts(self) -> Scripts:
+        """The registered scripts."""
+        return self._scripts
+
+    async def load_scripts(self) -> None:
+        """Caches every script on the server(s) so the first calls need no fallback."""
+        for script in self._scripts.by_name.values():
+            await translate_errors(self._client.script_load(script.source))
+
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
+        return await translate_errors(script(self._client, keys, args))
+
+    async def create(
+        self, sid: SessionId, new: NewSession, refresh: RefreshToken, now_ms: int, policy: SessionPolicy
+    ) -> CreatedSession:
+        """Stores a new session, enforcing the per-user limit atomically."""
+        data: list[str | bytes] = []
+        for k, v in new.data.items():
+            data += [k, v]
+        client = {"ip": new.client.ip, "user_agent": new.client.user_agent, "device": new.client.device}
+        reply = await self._run(
+            self._scripts.create,
+            self._keys.for_session(sid),
+            [
+                now_ms,
+                sid.nonce,
+                new.user_id,
+                policy.idle_ms,
+                policy.absolute_ms,
+                policy.max_sessions,
+                "1" if policy.reject_new else "0",
+                self._keys.session_prefix(sid.tag),
+                refresh.secret_hash,
+                json.dumps(dict(new.claims)),
+                json.dumps(list(new.scopes)),
+                json.dumps(client),
+                new.client_id,
+                *data,
+            ],
+        )
+        if reply[0] == ScriptCode.LIMIT_REACHED:
+            raise SessionLimitReached(policy.max_sessions)
+        evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
+        return CreatedSession(_decode(sid, reply[2]), evicted)
+
+    async def touch(self, sid: SessionId, now_ms: int) -> Session:
+        """Reads a live session and slides its idle expiry."""
+        reply = await self._run(self._scripts.touch, self._keys.for_session(sid), [now_ms, sid.nonce])
+        if reply[0] != ScriptCode.OK:
+            raise SessionNotFound()
+        return _decode(sid, reply[1])
+
+    async def rotate_refresh(
+        self,
+        presented: RefreshToken,
+        successor: RefreshToken,
+        sealed_successor: bytes,
+        now_ms: int,
+        policy: SessionPolicy,
+    ) -> Rotation:
+        """Rotates the refresh token; a rotated token presented again ends the session."""
+        sid = presented.session_id
+        reply = await self._run(
+            self._scripts.rotate,
+            self._keys.for_session(sid),
+            [
+                now_ms,
+                sid.nonce,
+                presented.secret_hash,
+                successor.secret_hash,
+                sealed_successor,
+                policy.refresh_grace_ms,
+                policy.reuse_memory,
+                RETIRED_HASH_CHARS,
+            ],
+        )
+        code = reply[0]
+        if code == ScriptCode.OK:
+            return Rotation(_decode(sid, reply[1]), None)
+        if code == ScriptCode.GRACE:
+            return Rotation(_decode(sid, reply[1]), reply[2])
+        if code == ScriptCode.TOKEN_REUSED:
+            raise RefreshTokenReused()
+        raise RefreshTokenInvalid()
+
+    async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
+        """Applies the patch if the session is live, at the expected version and within limits."""
+        sets: list[str | bytes] = []
+        for k, v in patch.set.items():
+            sets += [k, v]
+        reply = await self._run(
+            self._scripts.update,
+            self._keys.for_session(sid),
+            [
+                now_ms,
+                sid.nonce,
+                patch.expected_version,
+                policy.max_data_entries,
+                policy.max_data_bytes,
+                len(patch.set),
+                *sets,
+                *patch.remove,
+            ],
+        )
+        code = reply[0]
+        if code == ScriptCode.OK:
+            return _decode(sid, reply[1])
+        if code == ScriptCode.VERSION_MISMATCH:
+            raise VersionMismatch(patch.expected_version, int(reply[1]))
+        if code == ScriptCode.DATA_TOO_LARGE:
+            raise SessionDataTooLarge(policy.max_data_entries, policy.max_data_bytes)
+        raise SessionNotFound()
+
+    async def revoke(
+        self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None, user_id: str = ""
+    ) -> int:
+        """Ends one live session (matching the refresh token or user when given)."""
+        required_hash = refresh.secret_hash if refresh else ""
+        reply = await self._run(
+            self._scripts.revoke, self._keys.for_session(sid), [now_ms, sid.nonce, required_hash, user_id]
+        )
+        return int(reply)
+
+    async def revoke_user(self, user_id: str, except_sid: SessionId | None, now_ms: int) -> int:
+        """Ends a user's sessions but one; works from the user's index, in one slot."""
+        tag, index, session_prefix = self._keys.for_user(user_id)
+        keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
+        reply = await self._run(self._scripts.revoke_user, [index], [now_ms, session_prefix, user_id, keep])
+        return int(reply)
+
+    async def list_user(self, user_id: str, now_ms: int) -> Sequence[Session]:
+        """A user's live sessions, from the index."""
+        tag, index, session_prefix = self._keys.for_user(user_id)
+        reply = await self._run(self._scripts.list, [index], [now_ms, session_prefix, user_id])
+        return [
+            _decode(SessionId(tag, reply[i].decode()), reply[i + 1]) for i in range(0, len(reply), 2)
+        ]
+
+    async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
+        """A live session, read without writing (may run on a replica)."""
+        required_hash = refresh.secret_hash if refresh else ""
+        reply = await self._run(self._scripts.peek, [self._keys.session(sid)], [now_ms, required_hash])
+        return _decode(sid, reply[1]) if reply[0] == ScriptCode.OK else None
+
+    async def ping(self) -> None:
+        """Returns when Redis answers PING."""
+        await translate_errors(self._client.ping())
+
+    async def close(self) -> None:
+        """Closes the connection pool(s)."""
+        await self._client.aclose()
+
+
+def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
+    fields = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+    client = json.loads(fields["client"])
+    return Session(
+        session_id=str(sid),
+        user_id=fields["user"].decode(),
+        created_at_ms=int(fields["created"]),
+        last_active_at_ms=int(fields["active"]),
+        idle_expires_at_ms=int(fields["idle_exp"]),
+        absolute_expires_at_ms=int(fields["abs_exp"]),
+        version=int(fields["ver"]),
+        data={k[2:]: v for k, v in fields.items() if k.startswith("d:")},
+        claims=json.loads(fields["claims"]),
+        scopes=tuple(json.loads(fields["scopes"])),
+        client=ClientInfo(client["ip"], client["user_agent"], client["device"]),
+        client_id=fields["client_id"].decode(),
+    )

@@ -1,0 +1,76 @@
+"""The Lua scripts: loaded from lua/*.lua once, run by EVALSHA with a NOSCRIPT fallback."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+LIBRARY = "_lib.lua"
+NAMES = ("create", "touch", "rotate", "update", "revoke", "revoke_user", "list", "peek")
+
+
+class ScriptCode(enum.IntEnum):
+    """First element of every script reply; the values are declared at the top of _lib.lua."""
+
+    OK = 0
+    NOT_FOUND = 1
+    VERSION_MISMATCH = 2
+    LIMIT_REACHED = 3
+    DATA_TOO_LARGE = 4
+    TOKEN_INVALID = 5
+    TOKEN_REUSED = 6
+    GRACE = 7
+
+
+def _read(name: str) -> str:
+    return resources.files("session_service.store").joinpath("lua", name).read_text("utf-8")
+
+
+def script_source(name: str) -> str:
+    """The full text sent to Redis: the script with the shared library inserted."""
+    body, library = _read(f"{name}.lua"), _read(LIBRARY)
+    if body.startswith("#!"):
+        shebang, _, rest = body.partition("\n")
+        return f"{shebang}\n{library}\n{rest}"
+    return f"{library}\n{body}"
+
+
+class Script:
+    """One registered script; read-only ones use EVALSHA_RO so they may run on replicas."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = script_source(name)
+        self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+        self.read_only = "flags=no-writes" in self.source.partition("\n")[0]
+
+    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
+        """Runs the script; loads it first if this Redis node has not seen it (NOSCRIPT)."""
+        evalsha = client.evalsha_ro if self.read_only else client.evalsha
+        try:
+            return await evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A restarted or failed-over node has an empty script cache. EVAL sends the
+            # source once and caches it, to the node that owns the keys.
+            evaluate = client.eval_ro if self.read_only else client.eval
+            return await evaluate(self.source, len(keys), *keys, *args)
+
+
+class Scripts:
+    """All scripts, registered once at start."""
+
+    def __init__(self) -> None:
+        self.by_name = {name: Script(name) for name in NAMES}
+        self.create = self.by_name["create"]
+        self.touch = self.by_name["touch"]
+        self.rotate = self.by_name["rotate"]
+        self.update = self.by_name["update"]
+        self.revoke = self.by_name["revoke"]
+        self.revoke_user = self.by_name["revoke_user"]
+        self.list = self.by_name["list"]
+        self.peek = self.by_name["peek"]

@@ -1,0 +1,95 @@
+"""Access tokens: JWTs (RFC 7519) issued and verified per RFC 8725 and RFC 9068."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import jwt
+
+from session_service.domain.model import Session
+from session_service.domain.ports import AccessClaims
+from session_service.tokens.keyring import Keyring
+
+TOKEN_TYPE = "at+jwt"
+"""RFC 9068 explicit type, so no other kind of JWT is accepted as an access token."""
+
+_REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
+
+
+class JwtCodec:
+    """Signs access tokens with the ring's signer and verifies them with its keys."""
+
+    def __init__(self, keyring: Keyring, issuer: str, audience: str, ttl_s: int, leeway_s: int) -> None:
+        self._keyring = keyring
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl_s = ttl_s
+        self._leeway_s = leeway_s
+        self._headers = {"kid": keyring.signer.kid, "typ": TOKEN_TYPE}
+
+    def issue(self, session: Session, now_ms: int) -> tuple[str, int]:
+        """A token valid for the configured TTL, never past the session's absolute expiry."""
+        now = now_ms // 1000
+        exp = min(now + self._ttl_s, session.absolute_expires_at_ms // 1000)
+        claims: dict[str, Any] = dict(session.claims)
+        claims.update(
+            iss=self._issuer,
+            aud=self._audience,
+            sub=session.user_id,
+            sid=session.session_id,
+            jti=secrets.token_urlsafe(16),
+            iat=now,
+            nbf=now,
+            exp=exp,
+        )
+        if session.scopes:
+            claims["scope"] = " ".join(session.scopes)
+        if session.client_id:
+            claims["client_id"] = session.client_id
+        signer = self._keyring.signer
+        token = jwt.encode(claims, signer.private, algorithm=signer.algorithm, headers=self._headers)
+        return token, exp
+
+    def verify(self, token: str) -> AccessClaims | None:
+        """Claims of a valid token; the algorithm comes from the key named by kid, never the token."""
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            key = self._keyring.find(kid) if isinstance(kid, str) else None
+            if key is None or header.get("typ") != TOKEN_TYPE:
+                return None
+            claims = jwt.decode(
+                token,
+                key.public,
+                algorithms=[key.algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway_s,
+                options={"require": _REQUIRED},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        sub, sid = claims.get("sub"), claims.get("sid")
+        if not isinstance(sub, str) or not isinstance(sid, str) or not sub or not sid:
+            return None
+        return AccessClaims(
+            sub=sub,
+            sid=sid,
+            scope=_text(claims.get("scope")),
+            client_id=_text(claims.get("client_id")),
+            iss=self._issuer,
+            aud=self._audience,
+            jti=_text(claims.get("jti")),
+            exp=int(claims["exp"]),
+            iat=int(claims["iat"]),
+            nbf=int(claims.get("nbf", claims["iat"])),
+        )
+
+    def jwks_json(self) -> str:
+        """The ring's public keys."""
+        return self._keyring.jwks_json()
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
