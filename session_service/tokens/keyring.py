@@ -95,15 +95,7 @@ class Keyring:
     @classmethod
     def generate(cls, algorithm: str) -> Keyring:
         """A fresh key kept only in memory: tokens die with the process. Development only."""
-        private: PrivateKey
-        if algorithm == "EdDSA":
-            private = ed25519.Ed25519PrivateKey.generate()
-        elif algorithm == "ES256":
-            private = ec.generate_private_key(ec.SECP256R1())
-        elif algorithm == "RS256":
-            private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        else:
-            raise KeyringError(f"unsupported algorithm {algorithm}")
+        private = new_private_key(algorithm)
         key = Key("", algorithm, private.public_key(), private)
         key = Key(_thumbprint(key.jwk()), algorithm, key.public, private)
         log.warning(
@@ -113,6 +105,17 @@ class Keyring:
             key.kid,
         )
         return cls(key, {})
+
+
+def new_private_key(algorithm: str) -> PrivateKey:
+    """A new private key for one of the supported algorithms."""
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    raise KeyringError(f"unsupported algorithm {algorithm}")
 
 
 def _load(path: Path, kid: str) -> Key:

@@ -1,0 +1,117 @@
+"""``sessionctl``: calls every SessionService RPC from a shell and prints the reply as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from session_client._gen.session.v1 import session_pb2 as pb
+from session_client._gen.session.v1 import session_pb2_grpc
+from session_client.status import error_details
+
+
+def _pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"sessionctl: {what} must be KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sessionctl", description="Call session-service from a shell.")
+    p.add_argument("--target", default=os.environ.get("SESSION_TARGET", "127.0.0.1:50051"),
+                   help="host:port of the service [env SESSION_TARGET]")
+    p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
+    cmd = p.add_subparsers(dest="command", required=True)
+    c = cmd.add_parser("create", help="start a session")
+    c.add_argument("user_id")
+    c.add_argument("--claim", action="append", help="extra access-token claim KEY=VALUE")
+    c.add_argument("--data", action="append", help="session data KEY=VALUE")
+    c.add_argument("--scope", action="append", help="granted scope")
+    c.add_argument("--client-id", default="")
+    c.add_argument("--ip", default="")
+    c.add_argument("--user-agent", default="")
+    c.add_argument("--device", default="")
+    cmd.add_parser("get", help="read a session").add_argument("session_id")
+    cmd.add_parser("refresh", help="rotate a refresh token").add_argument("refresh_token")
+    r = cmd.add_parser("revoke", help="end sessions")
+    target = r.add_mutually_exclusive_group(required=True)
+    target.add_argument("--session-id")
+    target.add_argument("--refresh-token")
+    target.add_argument("--access-token")
+    target.add_argument("--user-id")
+    r.add_argument("--except-session-id", default="")
+    i = cmd.add_parser("introspect", help="is a token active?")
+    i.add_argument("token")
+    i.add_argument("--hint", default="", choices=("", "access_token", "refresh_token"))
+    u = cmd.add_parser("update", help="patch session data")
+    u.add_argument("session_id")
+    u.add_argument("--set", action="append", help="KEY=VALUE")
+    u.add_argument("--remove", action="append", default=[])
+    u.add_argument("--expected-version", type=int, default=0)
+    cmd.add_parser("list", help="a user's sessions").add_argument("user_id")
+    cmd.add_parser("jwks", help="the verification keys")
+    return p
+
+
+def _request(args: argparse.Namespace) -> tuple[str, Any]:
+    if args.command == "create":
+        return "Create", pb.CreateRequest(
+            user_id=args.user_id,
+            claims=_pairs(args.claim, "--claim"),
+            data={k: v.encode() for k, v in _pairs(args.data, "--data").items()},
+            scopes=args.scope or [],
+            client_id=args.client_id,
+            client=pb.ClientInfo(ip=args.ip, user_agent=args.user_agent, device=args.device),
+        )
+    if args.command == "get":
+        return "Get", pb.GetRequest(session_id=args.session_id)
+    if args.command == "refresh":
+        return "Refresh", pb.RefreshRequest(refresh_token=args.refresh_token)
+    if args.command == "revoke":
+        fields = {k: getattr(args, k) for k in ("session_id", "refresh_token", "access_token", "user_id")}
+        chosen = {k: v for k, v in fields.items() if v is not None}
+        return "Revoke", pb.RevokeRequest(except_session_id=args.except_session_id, **chosen)
+    if args.command == "introspect":
+        return "Introspect", pb.IntrospectRequest(token=args.token, token_type_hint=args.hint)
+    if args.command == "update":
+        sets = {k: v.encode() for k, v in _pairs(args.set, "--set").items()}
+        return "Update", pb.UpdateRequest(
+            session_id=args.session_id, set=sets, remove=args.remove, expected_version=args.expected_version
+        )
+    if args.command == "list":
+        return "List", pb.ListRequest(user_id=args.user_id)
+    return "GetJwks", pb.GetJwksRequest()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; prints the reply, or the error's code and reason on stderr (exit 1)."""
+    args = _parser().parse_args(argv)
+    method, request = _request(args)
+    with grpc.insecure_channel(args.target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        try:
+            reply = getattr(stub, method)(request, timeout=args.timeout)
+        except grpc.RpcError as e:
+            d = error_details(e)
+            body = {"code": d.code.name, "reason": d.reason, "message": d.message}
+            if d.field_violations:
+                body["field_violations"] = d.field_violations  # type: ignore[assignment]
+            print(json.dumps(body, indent=2), file=sys.stderr)
+            return 1
+    print(json_format.MessageToJson(reply, preserving_proto_field_name=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Proto messages to and from domain values; no logic beyond the mapping."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from session_client._gen.session.v1 import session_pb2 as pb
+
+from session_service.domain.model import ClientInfo, Introspection, IssuedTokens, NewSession, Session
+
+
+def timestamp(ms: int) -> Timestamp:
+    """A protobuf Timestamp from milliseconds since the epoch."""
+    return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def session_to_proto(s: Session) -> pb.Session:
+    """The wire form of a session."""
+    return pb.Session(
+        session_id=s.session_id,
+        user_id=s.user_id,
+        created_at=timestamp(s.created_at_ms),
+        last_active_at=timestamp(s.last_active_at_ms),
+        idle_expires_at=timestamp(s.idle_expires_at_ms),
+        absolute_expires_at=timestamp(s.absolute_expires_at_ms),
+        version=s.version,
+        data=dict(s.data),
+        claims=dict(s.claims),
+        scopes=list(s.scopes),
+        client=pb.ClientInfo(ip=s.client.ip, user_agent=s.client.user_agent, device=s.client.device),
+        client_id=s.client_id,
+    )
+
+
+def new_session_from_proto(r: pb.CreateRequest) -> NewSession:
+    """The domain form of a Create request."""
+    return NewSession(
+        user_id=r.user_id,
+        claims=dict(r.claims),
+        data=dict(r.data),
+        scopes=tuple(r.scopes),
+        client=ClientInfo(ip=r.client.ip, user_agent=r.client.user_agent, device=r.client.device),
+        client_id=r.client_id,
+    )
+
+
+def create_response(t: IssuedTokens) -> pb.CreateResponse:
+    """Create's reply."""
+    return pb.CreateResponse(
+        session=session_to_proto(t.session),
+        access_token=t.access_token,
+        refresh_token=t.refresh_token,
+        access_token_expires_at=timestamp(t.access_token_expires_at * 1000),
+        refresh_token_expires_at=timestamp(t.refresh_token_expires_at_ms),
+    )
+
+
+def refresh_response(t: IssuedTokens) -> pb.RefreshResponse:
+    """Refresh's reply (the same fields as Create's)."""
+    reply = pb.RefreshResponse()
+    reply.MergeFromString(create_response(t).SerializeToString())
+    return reply
+
+
+def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
+    """Introspect's reply."""
+    return pb.IntrospectResponse(
+        active=i.active,
+        sub=i.sub,
+        sid=i.sid,
+        scope=i.scope,
+        client_id=i.client_id,
+        token_type=i.token_type,
+        exp=i.exp,
+        iat=i.iat,
+        nbf=i.nbf,
+        iss=i.iss,
+        aud=i.aud,
+        jti=i.jti,
+    )

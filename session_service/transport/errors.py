@@ -1,0 +1,113 @@
+"""The one place where errors become gRPC statuses.
+
+A :class:`SessionError` becomes its declared code with a ``google.rpc.Status``
+carrying an ErrorInfo (and a BadRequest for invalid input). A request that does
+not even parse is INVALID_ARGUMENT, not the INTERNAL grpc would report. Anything
+else is a bug: logged (without the request, which may hold tokens) and reported
+as INTERNAL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from session_service.errors import ERROR_DOMAIN, FieldViolation, InvalidArgument, SessionError
+
+log = logging.getLogger(__name__)
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not parse."""
+
+
+MALFORMED = _Malformed()
+
+
+def status_for(error: SessionError) -> grpc.Status:
+    """The rich status of an error: code, message, ErrorInfo and, for bad input, BadRequest."""
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    details = [_pack(info)]
+    if isinstance(error, InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        details.append(_pack(bad))
+    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+    return rpc_status.to_status(status)
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def _safe_deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if parse is None:
+        return None
+
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except (DecodeError, ValueError, TypeError):
+            return MALFORMED
+
+    return deserialize
+
+
+_MALFORMED_ERROR = InvalidArgument([FieldViolation("request", "is not a valid protobuf message")])
+_INTERNAL = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
+
+
+def _wrap(inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], method: str) -> Any:
+    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if request is MALFORMED:
+            await context.abort_with_status(status_for(_MALFORMED_ERROR))
+        try:
+            return await inner(request, context)
+        except SessionError as e:
+            await context.abort_with_status(status_for(e))
+        except Exception:
+            log.exception("unexpected error in %s", method)
+            await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+
+    return behavior
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps errors of unary handlers to statuses; wraps each method's handler once."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        if method in self._handlers:
+            return self._handlers[method]  # type: ignore[return-value]
+        handler = await continuation(handler_call_details)
+        wrapped = handler
+        if handler is not None and handler.unary_unary is not None:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                _wrap(handler.unary_unary, method),
+                request_deserializer=_safe_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        # Only known methods are cached, so unknown names cannot grow the cache.
+        if handler is not None:
+            self._handlers[method] = wrapped
+        return wrapped
