@@ -91,7 +91,9 @@ async def start(settings: Settings, *, clock: Clock | None = None, keyring: Keyr
         url = embedded.url
         log.warning("no SESSION_REDIS_URL set: started a private redis-server at %s (development only)", url)
     try:
-        return await _start(settings, url, embedded, clock or SystemClock(), keyring or keyring_from(settings))
+        return await _start(
+            settings, url, embedded, clock or SystemClock(), keyring or keyring_from(settings)
+        )
     except BaseException:
         if embedded is not None:
             embedded.stop()
@@ -108,7 +110,9 @@ async def _start(
         # Redis may come later; scripts are then loaded on first use (NOSCRIPT fallback).
         log.warning("Redis not reachable at start (%s); serving NOT_SERVING until it is", e)
     limits = InputLimits()
-    codec = JwtCodec(keyring, settings.issuer, settings.audience, settings.access_token_ttl, settings.jwt_leeway)
+    codec = JwtCodec(
+        keyring, settings.issuer, settings.audience, settings.access_token_ttl, settings.jwt_leeway
+    )
     manager = SessionManager(store, codec, clock, policy_from(settings, limits), limits)
 
     server = grpc.aio.server(
@@ -121,9 +125,7 @@ async def _start(
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port = server.add_insecure_port(f"{_host(settings.host)}:{settings.port}")
     if port == 0:
         await store.close()

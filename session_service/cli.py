@@ -45,7 +45,7 @@ def _serve(argv: Sequence[str] | None) -> int:
         print(f"session-service: invalid configuration: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from session_service.app import serve  # noqa: PLC0415 - keeps --help fast
+    from session_service.app import serve
 
     try:
         _run(serve(settings))
@@ -57,7 +57,7 @@ def _serve(argv: Sequence[str] | None) -> int:
 
 def _run(coro: object) -> None:
     try:
-        import uvloop  # noqa: PLC0415
+        import uvloop
     except ImportError:
         asyncio.run(coro)  # type: ignore[arg-type]
     else:
@@ -66,12 +66,14 @@ def _run(coro: object) -> None:
 
 
 def _healthcheck(target: str, timeout: float) -> int:
-    import grpc  # noqa: PLC0415
-    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     with grpc.insecure_channel(target) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
         except grpc.RpcError as e:
             print(f"unhealthy: {e.code().name}", file=sys.stderr)
             return 1
@@ -81,9 +83,9 @@ def _healthcheck(target: str, timeout: float) -> int:
 
 
 def _generate_key(algorithm: str, kid: str, folder: Path) -> int:
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization
 
-    from session_service.tokens.keyring import new_private_key  # noqa: PLC0415
+    from session_service.tokens.keyring import new_private_key
 
     key = new_private_key(algorithm)
     pem = key.private_bytes(

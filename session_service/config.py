@@ -86,9 +86,7 @@ class Settings:
         return not self.redis_url
 
     @classmethod
-    def from_sources(
-        cls, environ: Mapping[str, str], argv: Sequence[str] | None = None
-    ) -> Settings:
+    def from_sources(cls, environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Settings:
         """Reads the environment, then applies flags given in ``argv`` on top."""
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):

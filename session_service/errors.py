@@ -108,9 +108,7 @@ class SessionDataTooLarge(SessionError):
     reason = "SESSION_DATA_TOO_LARGE"
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
-        super().__init__(
-            f"session data would exceed its limits ({max_entries} entries, {max_bytes} bytes)"
-        )
+        super().__init__(f"session data would exceed its limits ({max_entries} entries, {max_bytes} bytes)")
 
 
 class StoreUnavailable(SessionError):

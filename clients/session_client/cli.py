@@ -29,8 +29,11 @@ def _pairs(values: Sequence[str] | None, what: str) -> dict[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sessionctl", description="Call session-service from a shell.")
-    p.add_argument("--target", default=os.environ.get("SESSION_TARGET", "127.0.0.1:50051"),
-                   help="host:port of the service [env SESSION_TARGET]")
+    p.add_argument(
+        "--target",
+        default=os.environ.get("SESSION_TARGET", "127.0.0.1:50051"),
+        help="host:port of the service [env SESSION_TARGET]",
+    )
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
     cmd = p.add_subparsers(dest="command", required=True)
     c = cmd.add_parser("create", help="start a session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -27,10 +28,15 @@ class ErrorDetails:
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
     """Decodes the status, ErrorInfo and BadRequest of a failed call."""
-    call = error if isinstance(error, grpc.Call) else None
-    code = call.code() if call is not None else grpc.StatusCode.UNKNOWN
-    message = (call.details() if call is not None else str(error)) or ""
-    status = rpc_status.from_call(call) if call is not None else None
+    # Both grpc.Call errors and grpc.aio.AioRpcError carry code(), details() and trailers.
+    if not all(hasattr(error, m) for m in ("code", "details", "trailing_metadata")):
+        return ErrorDetails(grpc.StatusCode.UNKNOWN, str(error))
+    call: Any = error
+    code, message = call.code(), call.details() or ""
+    try:
+        status = rpc_status.from_call(call)
+    except ValueError:  # trailers that contradict the status: trust the status only
+        status = None
     if status is None:
         return ErrorDetails(code, message)
     reason = domain = ""

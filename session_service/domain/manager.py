@@ -135,9 +135,14 @@ class SessionManager:
         self._require_token("token", token)
         now = self._clock.now_ms()
         # RFC 7662 section 2.1: the hint orders the search, it does not restrict it.
+        order = (self._introspect_access, self._introspect_refresh)
         if token_type_hint == "refresh_token":
-            return await self._introspect_refresh(token, now) or await self._introspect_access(token, now)
-        return await self._introspect_access(token, now) or await self._introspect_refresh(token, now)
+            order = order[::-1]
+        for introspect in order:
+            result = await introspect(token, now)
+            if result is not None:
+                return result
+        return INACTIVE
 
     def jwks_json(self) -> str:
         """The public keys that verify access tokens."""

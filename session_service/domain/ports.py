@@ -81,8 +81,9 @@ class SessionStore(Protocol):
         """Applies a data patch atomically, as compare-and-set when it names a version."""
         ...
 
-    async def revoke(self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None,
-                     user_id: str = "") -> int:
+    async def revoke(
+        self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None, user_id: str = ""
+    ) -> int:
         """Ends one session (only if it matches ``refresh``/``user_id`` when given); 1 or 0."""
         ...
 

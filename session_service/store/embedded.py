@@ -57,9 +57,22 @@ class RedisServerProcess:
             if self.port is not None
             else ["--port", "0", "--unixsocket", str(self._dir / "redis.sock"), "--unixsocketperm", "700"]
         )
-        args = [path, *listen, "--dir", str(self._dir), "--save", "", "--appendonly", "no",
-                "--daemonize", "no", "--logfile", str(self._dir / "redis.log"), *self.extra_args]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
+        args = [
+            path,
+            *listen,
+            "--dir",
+            str(self._dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self._dir / "redis.log"),
+            *self.extra_args,
+        ]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: S603
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

@@ -189,9 +189,7 @@ class RedisSessionStore:
         """A user's live sessions, from the index."""
         tag, index, session_prefix = self._keys.for_user(user_id)
         reply = await self._run(self._scripts.list, [index], [now_ms, session_prefix, user_id])
-        return [
-            _decode(SessionId(tag, reply[i].decode()), reply[i + 1]) for i in range(0, len(reply), 2)
-        ]
+        return [_decode(SessionId(tag, reply[i].decode()), reply[i + 1]) for i in range(0, len(reply), 2)]
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
         """A live session, read without writing (may run on a replica)."""

@@ -48,6 +48,7 @@ class JwtCodec:
         if session.client_id:
             claims["client_id"] = session.client_id
         signer = self._keyring.signer
+        assert signer.private is not None  # the Keyring guarantees a private signer
         token = jwt.encode(claims, signer.private, algorithm=signer.algorithm, headers=self._headers)
         return token, exp
 

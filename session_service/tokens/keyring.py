@@ -123,7 +123,9 @@ def _load(path: Path, kid: str) -> Key:
     try:
         if b"PRIVATE KEY" in data:
             private = load_pem_private_key(data, password=None)
-            if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            if not isinstance(
+                private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+            ):
                 raise KeyringError(f"{path.name}: unsupported key type")
             return Key(kid, _algorithm(private.public_key(), path), private.public_key(), private)
         public = load_pem_public_key(data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -22,6 +22,12 @@ from grpc_status import rpc_status
 from session_service.errors import ERROR_DOMAIN, FieldViolation, InvalidArgument, SessionError
 
 log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
 
 
 class _Malformed:
@@ -44,7 +50,8 @@ def status_for(error: SessionError) -> grpc.Status:
         )
         details.append(_pack(bad))
     status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
-    return rpc_status.to_status(status)
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
 
 
 def _pack(message: Any) -> any_pb2.Any:
@@ -70,8 +77,8 @@ _MALFORMED_ERROR = InvalidArgument([FieldViolation("request", "is not a valid pr
 _INTERNAL = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
 
 
-def _wrap(inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], method: str) -> Any:
-    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str) -> Any:
+    async def behavior(request: Any, context: Context) -> Any:
         if request is MALFORMED:
             await context.abort_with_status(status_for(_MALFORMED_ERROR))
         try:
@@ -89,16 +96,16 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps errors of unary handlers to statuses; wraps each method's handler once."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, grpc.RpcMethodHandler | None] = {}
+        self._handlers: dict[str, Handler | None] = {}
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         method = handler_call_details.method
         if method in self._handlers:
-            return self._handlers[method]  # type: ignore[return-value]
+            return self._handlers[method]
         handler = await continuation(handler_call_details)
         wrapped = handler
         if handler is not None and handler.unary_unary is not None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from session_client._gen.session.v1 import session_pb2 as pb
 from session_client._gen.session.v1 import session_pb2_grpc
@@ -12,6 +14,8 @@ from session_service.domain.model import DataPatch
 from session_service.errors import FieldViolation, InvalidArgument
 from session_service.transport import convert
 
+Context = grpc.aio.ServicerContext[Any, Any]
+
 
 class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     """Serves session.v1.SessionService from a :class:`SessionManager`."""
@@ -19,22 +23,22 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     def __init__(self, manager: SessionManager) -> None:
         self._manager = manager
 
-    async def Create(self, request: pb.CreateRequest, context: grpc.aio.ServicerContext) -> pb.CreateResponse:  # type: ignore[override]  # noqa: N802
+    async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
         """Starts a session."""
         issued = await self._manager.create(convert.new_session_from_proto(request))
         return convert.create_response(issued)
 
-    async def Get(self, request: pb.GetRequest, context: grpc.aio.ServicerContext) -> pb.GetResponse:  # type: ignore[override]  # noqa: N802
+    async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         """Reads a session, sliding its idle expiry."""
         session = await self._manager.get(request.session_id)
         return pb.GetResponse(session=convert.session_to_proto(session))
 
-    async def Refresh(self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext) -> pb.RefreshResponse:  # type: ignore[override]  # noqa: N802
+    async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Rotates a refresh token."""
         issued = await self._manager.refresh(request.refresh_token)
         return convert.refresh_response(issued)
 
-    async def Revoke(self, request: pb.RevokeRequest, context: grpc.aio.ServicerContext) -> pb.RevokeResponse:  # type: ignore[override]  # noqa: N802
+    async def Revoke(self, request: pb.RevokeRequest, context: Context) -> pb.RevokeResponse:
         """Ends sessions by id, token or user."""
         target = request.WhichOneof("target")
         if request.except_session_id and target != "user_id":
@@ -53,24 +57,22 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             )
         return pb.RevokeResponse(revoked_count=count)
 
-    async def Introspect(  # type: ignore[override]
-        self, request: pb.IntrospectRequest, context: grpc.aio.ServicerContext
-    ) -> pb.IntrospectResponse:  # noqa: N802
+    async def Introspect(self, request: pb.IntrospectRequest, context: Context) -> pb.IntrospectResponse:
         """Reports whether a token is active."""
         result = await self._manager.introspect(request.token, request.token_type_hint)
         return convert.introspection_to_proto(result)
 
-    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext) -> pb.UpdateResponse:  # type: ignore[override]  # noqa: N802
+    async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
         """Patches session data."""
         patch = DataPatch(dict(request.set), tuple(request.remove), request.expected_version)
         session = await self._manager.update(request.session_id, patch)
         return pb.UpdateResponse(session=convert.session_to_proto(session))
 
-    async def List(self, request: pb.ListRequest, context: grpc.aio.ServicerContext) -> pb.ListResponse:  # type: ignore[override]  # noqa: N802
+    async def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
         """Lists a user's live sessions."""
         sessions = await self._manager.list_sessions(request.user_id)
         return pb.ListResponse(sessions=[convert.session_to_proto(s) for s in sessions])
 
-    async def GetJwks(self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext) -> pb.GetJwksResponse:  # type: ignore[override]  # noqa: N802
+    async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns the verification keys."""
         return pb.GetJwksResponse(jwks_json=self._manager.jwks_json())

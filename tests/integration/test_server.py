@@ -1,0 +1,151 @@
+"""The server as operators meet it: health, reflection, outages, the command, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from session_client._gen.session.v1 import session_pb2 as pb
+from session_client._gen.session.v1 import session_pb2_grpc
+
+from session_service.store.embedded import RedisServerProcess
+from tests.conftest import Running, ServiceFactory, expect_error, free_port
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _health(r: Running, service: str = "") -> int:
+    stub = health_pb2_grpc.HealthStub(r.channel)
+    reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+    status: int = reply.status
+    return status
+
+
+async def _wait_health(r: Running, want: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while await _health(r) != want:
+        assert time.monotonic() < deadline, f"health never became {want}"
+        await asyncio.sleep(0.05)
+
+
+async def test_health_is_serving_for_the_server_and_the_service(svc: Running) -> None:
+    assert await _health(svc) == SERVING
+    assert await _health(svc, "session.v1.SessionService") == SERVING
+
+
+async def test_reflection_lists_the_session_service(svc: Running) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(svc.channel)
+    responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = set()
+    async for reply in responses:
+        names |= {s.name for s in reply.list_services_response.service}
+    assert {"session.v1.SessionService", "grpc.health.v1.Health"} <= names
+
+
+async def test_redis_outage_gives_unavailable_and_health_recovers(start_service: ServiceFactory) -> None:
+    port = free_port()
+    redis_proc = RedisServerProcess("redis-server", port)
+    redis_proc.start()
+    try:
+        r = await start_service(redis_url=redis_proc.url, redis_timeout=0.5)
+        created = await r.stub.Create(pb.CreateRequest(user_id="outage"))
+        redis_proc.stop()
+        started = time.monotonic()
+        async with expect_error(grpc.StatusCode.UNAVAILABLE, "STORE_UNAVAILABLE"):
+            await r.stub.Get(pb.GetRequest(session_id=created.session.session_id), timeout=5)
+        assert time.monotonic() - started < 3, "an outage must fail fast, not hang"
+        await _wait_health(r, NOT_SERVING)
+        # Redis comes back empty (no persistence here): the service recovers by itself,
+        # reloading its scripts on first use.
+        redis_proc = RedisServerProcess("redis-server", port)
+        redis_proc.start()
+        await _wait_health(r, SERVING)
+        again = await r.stub.Create(pb.CreateRequest(user_id="outage"))
+        assert (await r.stub.Get(pb.GetRequest(session_id=again.session.session_id))).session
+    finally:
+        redis_proc.stop()
+
+
+def _spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "session_service", "serve"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_serving(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            try:
+                reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError("service did not become SERVING")
+
+
+def test_serve_command_with_embedded_redis_works_and_drains_on_sigterm() -> None:
+    port = free_port()
+    process = _spawn(
+        {
+            "SESSION_PORT": str(port),
+            "SESSION_HOST": "127.0.0.1",
+            "SESSION_METRICS_PORT": "0",
+            "SESSION_SHUTDOWN_GRACE": "5",
+        }
+    )
+    try:
+        _wait_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = session_pb2_grpc.SessionServiceStub(ch)
+            created = stub.Create(pb.CreateRequest(user_id="cli"))
+            assert stub.Get(pb.GetRequest(session_id=created.session.session_id)).session.user_id == "cli"
+            jwks = json.loads(stub.GetJwks(pb.GetJwksRequest()).jwks_json)
+            assert jwks["keys"][0]["alg"] == "EdDSA"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert "draining" in output
+        # The private redis-server was stopped with the service.
+        assert (
+            "redis-server"
+            not in subprocess.run(
+                ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True, check=False
+            ).stdout
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"SESSION_PORT": "seventy"}, "SESSION_PORT"),
+        ({"SESSION_LIMIT_POLICY": "random"}, "SESSION_LIMIT_POLICY"),
+        ({"SESSION_IDLE_TIMEOUT": "100", "SESSION_ABSOLUTE_TIMEOUT": "10"}, "SESSION_IDLE_TIMEOUT"),
+        ({"SESSION_KEYS_DIR": "/nonexistent/keys"}, "SESSION_KEYS_DIR"),
+    ],
+)
+def test_invalid_configuration_fails_at_start_naming_the_setting(env: dict[str, str], setting: str) -> None:
+    process = _spawn({"SESSION_PORT": str(free_port()), **env})
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert setting in out.decode()

@@ -1,0 +1,39 @@
+"""Settings come from SESSION_* variables and flags and are validated at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from session_service.config import Settings
+from session_service.errors import ConfigError
+
+
+def test_defaults_listen_on_50051_with_embedded_redis() -> None:
+    s = Settings.from_sources({})
+    assert (s.host, s.port, s.embedded_redis) == ("0.0.0.0", 50051, True)
+    assert s.access_token_ttl <= 900 and s.jwt_algorithm == "EdDSA"
+
+
+def test_environment_then_flags() -> None:
+    env = {"SESSION_PORT": "6000", "SESSION_REDIS_URL": "redis://r:6379", "SESSION_REFRESH_GRACE": "2.5"}
+    s = Settings.from_sources(env, ["--port", "7000", "--max-sessions-per-user", "3"])
+    assert (s.port, s.redis_url, s.refresh_grace, s.max_sessions_per_user) == (7000, "redis://r:6379", 2.5, 3)
+    assert not s.embedded_redis
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"SESSION_PORT": "x"}, "SESSION_PORT"),
+        ({"SESSION_PORT": "70000"}, "SESSION_PORT"),
+        ({"SESSION_JWT_ALGORITHM": "HS256"}, "SESSION_JWT_ALGORITHM"),
+        ({"SESSION_ACCESS_TOKEN_TTL": "0"}, "SESSION_ACCESS_TOKEN_TTL"),
+        ({"SESSION_REDIS_PREFIX": "a{b}"}, "SESSION_REDIS_PREFIX"),
+        ({"SESSION_REDIS_MODE": "cluster"}, "SESSION_REDIS_URL"),
+        ({"SESSION_IDLE_TIMEOUT": "20", "SESSION_ABSOLUTE_TIMEOUT": "10"}, "SESSION_IDLE_TIMEOUT"),
+    ],
+)
+def test_invalid_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_sources(env)
+    assert info.value.setting == setting
