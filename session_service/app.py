@@ -131,6 +131,7 @@ async def _start(
         await store.close()
         raise OSError(f"could not listen on {settings.host}:{settings.port}")
     service = Service(settings, server, port, store, manager, health_servicer, embedded)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
     await server.start()
@@ -143,13 +144,15 @@ def _host(host: str) -> str:
 
 
 async def _set_health(service: Service) -> None:
+    # Only the service's own status follows Redis (readiness). The server-wide "" status
+    # (liveness) stays SERVING, so a Redis outage takes pods out of rotation instead of
+    # restarting them all; graceful shutdown flips both.
     try:
         await asyncio.wait_for(service.store.ping(), service.settings.redis_timeout)
         status = health_pb2.HealthCheckResponse.SERVING
     except (SessionError, TimeoutError):
         status = health_pb2.HealthCheckResponse.NOT_SERVING
-    for name in ("", SERVICE_NAME):
-        await service.health.set(name, status)
+    await service.health.set(SERVICE_NAME, status)
 
 
 async def _watch_health(service: Service) -> None:

@@ -33,7 +33,7 @@ async def _health(r: Running, service: str = "") -> int:
 
 async def _wait_health(r: Running, want: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while await _health(r) != want:
+    while await _health(r, "session.v1.SessionService") != want:
         assert time.monotonic() < deadline, f"health never became {want}"
         await asyncio.sleep(0.05)
 
@@ -65,6 +65,7 @@ async def test_redis_outage_gives_unavailable_and_health_recovers(start_service:
             await r.stub.Get(pb.GetRequest(session_id=created.session.session_id), timeout=5)
         assert time.monotonic() - started < 3, "an outage must fail fast, not hang"
         await _wait_health(r, NOT_SERVING)
+        assert await _health(r) == SERVING  # liveness: the process itself is fine
         # Redis comes back empty (no persistence here): the service recovers by itself,
         # reloading its scripts on first use.
         redis_proc = RedisServerProcess("redis-server", port)

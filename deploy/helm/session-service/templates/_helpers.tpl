@@ -1,0 +1,187 @@
+{{/*
+Names, labels and the checks that span several values. Every template takes its
+names and labels from here.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "session-service.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of the release's resources: fullnameOverride, or "<release>-<name>",
+or just the release name when it already contains the chart name. 63 characters at
+most (DNS label).
+*/}}
+{{- define "session-service.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "session-service.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "chart-version", for the helm.sh/chart label. */}}
+{{- define "session-service.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "session-service.labels" -}}
+helm.sh/chart: {{ include "session-service.chart" . }}
+{{ include "session-service.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels that select the release's server pods; never change them (selectors are immutable). */}}
+{{- define "session-service.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "session-service.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The label that the NetworkPolicy lets reach the gRPC port. */}}
+{{- define "session-service.clientLabel" -}}
+{{ include "session-service.fullname" . }}-client: "true"
+{{- end }}
+
+{{/* Name of the ServiceAccount the pods run as. */}}
+{{- define "session-service.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "session-service.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: repository@digest, or repository:tag (appVersion by default). */}}
+{{- define "session-service.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding the signing keys. */}}
+{{- define "session-service.keysSecretName" -}}
+{{- .Values.keys.existingSecret | default (printf "%s-keys" (include "session-service.fullname" .)) }}
+{{- end }}
+
+{{/* True ("true") when the pods mount signing keys. */}}
+{{- define "session-service.hasKeys" -}}
+{{- if or .Values.keys.existingSecret .Values.keys.files }}true{{ end }}
+{{- end }}
+
+{{/* Name of the Secret holding the Redis URL and password. */}}
+{{- define "session-service.redisSecretName" -}}
+{{- .Values.redis.existingSecret | default (printf "%s-redis" (include "session-service.fullname" .)) }}
+{{- end }}
+
+{{/* Key of the Redis Secret holding the URL. */}}
+{{- define "session-service.redisUrlKey" -}}
+{{- if .Values.redis.existingSecret }}
+{{- .Values.redis.existingSecretUrlKey }}
+{{- else }}
+{{- print "redis-url" }}
+{{- end }}
+{{- end }}
+
+{{/* Key of the Redis Secret holding the password; empty when there is none. */}}
+{{- define "session-service.redisPasswordKey" -}}
+{{- if .Values.redis.existingSecret }}
+{{- .Values.redis.existingSecretPasswordKey }}
+{{- else if .Values.redis.password }}
+{{- print "redis-password" }}
+{{- end }}
+{{- end }}
+
+{{/* otel.resourceAttributes as OTEL_RESOURCE_ATTRIBUTES: "k1=v1,k2=v2", sorted by key. */}}
+{{- define "session-service.resourceAttributes" -}}
+{{- $pairs := list }}
+{{- range $k, $v := .Values.otel.resourceAttributes }}
+{{- $pairs = append $pairs (printf "%s=%s" $k (toString $v)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds: the preStop sleep, then the app's drain
+(SESSION_SHUTDOWN_GRACE, rounded up), then a margin, so SIGKILL never cuts a drain short.
+*/}}
+{{- define "session-service.terminationGracePeriodSeconds" -}}
+{{- $drain := .Values.config.shutdownGrace | float64 | ceil | int }}
+{{- add .Values.termination.preStopSleepSeconds $drain .Values.termination.marginSeconds }}
+{{- end }}
+
+{{/*
+The checks the schema cannot express, which span several values. Included by the
+Deployment, so any render fails with a message naming the value to fix.
+*/}}
+{{- define "session-service.validate" -}}
+{{- $v := .Values }}
+{{- if $v.redis.embedded }}
+  {{- if or (gt (int $v.replicaCount) 1) $v.autoscaling.enabled }}
+    {{- fail "redis.embedded gives every pod its own Redis: set replicaCount to 1 and autoscaling.enabled to false" }}
+  {{- end }}
+  {{- if eq $v.redis.mode "cluster" }}
+    {{- fail "redis.embedded is a single standalone Redis: set redis.mode to standalone" }}
+  {{- end }}
+  {{- if or $v.redis.url $v.redis.existingSecret }}
+    {{- fail "redis.embedded starts its own Redis: leave redis.url and redis.existingSecret empty" }}
+  {{- end }}
+{{- else }}
+  {{- if not (or $v.redis.url $v.redis.existingSecret) }}
+    {{- fail "redis.url (or redis.existingSecret) is required; set redis.embedded=true only for a demo" }}
+  {{- end }}
+  {{- if not (include "session-service.hasKeys" .) }}
+    {{- fail "keys.files (or keys.existingSecret) is required: without keys every pod signs with its own throwaway key" }}
+  {{- end }}
+{{- end }}
+{{- if and $v.redis.existingSecret (or $v.redis.url $v.redis.password) }}
+  {{- fail "redis.existingSecret replaces redis.url and redis.password: leave them empty" }}
+{{- end }}
+{{- if and $v.keys.files $v.keys.existingSecret }}
+  {{- fail "keys.existingSecret replaces keys.files: set only one" }}
+{{- end }}
+{{- if $v.keys.files }}
+  {{- $private := list }}
+  {{- range $kid, $pem := $v.keys.files }}
+    {{- if and $pem (contains "PRIVATE KEY" $pem) }}{{ $private = append $private $kid }}{{ end }}
+  {{- end }}
+  {{- if not $private }}
+    {{- fail "keys.files has no private key: one key must be able to sign" }}
+  {{- end }}
+  {{- if $v.keys.signingKeyId }}
+    {{- if not (has $v.keys.signingKeyId $private) }}
+      {{- fail (printf "keys.signingKeyId %q must name a private key in keys.files (private keys: %s)" $v.keys.signingKeyId (join ", " $private)) }}
+    {{- end }}
+  {{- else if gt (len $private) 1 }}
+    {{- fail (printf "keys.files has several private keys (%s): set keys.signingKeyId" (join ", " $private)) }}
+  {{- end }}
+{{- end }}
+{{- if $v.podDisruptionBudget.enabled }}
+  {{- $hasMax := not (kindIs "invalid" $v.podDisruptionBudget.maxUnavailable) }}
+  {{- $hasMin := not (kindIs "invalid" $v.podDisruptionBudget.minAvailable) }}
+  {{- if eq $hasMax $hasMin }}
+    {{- fail "podDisruptionBudget: set exactly one of maxUnavailable and minAvailable" }}
+  {{- end }}
+{{- end }}
+{{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) }}
+  {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- if and $v.autoscaling.enabled (kindIs "invalid" $v.autoscaling.targetCPUUtilizationPercentage) (kindIs "invalid" $v.autoscaling.targetMemoryUtilizationPercentage) }}
+  {{- fail "autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage" }}
+{{- end }}
+{{- if and $v.metrics.serviceMonitor.enabled (eq (int $v.config.metricsPort) 0) }}
+  {{- fail "metrics.serviceMonitor needs metrics: config.metricsPort is 0" }}
+{{- end }}
+{{- if gt (int $v.config.idleTimeout) (int $v.config.absoluteTimeout) }}
+  {{- fail "config.idleTimeout must not exceed config.absoluteTimeout" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole check: stubs up to date, buf lint, ruff, mypy --strict, then the test suite
+# (unit, integration against real redis-server processes the fixtures start themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== generated stubs"
+./scripts/generate-protos.sh --check
+echo "== buf lint"
+buf lint
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== mypy --strict"
+mypy
+if [[ "${1:-}" == "--lint-only" ]]; then
+  exit 0
+fi
+echo "== pytest"
+python -m pytest -q -p no:cacheprovider "$@"
