@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 import grpc
@@ -54,6 +54,12 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns an empty GetJwksResponse."""
         return pb.GetJwksResponse()
+
+    async def WatchRevocations(
+        self, request: pb.WatchRevocationsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchRevocationsResponse]:
+        """Sends one empty, caught-up response and ends."""
+        yield pb.WatchRevocationsResponse(caught_up=True)
 
 
 async def serve(host: str, port: int) -> None:

@@ -17,4 +17,6 @@ if [[ "${1:-}" == "--lint-only" ]]; then
   exit 0
 fi
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider "$@"
+# A hung test fails after 5 minutes instead of stalling CI; the thread method also
+# reports where it hung.
+python -m pytest -q -p no:cacheprovider --timeout 300 --timeout-method=thread "$@"

@@ -20,9 +20,11 @@ from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
 from session_service.errors import SessionError
-from session_service.store.connect import redis_client
+from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.redis_store import RedisSessionStore
+from session_service.store.revocations import RedisRevocationFeed
+from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
 from session_service.transport.errors import ErrorInterceptor
@@ -66,17 +68,26 @@ class Service:
     manager: SessionManager
     health: health.aio.HealthServicer
     embedded_redis: RedisServerProcess | None = None
+    telemetry: Telemetry | None = None
+    revocations: RedisRevocationFeed | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
         """Reports NOT_SERVING, drains in-flight calls for ``grace`` seconds, then releases Redis."""
         await self.health.enter_graceful_shutdown()
+        if self.revocations is not None:
+            # Watch streams never finish on their own; ending them lets their clients
+            # reconnect to another replica instead of holding the drain for the full grace.
+            await self.revocations.close()
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.store.close()
+        if self.telemetry is not None:
+            # Exporting the last spans blocks; the event loop must keep running meanwhile.
+            await asyncio.to_thread(self.telemetry.close)
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
 
@@ -103,7 +114,18 @@ async def start(settings: Settings, *, clock: Clock | None = None, keyring: Keyr
 async def _start(
     settings: Settings, url: str, embedded: RedisServerProcess | None, clock: Clock, keyring: Keyring
 ) -> Service:
-    store = RedisSessionStore(redis_client(settings, url), settings.redis_prefix)
+    telemetry = Telemetry.from_environ()
+    store = RedisSessionStore(
+        redis_client(settings, url),
+        settings.redis_prefix,
+        execution_policy(settings),
+        revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
+    )
+    # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
+    revocations = RedisRevocationFeed(
+        store.client, store.keys.revocations(), block_s=min(1.0, settings.redis_timeout / 2)
+    )
+    telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     try:
         await store.load_scripts()
     except SessionError as e:
@@ -113,10 +135,13 @@ async def _start(
     codec = JwtCodec(
         keyring, settings.issuer, settings.audience, settings.access_token_ttl, settings.jwt_leeway
     )
-    manager = SessionManager(store, codec, clock, policy_from(settings, limits), limits)
+    manager = SessionManager(
+        store, codec, clock, policy_from(settings, limits), limits, revocations=revocations
+    )
 
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        # The tracing interceptor (if any) comes first, so the error interceptor runs inside its span.
+        interceptors=[*telemetry.server_interceptors(), ErrorInterceptor(telemetry.observer())],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
@@ -129,13 +154,25 @@ async def _start(
     port = server.add_insecure_port(f"{_host(settings.host)}:{settings.port}")
     if port == 0:
         await store.close()
+        telemetry.close()
         raise OSError(f"could not listen on {settings.host}:{settings.port}")
-    service = Service(settings, server, port, store, manager, health_servicer, embedded)
+    try:
+        telemetry.serve_metrics(settings.host, settings.metrics_port)
+    except OSError as e:
+        await store.close()
+        telemetry.close()
+        raise OSError(f"could not serve metrics on {settings.host}:{settings.metrics_port}: {e}") from e
+    service = Service(
+        settings, server, port, store, manager, health_servicer, embedded, telemetry, revocations
+    )
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
     await server.start()
     log.info("session-service listening on %s:%d", settings.host, port)
+    if telemetry.metrics_port:
+        log.info("metrics on http://%s:%d/metrics", settings.host, telemetry.metrics_port)
+    log.info("tracing %s", "on: exporting spans over OTLP" if telemetry.tracing else "off")
     return service
 
 

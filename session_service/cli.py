@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -44,8 +43,10 @@ def _serve(argv: Sequence[str] | None) -> int:
     except ConfigError as e:
         print(f"session-service: invalid configuration: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from session_service.app import serve
+    from session_service.telemetry import configure_logging
+
+    configure_logging(settings.log_level)
 
     try:
         _run(serve(settings))

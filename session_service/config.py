@@ -44,6 +44,22 @@ class Settings:
     redis_password_file: str = _setting("", "File holding the Redis password (ACL user in the URL).")
     redis_tls_ca_file: str = _setting("", "CA bundle that verifies the Redis server's TLS certificate.")
     redis_timeout: float = _setting(2.0, "Seconds to wait for a Redis connection or reply.")
+    redis_retry_timeout: float = _setting(
+        3.0,
+        "Seconds a call keeps retrying Redis errors that are safe to retry (failover, resharding), "
+        "bounded by the call's own deadline.",
+    )
+    redis_wait_replicas: int = _setting(
+        0,
+        "Durability: writes wait until this many replicas acknowledge them (WAIT) before "
+        "answering; 0 answers once the primary has them.",
+    )
+    redis_wait_timeout: float = _setting(
+        0.5, "Seconds a write waits for replica acknowledgements before failing UNAVAILABLE."
+    )
+    redis_read_from_replicas: bool = _setting(
+        False, "Cluster mode: Introspect reads sessions from replicas (see the README for when it is safe)."
+    )
     redis_server_binary: str = _setting("redis-server", "redis-server used when no Redis URL is set.")
     issuer: str = _setting("session-service", "The access tokens' iss claim.")
     audience: str = _setting("internal", "The access tokens' aud claim.")
@@ -126,6 +142,12 @@ def _flag_type(f: dataclasses.Field[Any]) -> Any:
 
 def _convert(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(source, f"expected true or false, got {raw!r}")
     try:
         if kind == "int":
             return int(raw)
@@ -151,6 +173,9 @@ def _validate(s: Settings) -> None:
     _require(s.max_sessions_per_user, 0, 100000, "max_sessions_per_user")
     _require(s.jwt_leeway, 0, 300, "jwt_leeway")
     _require(s.redis_timeout, 0.01, 600, "redis_timeout")
+    _require(s.redis_retry_timeout, 0, 600, "redis_retry_timeout")
+    _require(s.redis_wait_replicas, 0, 16, "redis_wait_replicas")
+    _require(s.redis_wait_timeout, 0.001, 60, "redis_wait_timeout")
     _require(s.shutdown_grace, 0, 3600, "shutdown_grace")
     _require(s.health_interval, 0.05, 600, "health_interval")
     if s.idle_timeout > s.absolute_timeout:
@@ -161,6 +186,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(_env("issuer"), "must not be empty")
     if not s.audience:
         raise ConfigError(_env("audience"), "must not be empty")
+    if s.redis_read_from_replicas and s.redis_mode != "cluster":
+        raise ConfigError(_env("redis_read_from_replicas"), "only applies with SESSION_REDIS_MODE=cluster")
     if s.redis_mode == "cluster" and s.embedded_redis:
         raise ConfigError(_env("redis_url"), "cluster mode needs the seed nodes' URLs")
 

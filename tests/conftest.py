@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import itertools
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from session_client._gen.session.v1 import session_pb2_grpc
 from session_client.status import error_details
 
@@ -23,6 +26,7 @@ from session_service.config import Settings
 from session_service.domain.clock import Clock
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
+from tests.redis_cluster import LocalRedisCluster, cluster_ports
 
 _prefixes = itertools.count()
 
@@ -58,6 +62,44 @@ def redis_server() -> Iterator[RedisServerProcess]:
 
 
 @pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """One real 6-node Redis Cluster (3 primaries, 3 replicas) for the whole run."""
+    cluster = LocalRedisCluster(cluster_ports(6))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisTarget:
+    """Where a test service keeps its sessions."""
+
+    mode: str
+    url: str
+
+
+@pytest.fixture(scope="session", params=["standalone", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """Every service-level test runs against a single node and against a real cluster."""
+    if request.param == "cluster":
+        cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+        return RedisTarget("cluster", cluster.url)
+    server: RedisServerProcess = request.getfixturevalue("redis_server")
+    return RedisTarget("standalone", server.url)
+
+
+def raw_client(target: RedisTarget) -> Any:
+    """A plain client (bytes replies) to inspect what the service stored."""
+    if target.mode == "cluster":
+        first = target.url.split(",")[0].removeprefix("redis://")
+        host, port = first.split(":")
+        return RedisCluster(host=host, port=int(port))
+    return Redis.from_url(target.url)
+
+
+@pytest.fixture(scope="session")
 def keyring() -> Keyring:
     """One signing key for the run (generating RSA keys per test would be slow)."""
     return Keyring.generate("EdDSA")
@@ -81,7 +123,7 @@ ServiceFactory = Callable[..., Awaitable[Running]]
 
 
 @pytest.fixture
-async def start_service(redis_server: RedisServerProcess, keyring: Keyring) -> AsyncIterator[ServiceFactory]:
+async def start_service(redis_target: RedisTarget, keyring: Keyring) -> AsyncIterator[ServiceFactory]:
     """Starts services with setting overrides (and optionally a clock); stops them after the test."""
     started: list[Running] = []
 
@@ -89,7 +131,8 @@ async def start_service(redis_server: RedisServerProcess, keyring: Keyring) -> A
         values: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": 0,
-            "redis_url": redis_server.url,
+            "redis_url": redis_target.url,
+            "redis_mode": redis_target.mode,
             "redis_prefix": f"t{next(_prefixes)}",
             "health_interval": 0.1,
             "redis_timeout": 1.0,
@@ -102,7 +145,7 @@ async def start_service(redis_server: RedisServerProcess, keyring: Keyring) -> A
             service,
             channel,
             session_pb2_grpc.SessionServiceStub(channel),
-            Redis.from_url(redis_server.url),
+            raw_client(redis_target),
         )
         started.append(running)
         return running
@@ -111,7 +154,17 @@ async def start_service(redis_server: RedisServerProcess, keyring: Keyring) -> A
     for r in started:
         await r.channel.close()
         await r.redis.aclose()
-        await r.service.stop(grace=0)
+        await stop_within(r.service, 20)
+
+
+async def stop_within(service: Service, seconds: float) -> None:
+    """Stops a service; a stop that hangs fails the test and shows where every task waits."""
+    try:
+        await asyncio.wait_for(service.stop(grace=0), seconds)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise
 
 
 @pytest.fixture

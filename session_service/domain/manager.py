@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from session_service.domain.clock import Clock
 from session_service.domain.ids import (
@@ -23,7 +23,13 @@ from session_service.domain.model import (
     NewSession,
     Session,
 )
-from session_service.domain.ports import AccessTokenCodec, SessionPolicy, SessionStore
+from session_service.domain.ports import (
+    AccessTokenCodec,
+    RevocationBatch,
+    RevocationFeed,
+    SessionPolicy,
+    SessionStore,
+)
 from session_service.domain.validation import (
     InputLimits,
     Violations,
@@ -32,7 +38,7 @@ from session_service.domain.validation import (
     validate_new_session,
     validate_patch,
 )
-from session_service.errors import RefreshTokenInvalid
+from session_service.errors import FieldViolation, InvalidArgument, RefreshTokenInvalid
 
 
 class SessionManager:
@@ -45,12 +51,15 @@ class SessionManager:
         clock: Clock,
         policy: SessionPolicy,
         limits: InputLimits,
+        *,
+        revocations: RevocationFeed,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._clock = clock
         self._policy = policy
         self._limits = limits
+        self._revocations = revocations
 
     async def create(self, request: NewSession) -> IssuedTokens:
         """Starts a new session with an id the caller cannot choose (no fixation)."""
@@ -147,6 +156,12 @@ class SessionManager:
     def jwks_json(self) -> str:
         """The public keys that verify access tokens."""
         return self._tokens.jwks_json()
+
+    def watch_revocations(self, cursor: str) -> AsyncIterator[RevocationBatch]:
+        """Ended sessions after ``cursor`` (all retained ones without it), then live ones."""
+        if cursor and (len(cursor) > self._limits.max_token or not self._revocations.valid_cursor(cursor)):
+            raise InvalidArgument([FieldViolation("cursor", "is not a cursor this service handed out")])
+        return self._revocations.watch(cursor)
 
     async def _introspect_access(self, token: str, now: int) -> Introspection | None:
         claims = self._tokens.verify(token)

@@ -1,8 +1,9 @@
-"""What the domain needs from the outside: a session store and an access-token codec."""
+"""What the domain needs from the outside: a session store, an access-token codec and a
+feed of revocations."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,6 +102,46 @@ class SessionStore(Protocol):
 
     async def ping(self) -> None:
         """Returns when the store answers; raises StoreUnavailable otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Sessions that ended together, as local token verifiers learn of it."""
+
+    session_ids: tuple[str, ...]
+    """The ended sessions."""
+    revoked_at_ms: int
+    """When they ended."""
+    expires_at_ms: int
+    """After this no access token of these sessions is valid, so the event stops mattering."""
+
+
+@dataclass(frozen=True)
+class RevocationBatch:
+    """One step of a revocation watch: events in order, and where to resume after them."""
+
+    revocations: tuple[Revocation, ...]
+    """Oldest first; empty in a heartbeat."""
+    cursor: str
+    """Resume point after these events ('' while nothing has been seen)."""
+    cursor_reset: bool = False
+    """The watch's cursor was unknown, so it restarted from the oldest retained event."""
+    caught_up: bool = False
+    """This batch ends the replay of retained events; later ones are live."""
+
+
+class RevocationFeed(Protocol):
+    """The stream of ended sessions that token verifiers subscribe to."""
+
+    def valid_cursor(self, cursor: str) -> bool:
+        """Whether ``cursor`` has the shape of a cursor this feed hands out."""
+        ...
+
+    def watch(self, cursor: str) -> AsyncIterator[RevocationBatch]:
+        """Replays retained events after ``cursor`` (all with ''), then follows new ones.
+
+        Ends when the feed closes; raises StoreUnavailable when the store fails."""
         ...
 
 

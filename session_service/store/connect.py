@@ -8,9 +8,22 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.cluster import LoadBalancingStrategy
 
 from session_service.config import Settings
 from session_service.errors import ConfigError
+from session_service.store.execution import ExecutionPolicy
+
+
+def execution_policy(settings: Settings) -> ExecutionPolicy:
+    """Retry budget and durability from the settings."""
+    return ExecutionPolicy(
+        retry_timeout=settings.redis_retry_timeout,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout_ms=max(1, int(settings.redis_wait_timeout * 1000)),
+    )
 
 
 def redis_client(settings: Settings, url: str) -> Any:
@@ -19,6 +32,8 @@ def redis_client(settings: Settings, url: str) -> Any:
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
         "decode_responses": False,
+        # No retries inside redis-py: store/execution.py decides what is safe to retry.
+        "retry": Retry(NoBackoff(), 0),
     }
     if settings.redis_password_file:
         try:
@@ -30,6 +45,8 @@ def redis_client(settings: Settings, url: str) -> Any:
             raise ConfigError("SESSION_REDIS_TLS_CA_FILE", "file not found")
         options["ssl_ca_certs"] = settings.redis_tls_ca_file
     if settings.redis_mode == "cluster":
+        if settings.redis_read_from_replicas:
+            options["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN_REPLICAS
         return _cluster_client(url, options)
     try:
         return Redis.from_url(url, **options)
@@ -52,4 +69,8 @@ def _cluster_client(urls: str, options: dict[str, Any]) -> Any:
         nodes.append(ClusterNode(parts.hostname, parts.port or 6379))
     if tls:
         options["ssl"] = True
-    return RedisCluster(startup_nodes=nodes, **options)
+    # After every few MOVED replies redis-py would otherwise close the whole client to
+    # re-read the topology, cutting the replies of calls in flight on other connections
+    # (a lost reply makes a Create fail, see execution.py). Patching the slot map from
+    # each MOVED, which it also does, is enough during resharding.
+    return RedisCluster(startup_nodes=nodes, reinitialize_steps=0, **options)

@@ -2,6 +2,7 @@
 
 - ``<prefix>:{<tag>}:s:<nonce>``  a session hash
 - ``<prefix>:{<tag>}:u``          the user's index of sessions (sorted set)
+- ``<prefix>:{revocations}``      the revocation stream (one for the service, its own slot)
 
 Because a session id carries its user's tag, every script's keys (a session, its
 user's index and the user's other sessions) fall in one Redis Cluster slot.
@@ -29,6 +30,10 @@ class KeySchema:
     def index(self, tag: str) -> str:
         """The key of a user's session index."""
         return f"{self.prefix}:{{{tag}}}:u"
+
+    def revocations(self) -> str:
+        """The key of the revocation stream that WatchRevocations serves."""
+        return f"{self.prefix}:{{revocations}}"
 
     def for_session(self, sid: SessionId) -> list[str]:
         """KEYS of a script that touches one session: the session and its user's index."""

@@ -11,7 +11,17 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 LIBRARY = "_lib.lua"
-NAMES = ("create", "touch", "rotate", "update", "revoke", "revoke_user", "list", "peek")
+NAMES = (
+    "create",
+    "touch",
+    "rotate",
+    "update",
+    "revoke",
+    "revoke_user",
+    "list",
+    "peek",
+    "publish_revocation",
+)
 
 
 class ScriptCode(enum.IntEnum):
@@ -25,6 +35,7 @@ class ScriptCode(enum.IntEnum):
     TOKEN_INVALID = 5
     TOKEN_REUSED = 6
     GRACE = 7
+    INDEX_CHANGED = 8
 
 
 def _read(name: str) -> str:
@@ -74,3 +85,4 @@ class Scripts:
         self.revoke_user = self.by_name["revoke_user"]
         self.list = self.by_name["list"]
         self.peek = self.by_name["peek"]
+        self.publish_revocation = self.by_name["publish_revocation"]

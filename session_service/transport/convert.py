@@ -6,6 +6,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from session_client._gen.session.v1 import session_pb2 as pb
 
 from session_service.domain.model import ClientInfo, Introspection, IssuedTokens, NewSession, Session
+from session_service.domain.ports import RevocationBatch
 
 
 def timestamp(ms: int) -> Timestamp:
@@ -76,4 +77,21 @@ def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
         iss=i.iss,
         aud=i.aud,
         jti=i.jti,
+    )
+
+
+def revocation_batch_to_proto(batch: RevocationBatch) -> pb.WatchRevocationsResponse:
+    """The wire form of a step of a revocation watch."""
+    return pb.WatchRevocationsResponse(
+        revocations=[
+            pb.Revocation(
+                session_ids=list(r.session_ids),
+                revoked_at=timestamp(r.revoked_at_ms),
+                expires_at=timestamp(r.expires_at_ms),
+            )
+            for r in batch.revocations
+        ],
+        cursor=batch.cursor,
+        cursor_reset=batch.cursor_reset,
+        caught_up=batch.caught_up,
     )

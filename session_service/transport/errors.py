@@ -10,8 +10,9 @@ as INTERNAL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2
@@ -19,6 +20,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from session_service.deadline import call_deadline
 from session_service.errors import ERROR_DOMAIN, FieldViolation, InvalidArgument, SessionError
 
 log = logging.getLogger(__name__)
@@ -77,26 +79,104 @@ _MALFORMED_ERROR = InvalidArgument([FieldViolation("request", "is not a valid pr
 _INTERNAL = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
 
 
-def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str) -> Any:
+class CallObserver(Protocol):
+    """Hears how one call ends (metrics, tracing: see :mod:`session_service.telemetry`)."""
+
+    def succeeded(self, response: Any) -> None:
+        """The handler answered ``response``."""
+
+    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
+        """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
+
+    def ended(self) -> None:
+        """The call is over: answered, failed or cancelled."""
+
+
+class RpcObserver(Protocol):
+    """Told about every call the interceptor wraps."""
+
+    def call_started(self, method: str) -> CallObserver:
+        """A call of ``method`` (full gRPC name) starts."""
+        ...
+
+
+class _Unobserved:
+    def call_started(self, method: str) -> _Unobserved:
+        return self
+
+    def succeeded(self, response: Any) -> None:
+        pass
+
+    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
+        pass
+
+    def ended(self) -> None:
+        pass
+
+
+def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: RpcObserver) -> Any:
     async def behavior(request: Any, context: Context) -> Any:
-        if request is MALFORMED:
-            await context.abort_with_status(status_for(_MALFORMED_ERROR))
+        call = observer.call_started(method)
         try:
-            return await inner(request, context)
-        except SessionError as e:
-            await context.abort_with_status(status_for(e))
-        except Exception:
-            log.exception("unexpected error in %s", method)
-            await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+            if request is MALFORMED:
+                call.failed(_MALFORMED_ERROR.code, _MALFORMED_ERROR.reason, _MALFORMED_ERROR)
+                await context.abort_with_status(status_for(_MALFORMED_ERROR))
+            time_left = context.time_remaining()
+            if time_left is not None:
+                # Each call runs in its own task, so this does not leak into other calls.
+                call_deadline.set(time.monotonic() + time_left)
+            try:
+                response = await inner(request, context)
+            except SessionError as e:
+                call.failed(e.code, e.reason, e)
+                await context.abort_with_status(status_for(e))
+            except Exception as e:
+                log.exception("unexpected error in %s", method)
+                call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", e)
+                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+            call.succeeded(response)
+            return response
+        finally:
+            call.ended()
+
+    return behavior
+
+
+def _wrap_stream(inner: Callable[[Any, Any], Any], method: str, observer: RpcObserver) -> Any:
+    # Server-streaming handlers (WatchRevocations): the same mapping, also for errors raised
+    # after responses have been sent (e.g. Redis going away in the middle of a watch).
+    async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
+        call = observer.call_started(method)
+        try:
+            if request is MALFORMED:
+                call.failed(_MALFORMED_ERROR.code, _MALFORMED_ERROR.reason, _MALFORMED_ERROR)
+                await context.abort_with_status(status_for(_MALFORMED_ERROR))
+            try:
+                async for response in inner(request, context):
+                    yield response
+            except SessionError as e:
+                call.failed(e.code, e.reason, e)
+                await context.abort_with_status(status_for(e))
+            except Exception as e:
+                log.exception("unexpected error in %s", method)
+                call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", e)
+                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+            call.succeeded(None)
+        finally:
+            call.ended()
 
     return behavior
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps errors of unary handlers to statuses; wraps each method's handler once."""
+    """Maps errors of unary and server-streaming handlers to statuses; wraps each method's handler once.
 
-    def __init__(self) -> None:
+    ``observer`` hears each call's outcome (metrics, span attributes).
+    """
+
+    def __init__(self, observer: RpcObserver | None = None) -> None:
         self._handlers: dict[str, Handler | None] = {}
+        self._observer: RpcObserver = observer or _Unobserved()
 
     async def intercept_service(
         self,
@@ -110,7 +190,13 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         wrapped = handler
         if handler is not None and handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method),
+                _wrap(handler.unary_unary, method, self._observer),
+                request_deserializer=_safe_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        elif handler is not None and handler.unary_stream is not None:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream, method, self._observer),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -76,3 +77,10 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns the verification keys."""
         return pb.GetJwksResponse(jwks_json=self._manager.jwks_json())
+
+    async def WatchRevocations(
+        self, request: pb.WatchRevocationsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchRevocationsResponse]:
+        """Streams ended sessions from the request's cursor on."""
+        async for batch in self._manager.watch_revocations(request.cursor):
+            yield convert.revocation_batch_to_proto(batch)

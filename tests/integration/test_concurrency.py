@@ -71,7 +71,8 @@ async def test_revoke_racing_refresh_leaves_no_live_session(start_service: Servi
             assert isinstance(refresh, grpc.aio.AioRpcError)
             assert error_details(refresh).reason == "REFRESH_TOKEN_INVALID"
     assert list((await r.stub.List(pb.ListRequest(user_id="racer"))).sessions) == []
-    assert await r.redis.keys(f"{r.prefix}:*") == []
+    # Only the revocation stream remains (it trims itself; see store/revocations.py).
+    assert await r.redis.keys(f"{r.prefix}:*") in ([], [f"{r.prefix}:{{revocations}}".encode()])
 
 
 async def test_concurrent_compare_and_set_updates_have_one_winner(start_service: ServiceFactory) -> None:
@@ -97,3 +98,19 @@ async def test_concurrent_creates_respect_the_session_limit(start_service: Servi
     )
     assert sum(isinstance(x, pb.CreateResponse) for x in results) == 3
     assert len((await r.stub.List(pb.ListRequest(user_id="crowd"))).sessions) == 3
+
+
+async def test_concurrent_creates_with_eviction_all_succeed_and_keep_the_limit(
+    start_service: ServiceFactory,
+) -> None:
+    r = await start_service(max_sessions_per_user=3)
+    results = await asyncio.gather(
+        *[r.stub.Create(pb.CreateRequest(user_id="rush")) for _ in range(20)], return_exceptions=True
+    )
+    assert all(isinstance(x, pb.CreateResponse) for x in results), results
+    listed = (await r.stub.List(pb.ListRequest(user_id="rush"))).sessions
+    assert len(listed) == 3
+    # The three left are the three most recent creations' sessions or later: every other one ended.
+    live = {s.session_id for s in listed}
+    created = [x.session.session_id for x in results if isinstance(x, pb.CreateResponse)]
+    assert live <= set(created)

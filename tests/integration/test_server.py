@@ -57,7 +57,7 @@ async def test_redis_outage_gives_unavailable_and_health_recovers(start_service:
     redis_proc = RedisServerProcess("redis-server", port)
     redis_proc.start()
     try:
-        r = await start_service(redis_url=redis_proc.url, redis_timeout=0.5)
+        r = await start_service(redis_url=redis_proc.url, redis_mode="standalone", redis_timeout=0.5)
         created = await r.stub.Create(pb.CreateRequest(user_id="outage"))
         redis_proc.stop()
         started = time.monotonic()

@@ -7,6 +7,27 @@
 -- Result codes (first element of every reply); mirrored by ScriptCode in scripts.py.
 local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
 local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
+local INDEX_CHANGED = 8
+
+-- Scripts that work on all of a user's sessions get the session key of every index
+-- member declared in KEYS[first..]. Redis Cluster redirects (ASK, TRYAGAIN) only for
+-- declared keys: while a slot migrates, an undeclared key could be read as missing on
+-- one node while it lives on the other, and the script would prune a live session from
+-- the index. Returns the members, or nil when the index has a member that was not
+-- declared (it changed since the caller read it): the caller reads it again and retries.
+local function declared_members(idx, prefix, first)
+  local declared = {}
+  for i = first, #KEYS do
+    declared[KEYS[i]] = true
+  end
+  local members = redis.call('ZRANGE', idx, 0, -1)
+  for _, m in ipairs(members) do
+    if not declared[prefix .. m] then
+      return nil
+    end
+  end
+  return members
+end
 
 -- Deletes a session and its index entry.
 local function end_session(key, idx, member)

@@ -1,6 +1,9 @@
+#!lua
 -- create: stores a new session and indexes it under its user, enforcing the per-user limit.
 -- KEYS[1]  session hash
 -- KEYS[2]  user index
+-- KEYS[3..] with a limit (ARGV[6] > 0): the session key of every member of the index
+--           (see declared_members)
 -- ARGV[1]  now (ms)               ARGV[2]  index member (session nonce)   ARGV[3] user id
 -- ARGV[4]  idle timeout (ms)      ARGV[5]  absolute lifetime (ms)
 -- ARGV[6]  max sessions per user (0 = unlimited)
@@ -9,16 +12,24 @@
 -- ARGV[9]  hash of the refresh token
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
 -- ARGV[14..] data, as key, value pairs
--- Returns {OK, {evicted member...}, {session hash as field, value...}} or {LIMIT_REACHED}
+-- Returns {OK, {evicted member...}, {session hash as field, value...}}, {LIMIT_REACHED}
+-- or {INDEX_CHANGED}
 local key, idx = KEYS[1], KEYS[2]
 local now, member = tonumber(ARGV[1]), ARGV[2]
 local idle_ms, abs_ms, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local prefix = ARGV[8]
 
+local members = {}
+if max > 0 then
+  members = declared_members(idx, prefix, 3)
+  if not members then
+    return {INDEX_CHANGED}
+  end
+end
 redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
 local evicted = {}
 if max > 0 then
-  local members = redis.call('ZRANGE', idx, 0, -1)
+  members = redis.call('ZRANGE', idx, 0, -1)
   if #members >= max then
     -- Entries whose hash vanished without a script (maxmemory eviction) must not count.
     for _, m in ipairs(members) do

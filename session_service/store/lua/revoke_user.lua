@@ -1,11 +1,18 @@
+#!lua
 -- revoke_user: ends all of a user's sessions, optionally keeping one ("other devices").
--- KEYS[1] user index
+-- KEYS[1]  user index
+-- KEYS[2..] the session key of every member of the index (see declared_members)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix (a member appended gives its key)
 -- ARGV[3] user id    ARGV[4] member to keep ('' = none)
--- Returns the number of live sessions ended.
+-- Returns {OK, {members (session nonces) of the live sessions it ended}}, so that the
+-- caller can publish their revocation, or {INDEX_CHANGED}.
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local ended = 0
-for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+local members = declared_members(idx, prefix, 2)
+if not members then
+  return {INDEX_CHANGED}
+end
+local ended = {}
+for _, m in ipairs(members) do
   if m ~= ARGV[4] then
     local key = prefix .. m
     -- The slot tag is a hash of the user id; the owner check keeps a collision harmless.
@@ -14,8 +21,8 @@ for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
       redis.call('ZREM', idx, m)
     elseif owner == user and live(key, idx, m, now) then
       end_session(key, idx, m)
-      ended = ended + 1
+      ended[#ended + 1] = m
     end
   end
 end
-return ended
+return {OK, ended}

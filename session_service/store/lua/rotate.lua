@@ -1,3 +1,4 @@
+#!lua
 -- rotate: exchanges the presented refresh token for its successor, with reuse detection.
 -- KEYS[1] session hash
 -- KEYS[2] user index

@@ -1,3 +1,4 @@
+#!lua
 -- touch: reads a live session and slides its idle expiry (Get).
 -- KEYS[1] session hash
 -- KEYS[2] user index

@@ -1,3 +1,4 @@
+#!lua
 -- update: patches a session's data atomically, as compare-and-set when a version is named.
 -- KEYS[1] session hash
 -- KEYS[2] user index

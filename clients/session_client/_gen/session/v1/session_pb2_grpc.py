@@ -81,6 +81,11 @@ class SessionServiceStub:
                 request_serializer=session_dot_v1_dot_session__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=session_dot_v1_dot_session__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.WatchRevocations = channel.unary_stream(
+                '/session.v1.SessionService/WatchRevocations',
+                request_serializer=session_dot_v1_dot_session__pb2.WatchRevocationsRequest.SerializeToString,
+                response_deserializer=session_dot_v1_dot_session__pb2.WatchRevocationsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -149,6 +154,17 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRevocations(self, request, context):
+        """WatchRevocations streams the sessions that end, so that services verifying access
+        tokens locally reject a revoked session's tokens at once. It first replays every
+        retained revocation after the request's cursor (all of them without one), then
+        streams new ones as they happen, with a heartbeat while nothing happens. A
+        revocation is retained as long as an access token of its sessions can be valid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +207,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=session_dot_v1_dot_session__pb2.GetJwksRequest.FromString,
                     response_serializer=session_dot_v1_dot_session__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'WatchRevocations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRevocations,
+                    request_deserializer=session_dot_v1_dot_session__pb2.WatchRevocationsRequest.FromString,
+                    response_serializer=session_dot_v1_dot_session__pb2.WatchRevocationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -416,6 +437,33 @@ class SessionService:
             '/session.v1.SessionService/GetJwks',
             session_dot_v1_dot_session__pb2.GetJwksRequest.SerializeToString,
             session_dot_v1_dot_session__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/session.v1.SessionService/WatchRevocations',
+            session_dot_v1_dot_session__pb2.WatchRevocationsRequest.SerializeToString,
+            session_dot_v1_dot_session__pb2.WatchRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

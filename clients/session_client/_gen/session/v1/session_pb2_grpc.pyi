@@ -56,6 +56,13 @@ class SessionServiceStub:
     """List returns a user's live sessions (one per device)."""
     GetJwks: _grpc.UnaryUnaryMultiCallable[_session_pb2.GetJwksRequest, _session_pb2.GetJwksResponse]
     """GetJwks returns the public keys that verify access tokens (RFC 7517 JSON)."""
+    WatchRevocations: _grpc.UnaryStreamMultiCallable[_session_pb2.WatchRevocationsRequest, _session_pb2.WatchRevocationsResponse]
+    """WatchRevocations streams the sessions that end, so that services verifying access
+    tokens locally reject a revoked session's tokens at once. It first replays every
+    retained revocation after the request's cursor (all of them without one), then
+    streams new ones as they happen, with a heartbeat while nothing happens. A
+    revocation is retained as long as an access token of its sessions can be valid.
+    """
 
 @_typing.type_check_only
 class SessionServiceAsyncStub(SessionServiceStub):
@@ -85,6 +92,13 @@ class SessionServiceAsyncStub(SessionServiceStub):
     """List returns a user's live sessions (one per device)."""
     GetJwks: _aio.UnaryUnaryMultiCallable[_session_pb2.GetJwksRequest, _session_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public keys that verify access tokens (RFC 7517 JSON)."""
+    WatchRevocations: _aio.UnaryStreamMultiCallable[_session_pb2.WatchRevocationsRequest, _session_pb2.WatchRevocationsResponse]  # type: ignore[assignment]
+    """WatchRevocations streams the sessions that end, so that services verifying access
+    tokens locally reject a revoked session's tokens at once. It first replays every
+    retained revocation after the request's cursor (all of them without one), then
+    streams new ones as they happen, with a heartbeat while nothing happens. A
+    revocation is retained as long as an access token of its sessions can be valid.
+    """
 
 class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SessionService owns user sessions: server-side state in Redis, short-lived
@@ -159,5 +173,18 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.GetJwksResponse, _abc.Awaitable[_session_pb2.GetJwksResponse]]:
         """GetJwks returns the public keys that verify access tokens (RFC 7517 JSON)."""
+
+    @_abc_1.abstractmethod
+    def WatchRevocations(
+        self,
+        request: _session_pb2.WatchRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_session_pb2.WatchRevocationsResponse], _abc.AsyncIterator[_session_pb2.WatchRevocationsResponse]]:
+        """WatchRevocations streams the sessions that end, so that services verifying access
+        tokens locally reject a revoked session's tokens at once. It first replays every
+        retained revocation after the request's cursor (all of them without one), then
+        streams new ones as they happen, with a heartbeat while nothing happens. A
+        revocation is retained as long as an access token of its sessions can be valid.
+        """
 
 def add_SessionServiceServicer_to_server(servicer: SessionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,698 @@
+"""Unary RPC throughput and latency of session-service, next to an empty grpc.aio server.
+
+Starts our service (with its private redis-server) and ``empty_server.py`` as subprocesses on
+free loopback ports, prepares one realistic request body per RPC with a normal gRPC client,
+checks that body answers OK, drives it with h2load, then reads req/s, p50 and p99 from
+h2load's per-request log. The empty server runs the same RPCs with handlers that return at
+once, so ``ours / baseline`` is the share of grpc.aio's own ceiling our service reaches.
+
+h2load counts every HTTP 200 as a success, even one carrying a non-zero grpc-status. So each
+run is also checked: the body once before; afterwards one more call; the DATA bytes h2load
+received (a gRPC error arrives as trailers only, without DATA); and, for Update, that the
+session's version rose by exactly the number of calls sent.
+
+Run ``python bench/rpc_throughput.py --requests N`` (or ``make bench``); see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import grpc
+from session_client._gen.session.v1 import session_pb2 as pb
+from session_client._gen.session.v1 import session_pb2_grpc
+
+BENCH_DIR = Path(__file__).resolve().parent
+SERVICE = "session.v1.SessionService"
+HOST = "127.0.0.1"
+
+CALL_TIMEOUT_S = 5.0
+"""Deadline of each call the benchmark makes itself (setup and checks)."""
+START_TIMEOUT_S = 30.0
+"""How long a server may take to answer its first call."""
+STOP_TIMEOUT_S = 15.0
+"""How long a server may take to exit after SIGTERM before it is killed."""
+H2LOAD_TIMEOUT_S = 300.0
+"""Upper bound of one h2load run, so a stuck server cannot hang the benchmark."""
+REFRESH_GRACE_S = 300
+"""Our service's refresh grace window: every repeat of one Refresh body is a duplicate within it."""
+REPLY_BYTES_TOLERANCE = 0.95
+"""A run fails when its mean DATA bytes per call fall below this share of the checked reply's."""
+GRPC_FRAME_HEADER = 5
+"""Bytes before each gRPC message: a compressed flag and a 4-byte big-endian length."""
+
+
+class BenchmarkError(Exception):
+    """The benchmark could not produce a trustworthy number."""
+
+
+def _fail(message: str) -> NoReturn:
+    raise BenchmarkError(message)
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        _fail(message)
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """CPU pinning commands: the servers on one core, h2load on another, when the machine allows."""
+
+    server: tuple[str, ...]
+    load: tuple[str, ...]
+
+    @property
+    def enabled(self) -> bool:
+        """True when the servers and h2load run on separate cores."""
+        return bool(self.server)
+
+    @classmethod
+    def detect(cls) -> Pinning:
+        """CPU 0 for the servers and CPU 1 for h2load, or no pinning without taskset or two CPUs."""
+        taskset = shutil.which("taskset")
+        if taskset is None or not {0, 1} <= os.sched_getaffinity(0):
+            return cls((), ())
+        return cls((taskset, "-c", "0"), (taskset, "-c", "1"))
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    """The PIDs of a process's direct children (Linux /proc), empty where that is unavailable."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _is_redis_server(pid: int) -> bool:
+    try:
+        return b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Server:
+    """A server subprocess the benchmark started, and the port it listens on."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    redis_pids: tuple[int, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """host:port for a gRPC channel."""
+        return f"{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM by PID, then SIGKILL if it does not exit; also any redis-server it left behind."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # Our service stops its private redis-server on SIGTERM; this covers a service that died
+        # without doing so (the PIDs were read while the service ran).
+        for pid in self.redis_pids:
+            if _is_redis_server(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def running_server(
+    name: str, argv: Sequence[str], env: dict[str, str], log_dir: Path, pinning: Pinning
+) -> Iterator[Server]:
+    """Starts ``argv --port P`` on a free port, waits until it answers GetJwks, stops it on exit."""
+    port = free_port()
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*pinning.server, *argv, "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, process, port, log_path)
+    try:
+        _wait_until_serving(server)
+        server.redis_pids = tuple(pid for pid in _children(process.pid) if _is_redis_server(pid))
+        yield server
+    finally:
+        server.stop()
+
+
+def _wait_until_serving(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with grpc.insecure_channel(server.target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        while True:
+            try:
+                stub.GetJwks(pb.GetJwksRequest(), timeout=1.0)
+                return
+            except grpc.RpcError:
+                pass
+            if server.process.poll() is not None:
+                _fail(
+                    f"{server.name} server exited with {server.process.returncode}:\n"
+                    + _log_tail(server.log_path)
+                )
+            if time.monotonic() > deadline:
+                _fail(f"{server.name} server did not answer within {START_TIMEOUT_S:.0f}s")
+            time.sleep(0.1)
+
+
+def our_service_env() -> dict[str, str]:
+    """This environment without SESSION_* variables, plus the benchmark's own settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSION_")}
+    # Without SESSION_REDIS_URL the service starts a private redis-server (pinned with it).
+    env["SESSION_REFRESH_GRACE"] = str(REFRESH_GRACE_S)
+    return env
+
+
+# --- clients and prepared calls ------------------------------------------------------------
+
+
+class Client:
+    """A normal gRPC client: typed stubs to set sessions up, raw calls to send the exact bench bodies."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.channel = grpc.insecure_channel(server.target)
+        self.stub = session_pb2_grpc.SessionServiceStub(self.channel)
+
+    def call(self, rpc: str, body: bytes) -> bytes:
+        """Sends the serialized request ``body`` and returns the serialized reply; fails unless OK."""
+        # No serializers: the bytes h2load will send go out as they are.
+        method: grpc.UnaryUnaryMultiCallable[bytes, bytes] = self.channel.unary_unary(f"/{SERVICE}/{rpc}")
+        try:
+            return method(body, timeout=CALL_TIMEOUT_S)
+        except grpc.RpcError as e:
+            status = f"{e.code().name}: {e.details()}" if isinstance(e, grpc.Call) else str(e)
+            _fail(f"{rpc} on the {self.server.name} server did not return OK: {status}")
+
+    def close(self) -> None:
+        """Closes the channel."""
+        self.channel.close()
+
+
+@contextlib.contextmanager
+def connected(server: Server) -> Iterator[Client]:
+    """A client on ``server``, closed on exit."""
+    client = Client(server)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One RPC as the benchmark drives it: the body h2load repeats and how to check the replies."""
+
+    rpc: str
+    body: bytes
+    """The serialized request message."""
+    check_reply: Callable[[bytes], None]
+    """Raises BenchmarkError unless a reply to ``body`` is what a successful call returns."""
+    effect_count: Callable[[], int] | None = None
+    """A number that every successful call raises by exactly one, where the RPC has one."""
+
+
+def _new_session(user_id: str, device: str = "laptop") -> pb.CreateRequest:
+    return pb.CreateRequest(
+        user_id=user_id,
+        claims={"tenant": "acme"},
+        data={"locale": b"en-GB", "theme": b"dark"},
+        scopes=["openid", "profile", "email"],
+        client=pb.ClientInfo(
+            ip="203.0.113.7", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", device=device
+        ),
+        client_id="web",
+    )
+
+
+def _created(client: Client, user_id: str, device: str = "laptop") -> pb.CreateResponse:
+    reply: pb.CreateResponse = client.stub.Create(_new_session(user_id, device), timeout=CALL_TIMEOUT_S)
+    return reply
+
+
+def _prepare_create(client: Client) -> Case:
+    body = _new_session("bench-create").SerializeToString()
+
+    def check(raw: bytes) -> None:
+        reply = pb.CreateResponse.FromString(raw)
+        _expect(reply.session.user_id == "bench-create", "Create: reply is not the new session")
+        _expect(bool(reply.access_token and reply.refresh_token), "Create: reply lacks tokens")
+
+    return Case("Create", body, check)
+
+
+def _prepare_get(client: Client) -> Case:
+    sid = _created(client, "bench-get").session.session_id
+
+    def check(raw: bytes) -> None:
+        _expect(pb.GetResponse.FromString(raw).session.session_id == sid, "Get: reply is another session")
+
+    return Case("Get", pb.GetRequest(session_id=sid).SerializeToString(), check)
+
+
+def _prepare_refresh(client: Client) -> Case:
+    token = _created(client, "bench-refresh").refresh_token
+    # The first rotation; every repeat of the same body is then a duplicate within the grace
+    # window and must get this same successor (reuse outside it would revoke the session).
+    first: pb.RefreshResponse = client.stub.Refresh(
+        pb.RefreshRequest(refresh_token=token), timeout=CALL_TIMEOUT_S
+    )
+
+    def check(raw: bytes) -> None:
+        reply = pb.RefreshResponse.FromString(raw)
+        _expect(reply.refresh_token == first.refresh_token, "Refresh: a duplicate got another successor")
+
+    return Case("Refresh", pb.RefreshRequest(refresh_token=token).SerializeToString(), check)
+
+
+def _prepare_introspect(client: Client) -> Case:
+    created = _created(client, "bench-introspect")
+    body = pb.IntrospectRequest(token=created.access_token, token_type_hint="access_token")
+
+    def check(raw: bytes) -> None:
+        reply = pb.IntrospectResponse.FromString(raw)
+        _expect(reply.active, "Introspect: the access token is reported inactive")
+        _expect(reply.sid == created.session.session_id, "Introspect: reply names another session")
+
+    return Case("Introspect", body.SerializeToString(), check)
+
+
+def _prepare_update(client: Client) -> Case:
+    sid = _created(client, "bench-update").session.session_id
+    body = pb.UpdateRequest(session_id=sid, set={"last_page": b"/settings"})
+
+    def check(raw: bytes) -> None:
+        data = pb.UpdateResponse.FromString(raw).session.data
+        _expect(data.get("last_page") == b"/settings", "Update: the key was not set")
+
+    def version() -> int:
+        reply: pb.GetResponse = client.stub.Get(pb.GetRequest(session_id=sid), timeout=CALL_TIMEOUT_S)
+        return reply.session.version
+
+    return Case("Update", body.SerializeToString(), check, version)
+
+
+def _prepare_list(client: Client) -> Case:
+    for device in ("laptop", "phone", "tablet"):
+        _created(client, "bench-list", device)
+
+    def check(raw: bytes) -> None:
+        count = len(pb.ListResponse.FromString(raw).sessions)
+        _expect(count == 3, f"List: expected 3 sessions, got {count}")
+
+    return Case("List", pb.ListRequest(user_id="bench-list").SerializeToString(), check)
+
+
+def _prepare_revoke(client: Client) -> Case:
+    sid = _created(client, "bench-revoke").session.session_id
+    first: pb.RevokeResponse = client.stub.Revoke(pb.RevokeRequest(session_id=sid), timeout=CALL_TIMEOUT_S)
+    _expect(first.revoked_count == 1, "Revoke: the first revoke ended no session")
+
+    def check(raw: bytes) -> None:
+        count = pb.RevokeResponse.FromString(raw).revoked_count
+        _expect(count == 0, f"Revoke: a revoked session was revoked again ({count})")
+
+    return Case("Revoke", pb.RevokeRequest(session_id=sid).SerializeToString(), check)
+
+
+def _prepare_get_jwks(client: Client) -> Case:
+    def check(raw: bytes) -> None:
+        keys = json.loads(pb.GetJwksResponse.FromString(raw).jwks_json).get("keys")
+        _expect(bool(keys), "GetJwks: no keys")
+
+    return Case("GetJwks", pb.GetJwksRequest().SerializeToString(), check)
+
+
+PREPARE: dict[str, Callable[[Client], Case]] = {
+    "Create": _prepare_create,
+    "Get": _prepare_get,
+    "Refresh": _prepare_refresh,
+    "Introspect": _prepare_introspect,
+    "Update": _prepare_update,
+    "List": _prepare_list,
+    "Revoke": _prepare_revoke,
+    "GetJwks": _prepare_get_jwks,
+}
+"""How to prepare each RPC against our service, in the order they run."""
+
+
+def baseline_case(case: Case) -> Case:
+    """The same body against the empty server, whose every reply is the empty message."""
+
+    def check(raw: bytes) -> None:
+        _expect(raw == b"", f"{case.rpc}: the empty server returned a non-empty reply")
+
+    return Case(case.rpc, case.body, check)
+
+
+# --- h2load --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """The shape of every h2load run."""
+
+    clients: int
+    """Connections (h2load -c)."""
+    streams: int
+    """Concurrent streams per connection (h2load -m)."""
+    requests: int
+    """Measured calls per RPC and server (h2load -n)."""
+    warmup: int
+    """Unmeasured calls sent just before (0: none)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one h2load run measured."""
+
+    requests: int
+    seconds: float
+    """From the first call's start to the last call's end, per the log."""
+    req_per_s: float
+    p50_ms: float
+    p99_ms: float
+    reply_bytes: float
+    """Mean DATA bytes received per call, gRPC framing included."""
+
+
+_SUMMARY = re.compile(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded")
+_DATA_BYTES = re.compile(r"\((\d+)\) data")
+
+
+@dataclass(frozen=True)
+class H2Load:
+    """Runs h2load with one load shape, pinned away from the servers when possible."""
+
+    load: Load
+    pinning: Pinning
+    tmp: Path
+    """Where request bodies and logs go."""
+
+    def run(self, server: Server, case: Case, requests: int, log: Path | None = None) -> str:
+        """Sends ``requests`` calls of ``case``; h2load's summary."""
+        body = self.tmp / f"{case.rpc}.bin"
+        body.write_bytes(b"\0" + len(case.body).to_bytes(4, "big") + case.body)
+        argv = [
+            *self.pinning.load,
+            "h2load",
+            *("-c", str(self.load.clients), "-m", str(self.load.streams), "-t", "1", "-n", str(requests)),
+            *("-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers"),
+            *(["--log-file", str(log)] if log is not None else []),
+            f"http://{server.target}/{SERVICE}/{case.rpc}",
+        ]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=H2LOAD_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            _fail(f"h2load {case.rpc} against the {server.name} server took over {H2LOAD_TIMEOUT_S:.0f}s")
+        if done.returncode != 0:
+            _fail(f"h2load {case.rpc} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+
+def _from_log(log: Path, requests: int, reply_bytes: float) -> Measurement:
+    starts: list[int] = []
+    ends: list[int] = []
+    durations: list[int] = []
+    for line in log.read_text().splitlines():
+        start, status, duration = (int(column) for column in line.split("\t")[:3])
+        _expect(status == 200, f"a call ended with HTTP status {status}")
+        starts.append(start)
+        ends.append(start + duration)
+        durations.append(duration)
+    _expect(len(durations) == requests, f"the log lists {len(durations)} calls, not {requests}")
+    seconds = (max(ends) - min(starts)) / 1e6
+    percentiles = statistics.quantiles(durations, n=100, method="inclusive")
+    return Measurement(
+        requests=requests,
+        seconds=round(seconds, 3),
+        req_per_s=round(requests / seconds, 1),
+        p50_ms=round(percentiles[49] / 1000, 2),
+        p99_ms=round(percentiles[98] / 1000, 2),
+        reply_bytes=round(reply_bytes, 1),
+    )
+
+
+def measure(client: Client, case: Case, h2load: H2Load) -> Measurement:
+    """Checks the body, drives it with h2load, checks again; the measured run's numbers."""
+    server, load = client.server, h2load.load
+    checked = client.call(case.rpc, case.body)
+    case.check_reply(checked)
+    expected_reply_bytes = GRPC_FRAME_HEADER + len(checked)
+    before = case.effect_count() if case.effect_count else 0
+    if load.warmup:
+        h2load.run(server, case, load.warmup)
+    log = h2load.tmp / f"{server.name}-{case.rpc}.log"
+    summary = h2load.run(server, case, load.requests, log)
+
+    where = f"{case.rpc} on the {server.name} server"
+    counts = _SUMMARY.search(summary)
+    data = _DATA_BYTES.search(summary)
+    if counts is None or data is None:
+        _fail(f"{where}: cannot read h2load's summary:\n{summary}")
+    _expect(int(counts[2]) == load.requests, f"{where}: h2load reports failed calls:\n{summary}")
+    reply_bytes = int(data[1]) / load.requests
+    # A gRPC error is a trailers-only response, without DATA: errors pull the mean down.
+    _expect(
+        reply_bytes >= REPLY_BYTES_TOLERANCE * expected_reply_bytes,
+        f"{where}: {reply_bytes:.1f} DATA bytes per call, expected about {expected_reply_bytes}; "
+        "calls must have failed",
+    )
+    if case.effect_count:
+        sent = load.warmup + load.requests
+        rise = case.effect_count() - before
+        _expect(rise == sent, f"{where}: {sent} calls sent but only {rise} took effect")
+    case.check_reply(client.call(case.rpc, case.body))
+    return _from_log(log, load.requests, reply_bytes)
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One RPC's numbers on both servers."""
+
+    rpc: str
+    ours: Measurement
+    baseline: Measurement
+
+    @property
+    def ratio(self) -> float:
+        """Our throughput as a share of the empty server's."""
+        return round(self.ours.req_per_s / self.baseline.req_per_s, 3)
+
+
+HEADERS = (
+    "RPC",
+    "ours req/s",
+    "p50 ms",
+    "p99 ms",
+    "baseline req/s",
+    "baseline p50",
+    "baseline p99",
+    "ours/baseline",
+)
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The results as a Markdown table (readable in a terminal as it is)."""
+    cells = [
+        [
+            r.rpc,
+            f"{r.ours.req_per_s:.0f}",
+            f"{r.ours.p50_ms:.1f}",
+            f"{r.ours.p99_ms:.1f}",
+            f"{r.baseline.req_per_s:.0f}",
+            f"{r.baseline.p50_ms:.1f}",
+            f"{r.baseline.p99_ms:.1f}",
+            f"{r.ratio:.2f}",
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(HEADERS), rule, *(line(c) for c in cells)])
+
+
+def _h2load_version() -> str:
+    done = subprocess.run(["h2load", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def report(rows: Sequence[Row], load: Load, pinning: Pinning) -> dict[str, object]:
+    """The results with what is needed to compare them with another run."""
+    try:
+        import uvloop  # noqa: F401
+
+        has_uvloop = True
+    except ImportError:
+        has_uvloop = False
+    return {
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "versions": {"grpcio": grpc.__version__, "h2load": _h2load_version(), "uvloop": has_uvloop},
+        "load": asdict(load),
+        "pinned": pinning.enabled,
+        "refresh_grace_s": REFRESH_GRACE_S,
+        "results": [
+            {"rpc": r.rpc, "ours": asdict(r.ours), "baseline": asdict(r.baseline), "ratio": r.ratio}
+            for r in rows
+        ],
+    }
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=_positive, default=4000, help="measured calls per RPC and server")
+    parser.add_argument("--warmup", type=int, default=500, help="unmeasured calls before each run (0: none)")
+    parser.add_argument("--clients", type=_positive, default=8, help="h2load connections (-c)")
+    parser.add_argument(
+        "--streams", type=_positive, default=16, help="concurrent streams per connection (-m)"
+    )
+    parser.add_argument(
+        "--rpc", action="append", choices=list(PREPARE), help="run only this RPC (repeatable; default all)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=BENCH_DIR / "results" / "rpc_throughput.json",
+        help="where to write the results as JSON",
+    )
+    args = parser.parse_args(argv)
+    load = Load(args.clients, args.streams, args.requests, args.warmup)
+    # h2load refuses fewer calls than connections.
+    if load.requests < max(load.clients, 2) or load.warmup < 0 or 0 < load.warmup < load.clients:
+        parser.error(
+            "--requests and a non-zero --warmup must be at least --clients (and --requests at least 2)"
+        )
+    rpcs = [rpc for rpc in PREPARE if rpc in (args.rpc or PREPARE)]
+    return load, rpcs, args.json
+
+
+def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> list[Row]:
+    """Starts both servers, measures every RPC on each and stops them again."""
+    ours_argv = [sys.executable, "-m", "session_service", "serve", "--host", HOST, "--metrics-port", "0"]
+    baseline_argv = [sys.executable, str(BENCH_DIR / "empty_server.py"), "--host", HOST]
+    h2load = H2Load(load, pinning, tmp)
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        ours = stack.enter_context(running_server("ours", ours_argv, our_service_env(), tmp, pinning))
+        baseline = stack.enter_context(
+            running_server("baseline", baseline_argv, dict(os.environ), tmp, pinning)
+        )
+        ours_client = stack.enter_context(connected(ours))
+        baseline_client = stack.enter_context(connected(baseline))
+        for rpc in rpcs:
+            # Prepared right before its run, so the Refresh grace window starts just then.
+            case = PREPARE[rpc](ours_client)
+            ours_numbers = measure(ours_client, case, h2load)
+            row = Row(rpc, ours_numbers, measure(baseline_client, baseline_case(case), h2load))
+            print(
+                f"{rpc}: ours {row.ours.req_per_s:.0f} req/s, baseline {row.baseline.req_per_s:.0f} req/s",
+                file=sys.stderr,
+            )
+            rows.append(row)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    load, rpcs, json_path = _parse(argv)
+    if shutil.which("h2load") is None:
+        print("rpc_throughput: h2load not found; install nghttp2-client", file=sys.stderr)
+        return 2
+    pinning = Pinning.detect()
+    if not pinning.enabled:
+        print("rpc_throughput: no taskset or fewer than 2 CPUs; running unpinned", file=sys.stderr)
+
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp:
+            rows = run(load, rpcs, pinning, Path(tmp))
+    except BenchmarkError as e:
+        print(f"rpc_throughput: FAILED: {e}", file=sys.stderr)
+        return 1
+    print(table(rows))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report(rows, load, pinning), indent=2) + "\n")
+    print(f"wrote {json_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

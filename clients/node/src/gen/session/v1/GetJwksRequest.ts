@@ -1,0 +1,8 @@
+// Original file: ../../protos/session/v1/session.proto
+
+
+export interface GetJwksRequest {
+}
+
+export interface GetJwksRequest__Output {
+}

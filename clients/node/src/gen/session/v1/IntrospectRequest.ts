@@ -1,0 +1,18 @@
+// Original file: ../../protos/session/v1/session.proto
+
+
+export interface IntrospectRequest {
+  'token'?: (string);
+  /**
+   * "access_token" or "refresh_token"; empty means try both (RFC 7662 section 2.1).
+   */
+  'token_type_hint'?: (string);
+}
+
+export interface IntrospectRequest__Output {
+  'token': (string);
+  /**
+   * "access_token" or "refresh_token"; empty means try both (RFC 7662 section 2.1).
+   */
+  'token_type_hint': (string);
+}

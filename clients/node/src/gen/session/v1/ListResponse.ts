@@ -1,0 +1,11 @@
+// Original file: ../../protos/session/v1/session.proto
+
+import type { Session as _session_v1_Session, Session__Output as _session_v1_Session__Output } from '../../session/v1/Session';
+
+export interface ListResponse {
+  'sessions'?: (_session_v1_Session)[];
+}
+
+export interface ListResponse__Output {
+  'sessions': (_session_v1_Session__Output)[];
+}

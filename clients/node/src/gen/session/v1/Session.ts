@@ -1,0 +1,71 @@
+// Original file: ../../protos/session/v1/session.proto
+
+import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp';
+import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from '../../session/v1/ClientInfo';
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * Session is the server-side state of one login.
+ */
+export interface Session {
+  'session_id'?: (string);
+  'user_id'?: (string);
+  'created_at'?: (_google_protobuf_Timestamp | null);
+  'last_active_at'?: (_google_protobuf_Timestamp | null);
+  /**
+   * The session ends at this time unless it is used before (sliding expiry).
+   */
+  'idle_expires_at'?: (_google_protobuf_Timestamp | null);
+  /**
+   * The session ends at this time at the latest, however active it is.
+   */
+  'absolute_expires_at'?: (_google_protobuf_Timestamp | null);
+  /**
+   * Incremented by every Update; the value to pass as expected_version.
+   */
+  'version'?: (number | string | Long);
+  'data'?: ({[key: string]: Buffer | Uint8Array | string});
+  /**
+   * Extra claims copied into every access token of this session.
+   */
+  'claims'?: ({[key: string]: string});
+  'scopes'?: (string)[];
+  'client'?: (_session_v1_ClientInfo | null);
+  /**
+   * The application the session was created for (the access token's client_id claim).
+   */
+  'client_id'?: (string);
+}
+
+/**
+ * Session is the server-side state of one login.
+ */
+export interface Session__Output {
+  'session_id': (string);
+  'user_id': (string);
+  'created_at': (_google_protobuf_Timestamp__Output | null);
+  'last_active_at': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * The session ends at this time unless it is used before (sliding expiry).
+   */
+  'idle_expires_at': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * The session ends at this time at the latest, however active it is.
+   */
+  'absolute_expires_at': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * Incremented by every Update; the value to pass as expected_version.
+   */
+  'version': (string);
+  'data': ({[key: string]: Buffer});
+  /**
+   * Extra claims copied into every access token of this session.
+   */
+  'claims': ({[key: string]: string});
+  'scopes': (string)[];
+  'client': (_session_v1_ClientInfo__Output | null);
+  /**
+   * The application the session was created for (the access token's client_id claim).
+   */
+  'client_id': (string);
+}

@@ -1,0 +1,367 @@
+"""A typed asyncio client for session.v1.SessionService, and a thin blocking wrapper.
+
+Every call gets a deadline (``timeout`` per client, overridable per call). Idempotent
+calls (Get, Revoke, Introspect, List, GetJwks) are retried on UNAVAILABLE by gRPC itself,
+as the channel's service config says: with backoff, and never after the deadline.
+Create, Refresh and Update are not retried: a repeat could create a second session, or
+look like a stolen refresh token. Failures raise the typed errors of
+:mod:`session_client.errors`, never a raw ``grpc.RpcError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from session_client._gen.session.v1 import session_pb2 as pb
+from session_client._gen.session.v1 import session_pb2_grpc
+from session_client.errors import from_rpc_error
+
+T = TypeVar("T")
+
+SERVICE = "session.v1.SessionService"
+IDEMPOTENT_METHODS = ("Get", "Revoke", "Introspect", "List", "GetJwks")
+"""Methods a retry cannot harm: reads, and Revoke (ending an ended session does nothing)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How gRPC retries idempotent calls that fail UNAVAILABLE (service config retryPolicy)."""
+
+    max_attempts: int = 4
+    """Attempts in all, the first included (gRPC caps this at 5)."""
+    initial_backoff: float = 0.1
+    """Seconds before the first retry; later ones grow by ``backoff_multiplier``."""
+    max_backoff: float = 2.0
+    """Upper bound of the wait between attempts, in seconds."""
+    backoff_multiplier: float = 2.0
+    """Growth of the backoff per attempt."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS for the channel; with a certificate and key, mutual TLS."""
+
+    root_certificates: bytes | None = None
+    """PEM CA bundle that verifies the server; None uses the system's roots."""
+    certificate_chain: bytes | None = None
+    """PEM certificate this client presents (mTLS)."""
+    private_key: bytes | None = None
+    """PEM private key of ``certificate_chain``."""
+    server_name: str | None = None
+    """Name to expect in the server's certificate, when it differs from the target's host."""
+
+    @classmethod
+    def from_files(
+        cls,
+        ca_file: str | Path | None = None,
+        cert_file: str | Path | None = None,
+        key_file: str | Path | None = None,
+        server_name: str | None = None,
+    ) -> TlsConfig:
+        """Reads the PEM files (e.g. a mounted Kubernetes Secret)."""
+
+        def read(path: str | Path | None) -> bytes | None:
+            return Path(path).read_bytes() if path is not None else None
+
+        return cls(read(ca_file), read(cert_file), read(key_file), server_name)
+
+
+def service_config(retry: RetryPolicy) -> str:
+    """The channel's service config: a retry policy for the idempotent methods only."""
+
+    def seconds(value: float) -> str:
+        return f"{value:.3f}s"
+
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{"service": SERVICE, "method": m} for m in IDEMPOTENT_METHODS],
+                    "retryPolicy": {
+                        "maxAttempts": retry.max_attempts,
+                        "initialBackoff": seconds(retry.initial_backoff),
+                        "maxBackoff": seconds(retry.max_backoff),
+                        "backoffMultiplier": retry.backoff_multiplier,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+def channel_options(retry: RetryPolicy | None, tls: TlsConfig | None) -> list[tuple[str, Any]]:
+    """The options :class:`SessionClient` opens its channel with."""
+    options: list[tuple[str, Any]] = [("grpc.enable_retries", 1 if retry else 0)]
+    if retry:
+        options.append(("grpc.service_config", service_config(retry)))
+    if tls is not None and tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return options
+
+
+async def _call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.RpcError as e:
+        raise from_rpc_error(e) from e
+
+
+class SessionClient:
+    """Async client of session-service. Use ``async with SessionClient(target) as client``."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: TlsConfig | None = None,
+        timeout: float = 5.0,
+        retry: RetryPolicy | None = RetryPolicy(),
+        metadata: Sequence[tuple[str, str]] = (),
+        options: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        all_options = [*channel_options(retry, tls), *options]
+        if tls is None:
+            self._channel = grpc.aio.insecure_channel(target, options=all_options)
+        else:
+            credentials = grpc.ssl_channel_credentials(
+                tls.root_certificates, tls.private_key, tls.certificate_chain
+            )
+            self._channel = grpc.aio.secure_channel(target, credentials, options=all_options)
+        self._stub = session_pb2_grpc.SessionServiceStub(self._channel)
+        self._timeout = timeout
+        self._metadata = tuple(metadata)
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The underlying channel (for other stubs on the same connection)."""
+        return self._channel
+
+    async def __aenter__(self) -> SessionClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the channel; calls in flight are cancelled."""
+        await self._channel.close()
+
+    def _deadline(self, timeout: float | None) -> float:
+        return self._timeout if timeout is None else timeout
+
+    async def create(
+        self,
+        user_id: str,
+        *,
+        claims: Mapping[str, str] | None = None,
+        data: Mapping[str, bytes] | None = None,
+        scopes: Sequence[str] = (),
+        client: pb.ClientInfo | None = None,
+        client_id: str = "",
+        timeout: float | None = None,
+    ) -> pb.CreateResponse:
+        """Starts a session for an authenticated user: the session and its tokens."""
+        request = pb.CreateRequest(
+            user_id=user_id,
+            claims=dict(claims or {}),
+            data=dict(data or {}),
+            scopes=list(scopes),
+            client=client,
+            client_id=client_id,
+        )
+        return await _call(
+            self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+
+    async def get(self, session_id: str, *, timeout: float | None = None) -> pb.Session:
+        """A live session; slides its idle expiry."""
+        reply = await _call(
+            self._stub.Get(
+                pb.GetRequest(session_id=session_id), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        )
+        return reply.session
+
+    async def refresh(self, refresh_token: str, *, timeout: float | None = None) -> pb.RefreshResponse:
+        """New tokens for a refresh token, which is rotated (use the returned one next time)."""
+        request = pb.RefreshRequest(refresh_token=refresh_token)
+        return await _call(
+            self._stub.Refresh(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+
+    async def _revoke(self, request: pb.RevokeRequest, timeout: float | None) -> int:
+        reply = await _call(
+            self._stub.Revoke(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+        return reply.revoked_count
+
+    async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> int:
+        """Ends one session ("log out"); how many live sessions ended (0 or 1)."""
+        return await self._revoke(pb.RevokeRequest(session_id=session_id), timeout)
+
+    async def revoke_refresh_token(self, refresh_token: str, *, timeout: float | None = None) -> int:
+        """Ends the session of a current refresh token; 0 for an invalid token (RFC 7009)."""
+        return await self._revoke(pb.RevokeRequest(refresh_token=refresh_token), timeout)
+
+    async def revoke_access_token(self, access_token: str, *, timeout: float | None = None) -> int:
+        """Ends the session of a valid access token; 0 for an invalid token (RFC 7009)."""
+        return await self._revoke(pb.RevokeRequest(access_token=access_token), timeout)
+
+    async def revoke_user(
+        self, user_id: str, *, except_session_id: str = "", timeout: float | None = None
+    ) -> int:
+        """Ends all of a user's sessions ("log out everywhere"), but ``except_session_id``."""
+        return await self._revoke(
+            pb.RevokeRequest(user_id=user_id, except_session_id=except_session_id), timeout
+        )
+
+    async def introspect(
+        self, token: str, *, token_type_hint: str = "", timeout: float | None = None
+    ) -> pb.IntrospectResponse:
+        """Whether a token is active right now, asked of the service (RFC 7662)."""
+        request = pb.IntrospectRequest(token=token, token_type_hint=token_type_hint)
+        return await _call(
+            self._stub.Introspect(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+
+    async def update(
+        self,
+        session_id: str,
+        *,
+        set: Mapping[str, bytes] | None = None,
+        remove: Sequence[str] = (),
+        expected_version: int = 0,
+        timeout: float | None = None,
+    ) -> pb.Session:
+        """Patches the session's data; with ``expected_version``, as compare-and-set."""
+        request = pb.UpdateRequest(
+            session_id=session_id, set=dict(set or {}), remove=list(remove), expected_version=expected_version
+        )
+        reply = await _call(
+            self._stub.Update(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+        return reply.session
+
+    async def list_sessions(self, user_id: str, *, timeout: float | None = None) -> list[pb.Session]:
+        """The user's live sessions, oldest first."""
+        reply = await _call(
+            self._stub.List(
+                pb.ListRequest(user_id=user_id), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        )
+        return list(reply.sessions)
+
+    async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """The JWK Set (RFC 7517) of the keys that verify access tokens."""
+        reply = await _call(
+            self._stub.GetJwks(pb.GetJwksRequest(), timeout=self._deadline(timeout), metadata=self._metadata)
+        )
+        jwks: dict[str, Any] = json.loads(reply.jwks_json)
+        return jwks
+
+    async def watch_revocations(self, cursor: str = "") -> AsyncGenerator[pb.WatchRevocationsResponse, None]:
+        """Revocations after ``cursor`` (all retained ones from ''), then live ones, without end.
+
+        No deadline: the stream lasts until the server ends it or the caller stops reading.
+        :class:`~session_client.verifier.Verifier` resumes it after failures."""
+        call = self._stub.WatchRevocations(pb.WatchRevocationsRequest(cursor=cursor), metadata=self._metadata)
+        try:
+            async for response in call:
+                yield response
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from e
+        finally:
+            call.cancel()
+
+
+class SyncSessionClient:
+    """Blocking wrapper of :class:`SessionClient` for code without an event loop.
+
+    Runs the async client on a private event loop in a daemon thread; every method
+    blocks until its call finishes. Use ``with SyncSessionClient(target) as client``."""
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="session-client", daemon=True)
+        self._thread.start()
+        self._client = self._run(self._open(target, kwargs))
+
+    @staticmethod
+    async def _open(target: str, kwargs: dict[str, Any]) -> SessionClient:
+        # The channel must be created on the loop that will use it.
+        return SessionClient(target, **kwargs)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> SyncSessionClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the channel and stops the private loop."""
+        if self._loop.is_closed():
+            return
+        self._run(self._client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def create(self, user_id: str, **kwargs: Any) -> pb.CreateResponse:
+        """See :meth:`SessionClient.create`."""
+        return self._run(self._client.create(user_id, **kwargs))
+
+    def get(self, session_id: str, *, timeout: float | None = None) -> pb.Session:
+        """See :meth:`SessionClient.get`."""
+        return self._run(self._client.get(session_id, timeout=timeout))
+
+    def refresh(self, refresh_token: str, *, timeout: float | None = None) -> pb.RefreshResponse:
+        """See :meth:`SessionClient.refresh`."""
+        return self._run(self._client.refresh(refresh_token, timeout=timeout))
+
+    def revoke_session(self, session_id: str, *, timeout: float | None = None) -> int:
+        """See :meth:`SessionClient.revoke_session`."""
+        return self._run(self._client.revoke_session(session_id, timeout=timeout))
+
+    def revoke_refresh_token(self, refresh_token: str, *, timeout: float | None = None) -> int:
+        """See :meth:`SessionClient.revoke_refresh_token`."""
+        return self._run(self._client.revoke_refresh_token(refresh_token, timeout=timeout))
+
+    def revoke_access_token(self, access_token: str, *, timeout: float | None = None) -> int:
+        """See :meth:`SessionClient.revoke_access_token`."""
+        return self._run(self._client.revoke_access_token(access_token, timeout=timeout))
+
+    def revoke_user(self, user_id: str, *, except_session_id: str = "", timeout: float | None = None) -> int:
+        """See :meth:`SessionClient.revoke_user`."""
+        return self._run(
+            self._client.revoke_user(user_id, except_session_id=except_session_id, timeout=timeout)
+        )
+
+    def introspect(
+        self, token: str, *, token_type_hint: str = "", timeout: float | None = None
+    ) -> pb.IntrospectResponse:
+        """See :meth:`SessionClient.introspect`."""
+        return self._run(self._client.introspect(token, token_type_hint=token_type_hint, timeout=timeout))
+
+    def update(self, session_id: str, **kwargs: Any) -> pb.Session:
+        """See :meth:`SessionClient.update`."""
+        return self._run(self._client.update(session_id, **kwargs))
+
+    def list_sessions(self, user_id: str, *, timeout: float | None = None) -> list[pb.Session]:
+        """See :meth:`SessionClient.list_sessions`."""
+        return self._run(self._client.list_sessions(user_id, timeout=timeout))
+
+    def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """See :meth:`SessionClient.get_jwks`."""
+        return self._run(self._client.get_jwks(timeout=timeout))

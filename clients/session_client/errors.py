@@ -1,0 +1,197 @@
+"""One error tree for the client: failed calls and rejected tokens.
+
+A failed call raises a :class:`SessionServiceError` subclass chosen by the ErrorInfo
+reason the service attached (``RefreshTokenReused`` for ``REFRESH_TOKEN_REUSED``), or by
+the status code when there is no reason (the service unreachable, a deadline). Each
+class declares its code and reason once; :func:`from_rpc_error` maps a grpc error to
+its class. A token the :class:`~session_client.verifier.Verifier` refuses raises a
+:class:`TokenError` subclass, one per failed check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import grpc
+
+from session_client.status import ErrorDetails, error_details
+
+
+class SessionClientError(Exception):
+    """Root of every error this package raises."""
+
+
+class SessionServiceError(SessionClientError):
+    """A call to session-service failed."""
+
+    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+    """The gRPC status code this class stands for."""
+    reason: ClassVar[str] = ""
+    """The ErrorInfo reason this class stands for ('' for transport-level failures)."""
+
+    def __init__(self, details: ErrorDetails) -> None:
+        super().__init__(f"{details.code.name}: {details.message}" if details.message else details.code.name)
+        self.details = details
+        """Everything the failure reported: code, message, reason, field violations."""
+
+    @property
+    def status_code(self) -> grpc.StatusCode:
+        """The status code the call actually ended with."""
+        return self.details.code
+
+    @property
+    def message(self) -> str:
+        """The service's human-readable description."""
+        return self.details.message
+
+
+class InvalidArgument(SessionServiceError):
+    """The request is malformed or breaks an input limit; see ``field_violations``."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    @property
+    def field_violations(self) -> Mapping[str, str]:
+        """Offending field → what is wrong with it."""
+        return self.details.field_violations
+
+
+class SessionNotFound(SessionServiceError):
+    """The session does not exist, has expired or was revoked."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "SESSION_NOT_FOUND"
+
+
+class RefreshTokenInvalid(SessionServiceError):
+    """The refresh token is malformed, unknown, expired or its session ended."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "REFRESH_TOKEN_INVALID"
+
+
+class RefreshTokenReused(SessionServiceError):
+    """An already rotated refresh token came back: the session has been revoked as stolen."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "REFRESH_TOKEN_REUSED"
+
+
+class VersionMismatch(SessionServiceError):
+    """A compare-and-set Update named a version the session is no longer at."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "VERSION_MISMATCH"
+
+
+class SessionLimitReached(SessionServiceError):
+    """The user has the maximum number of sessions and the policy refuses new ones."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "SESSION_LIMIT_REACHED"
+
+
+class SessionDataTooLarge(SessionServiceError):
+    """An Update would push the session's data past its limits; nothing was written."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "SESSION_DATA_TOO_LARGE"
+
+
+class ServiceUnavailable(SessionServiceError):
+    """The service could not be reached, or could not serve; safe to retry later."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The service is up but its Redis is not reachable."""
+
+    reason = "STORE_UNAVAILABLE"
+
+
+class DeadlineExceeded(SessionServiceError):
+    """The call did not finish within its deadline."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class InternalError(SessionServiceError):
+    """The service failed unexpectedly (a bug on its side)."""
+
+    code = grpc.StatusCode.INTERNAL
+    reason = "INTERNAL"
+
+
+def _subclasses(cls: type[SessionServiceError]) -> list[type[SessionServiceError]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+_BY_REASON = {c.reason: c for c in _subclasses(SessionServiceError) if c.reason}
+_BY_CODE = {c.code: c for c in (ServiceUnavailable, DeadlineExceeded, InternalError)}
+
+
+def from_rpc_error(error: grpc.RpcError) -> SessionServiceError:
+    """The typed error for a failed call: by ErrorInfo reason, else by status code."""
+    details = error_details(error)
+    cls = _BY_REASON.get(details.reason) if details.reason else None
+    if cls is None or cls.code != details.code:
+        cls = _BY_CODE.get(details.code, SessionServiceError)
+    return cls(details)
+
+
+class TokenError(SessionClientError):
+    """The Verifier refused an access token."""
+
+
+class MalformedToken(TokenError):
+    """The token is not a well-formed JWS compact serialization."""
+
+
+class InvalidTokenType(TokenError):
+    """The token's ``typ`` header is not ``at+jwt``: not an access token."""
+
+
+class UnknownSigningKey(TokenError):
+    """No key with the token's ``kid`` is known, even after refetching the JWKS."""
+
+
+class DisallowedAlgorithm(TokenError):
+    """The token names an algorithm other than the one pinned to its key."""
+
+
+class InvalidSignature(TokenError):
+    """The signature does not verify with the key."""
+
+
+class TokenExpired(TokenError):
+    """The token's ``exp`` has passed (beyond the leeway)."""
+
+
+class TokenNotYetValid(TokenError):
+    """The token's ``nbf`` or ``iat`` lies in the future (beyond the leeway)."""
+
+
+class InvalidIssuer(TokenError):
+    """The token's ``iss`` is not the expected issuer."""
+
+
+class InvalidAudience(TokenError):
+    """The token's ``aud`` does not include the expected audience."""
+
+
+class MissingClaim(TokenError):
+    """A required claim is missing or has the wrong type."""
+
+
+class SessionRevoked(TokenError):
+    """The token's session has been revoked."""
+
+
+class RevocationsStale(TokenError):
+    """The Verifier cannot vouch that it knows every revocation (fail-closed mode only)."""

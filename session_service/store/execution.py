@@ -1,0 +1,204 @@
+"""How a script call reaches Redis: which failures are retried, and durable writes (WAIT).
+
+Retries. A failure is retried, with backoff, until SESSION_REDIS_RETRY_TIMEOUT or the
+call's deadline runs out, when the script certainly did not run:
+- CLUSTERDOWN, TRYAGAIN (keys of one slot split by a migration), LOADING, READONLY
+  (a write reached a demoted primary), MASTERDOWN, MOVED/ASK seen by the durable path
+  (the cluster client follows them itself on every other path):
+  Redis refused the command before executing it, so running it again is safe for
+  every script.
+A connection that could not even be opened (refused, unreachable) is the same case.
+A lost connection or a timeout is different: the script may have run and only the
+reply was lost. Those are retried only for scripts whose repetition is harmless:
+- touch, peek, list: reads (touch and list only refresh expiry or prune the index);
+- revoke, revoke_user: idempotent (a repeat ends nothing more; the count it reports
+  may then be lower);
+- update: the same set/remove applied twice leaves the same data (a compare-and-set
+  repeat reports VERSION_MISMATCH rather than corrupting anything);
+- rotate, only while the refresh grace window is open: a repeat of the same token is
+  then a grace duplicate that returns the same successor. With no grace window a
+  repeat would look like token theft and end the session, so it is not retried;
+- create is never retried after a lost connection: a repeat would make a second
+  session (counting against the user's limit) that no caller holds.
+redis-py's own retries are switched off (see connect.py) so that this policy is the
+only one.
+
+Durability. With SESSION_REDIS_WAIT_REPLICAS = N > 0 every state change a caller relies
+on (create, rotate, update, revoke, revoke_user; not the idle-expiry slide of Get) is followed,
+on the same connection, by WAIT N: the call answers only once N replicas hold the
+write, so a failover right after an acknowledged Create/Refresh/Revoke/Update cannot
+lose it or resurrect a revoked session. If fewer replicas acknowledge in time the
+call fails UNAVAILABLE; the write may still be on the primary, which is why every
+write is safe for the caller to retry (see above: Refresh within its grace window,
+Revoke and Update idempotent; a retried Create makes a second session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import exceptions as rx
+from redis.asyncio.cluster import PipelineCommand
+
+from session_service.deadline import remaining
+from session_service.errors import StoreUnavailable
+from session_service.store.scripts import Script
+
+_NOT_EXECUTED: tuple[type[Exception], ...] = (
+    rx.ClusterDownError,
+    rx.TryAgainError,
+    rx.BusyLoadingError,
+    rx.ReadOnlyError,
+    rx.MasterDownError,
+    rx.MovedError,
+    rx.AskError,
+    rx.SlotNotCoveredError,
+)
+_MAYBE_EXECUTED: tuple[type[Exception], ...] = (rx.ConnectionError, rx.TimeoutError)
+# Replies that mean "cannot serve right now" but are not worth retrying (e.g. out of memory).
+_UNAVAILABLE_REPLIES = ("OOM", "BUSY", "NOREPLICAS")
+_FIRST_BACKOFF = 0.025
+_MAX_BACKOFF = 0.4
+
+
+def _never_connected(error: Exception) -> bool:
+    # redis-py reports a failed connect ("Error 111 connecting to host:port") as the same
+    # ConnectionError as a connection lost mid-call; only the message tells them apart.
+    # A command that never had a connection cannot have run, so it may be retried.
+    return isinstance(error, rx.ConnectionError) and " connecting to " in str(error)
+
+
+@dataclass(frozen=True)
+class ExecutionPolicy:
+    """Retry budget and durability, from the settings."""
+
+    retry_timeout: float = 3.0
+    """Seconds to keep retrying failures that are safe to retry."""
+    wait_replicas: int = 0
+    """Replicas that must acknowledge a write before it is answered; 0 disables WAIT."""
+    wait_timeout_ms: int = 500
+    """How long WAIT may block."""
+
+
+class ScriptRunner:
+    """Runs scripts against a standalone or cluster client under an :class:`ExecutionPolicy`."""
+
+    def __init__(self, client: Any, policy: ExecutionPolicy) -> None:
+        self._client = client
+        self._policy = policy
+        self._cluster = hasattr(client, "get_node_from_key")
+
+    async def run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        retry_after_loss: bool,
+        durable: bool = False,
+    ) -> Any:
+        """Runs the script, retrying what is safe to retry; StoreUnavailable when it cannot.
+
+        ``durable`` writes wait for replica acknowledgements when the policy asks for it.
+        """
+        budget_end = time.monotonic() + remaining(self._policy.retry_timeout)
+        delay = _FIRST_BACKOFF
+        while True:
+            try:
+                return await self._once(script, keys, args, durable)
+            except _NOT_EXECUTED as e:
+                error: Exception = e
+            except _MAYBE_EXECUTED as e:
+                if not retry_after_loss and not _never_connected(e):
+                    raise StoreUnavailable(f"session store is unavailable ({type(e).__name__}: {e})") from e
+                error = e
+            except rx.ResponseError as e:
+                if str(e).startswith(_UNAVAILABLE_REPLIES):
+                    raise StoreUnavailable(f"session store is unavailable ({str(e).split(' ')[0]})") from e
+                raise
+            except rx.RedisClusterException as e:  # no node known for the slot (topology unknown)
+                error = e
+            if time.monotonic() + delay > budget_end:
+                raise StoreUnavailable(f"session store is unavailable ({type(error).__name__})") from error
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF)
+
+    async def _once(self, script: Script, keys: Sequence[str], args: Sequence[Any], durable: bool) -> Any:
+        if not durable or self._policy.wait_replicas == 0:
+            return await script(self._client, keys, args)
+        if self._cluster:
+            return await self._durable_cluster(script, keys, args)
+        return await self._durable_standalone(script, keys, args)
+
+    def _wait(self) -> tuple[str, int, int]:
+        return ("WAIT", self._policy.wait_replicas, self._policy.wait_timeout_ms)
+
+    def _check_acks(self, acks: Any) -> None:
+        if isinstance(acks, Exception):
+            raise acks
+        if int(acks) < self._policy.wait_replicas:
+            raise StoreUnavailable(
+                f"write acknowledged by {acks} of {self._policy.wait_replicas} required replicas"
+            )
+
+    async def _durable_standalone(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        # A non-transactional pipeline sends both commands on one connection, which is
+        # what WAIT needs: it waits for the writes of its own connection.
+        for command, body in (("EVALSHA", script.sha), ("EVAL", script.source)):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.execute_command(command, body, len(keys), *keys, *args)
+            pipe.execute_command(*self._wait())
+            reply, acks = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, rx.NoScriptError):
+                continue
+            if isinstance(reply, Exception):
+                raise reply
+            self._check_acks(acks)
+            return reply
+        raise StoreUnavailable("script cache lost twice in a row")
+
+    async def _durable_cluster(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        # The cluster client routes a keyless WAIT to an arbitrary node, so both commands
+        # go down one connection of the node that owns the keys' slot.
+        node = self._client.get_node_from_key(keys[0])
+        for command, body in (("EVALSHA", script.sha), ("EVAL", script.source)):
+            commands = [
+                PipelineCommand(0, command, body, len(keys), *keys, *args),
+                PipelineCommand(1, *self._wait()),
+            ]
+            try:
+                await node.execute_pipeline(commands)
+            except _MAYBE_EXECUTED:
+                await self._forget_node(node)
+                raise
+            except (AttributeError, OSError) as e:
+                # redis-py closes a cluster client's connections when it re-reads the
+                # topology (e.g. on CLUSTERDOWN), also under a call in flight: the reply is
+                # lost, exactly as on a dropped connection.
+                await self._forget_node(node)
+                raise rx.ConnectionError(f"connection closed during the call ({type(e).__name__})") from e
+            reply, acks = commands[0].result, commands[1].result
+            if isinstance(reply, rx.NoScriptError):
+                continue
+            if isinstance(reply, rx.MovedError):
+                # The slot has a new owner: patch the client's slot map the way its own
+                # redirection handling does, then the retry goes to the new owner.
+                await self._client.nodes_manager.move_slot(reply)
+            if isinstance(reply, Exception):
+                raise reply
+            self._check_acks(acks)
+            return reply
+        raise StoreUnavailable("script cache lost twice in a row")
+
+    async def _forget_node(self, node: Any) -> None:
+        # The node failed: do what the cluster client does for its own calls, i.e. drop
+        # the node's idle connections and re-read the topology before the next command.
+        with contextlib.suppress(rx.RedisError, OSError):
+            await node.disconnect_free_connections()
+        self._client.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
+        self._client._initialize = True

@@ -1,0 +1,239 @@
+"""The revocation stream: how ended sessions reach the services that verify tokens locally.
+
+Writing. The scripts that end sessions (revoke, revoke_user, rotate on reuse, create's
+evictions) only touch one user's slot, so they cannot append to a stream shared by all
+users. The store therefore appends one event per call to ``<prefix>:{revocations}``
+right after the script (``publish_revocation.lua``), trimming events older than the
+longest access-token lifetime. The stream thus holds exactly the events a verifier
+still needs, whatever the traffic was before.
+
+Reading. :class:`RedisRevocationFeed` serves any number of watchers from one reader
+task per server: the reader follows the stream with XREAD BLOCK on one connection and
+hands each new batch to every watcher's queue. A watcher first replays what it missed
+with non-blocking XRANGE pages (from its cursor, the id of the last entry it got),
+then switches to its queue; it registers with the reader before the replay, so
+nothing falls between the two. A watcher that falls too far behind is unregistered
+and replays again from its own cursor, so a slow client costs a bounded queue, not
+unbounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import time
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import exceptions as rx
+
+from session_service.domain.ports import Revocation, RevocationBatch
+from session_service.errors import StoreUnavailable
+from session_service.store.redis_store import translate_errors
+
+_CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+
+
+def _id(raw: str) -> tuple[int, int]:
+    ms, _, seq = raw.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(entries: Sequence[Any]) -> list[tuple[str, Revocation]]:
+    out = []
+    for raw_id, fields in entries:
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        revocation = Revocation(tuple(f.get("sids", "").split()), int(f.get("at", 0)), int(f.get("exp", 0)))
+        out.append((_text(raw_id), revocation))
+    return out
+
+
+@dataclass(frozen=True)
+class _Entries:
+    entries: list[tuple[str, Revocation]]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: Exception
+
+
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_HEARTBEAT, _LAGGED, _CLOSED = _Signal("heartbeat"), _Signal("lagged"), _Signal("closed")
+_Item = _Entries | _Failure | _Signal
+
+
+class RedisRevocationFeed:
+    """Implements :class:`~session_service.domain.ports.RevocationFeed` on a Redis stream."""
+
+    def __init__(
+        self,
+        client: Any,
+        key: str,
+        *,
+        block_s: float = 1.0,
+        heartbeat_s: float = 5.0,
+        page_size: int = 500,
+        max_queued: int = 64,
+    ) -> None:
+        self._client = client
+        self._key = key
+        self._block_ms = max(1, int(block_s * 1000))
+        self._heartbeat_s = heartbeat_s
+        self._page_size = page_size
+        self._max_queued = max_queued
+        self._subscribers: set[asyncio.Queue[_Item]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    @property
+    def watchers(self) -> int:
+        """Watchers the reader currently feeds."""
+        return len(self._subscribers)
+
+    def valid_cursor(self, cursor: str) -> bool:
+        """A cursor is a stream entry id, ``<ms>-<seq>``."""
+        return _CURSOR.fullmatch(cursor) is not None
+
+    async def watch(self, cursor: str) -> AsyncGenerator[RevocationBatch, None]:
+        """Replays retained events after ``cursor``, then follows new ones until closed."""
+        if self._closed:
+            return
+        last, reset = await self._resume_point(cursor)
+        caught_up = False
+        while True:
+            queue = await self._subscribe()
+            try:
+                # Replay: pages until one comes back short. The first replay ends with a
+                # caught_up response, even when there was nothing to replay.
+                while True:
+                    page = await translate_errors(
+                        self._client.xrange(self._key, f"({last}" if last else "-", "+", self._page_size)
+                    )
+                    entries = _decode(page)
+                    done = len(entries) < self._page_size
+                    if entries:
+                        last = entries[-1][0]
+                    if entries or (done and not caught_up):
+                        yield RevocationBatch(
+                            tuple(r for _, r in entries), last, reset, caught_up=done and not caught_up
+                        )
+                        reset = False
+                        caught_up = caught_up or done
+                    if done:
+                        break
+                # Live: what the reader hands over, minus what the replay already sent.
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, _Entries):
+                        fresh = [(i, r) for i, r in item.entries if not last or _id(i) > _id(last)]
+                        if fresh:
+                            last = fresh[-1][0]
+                            yield RevocationBatch(tuple(r for _, r in fresh), last)
+                    elif isinstance(item, _Failure):
+                        raise item.error
+                    elif item is _HEARTBEAT:
+                        yield RevocationBatch((), last)
+                    elif item is _CLOSED:
+                        return
+                    else:  # _LAGGED: the reader dropped this watcher; replay from its cursor
+                        break
+            finally:
+                self._subscribers.discard(queue)
+
+    async def close(self) -> None:
+        """Ends every watch (their clients reconnect elsewhere) and stops the reader."""
+        self._closed = True
+        for queue in self._subscribers:
+            queue.put_nowait(_CLOSED)
+        self._subscribers.clear()
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except asyncio.CancelledError:
+                pass
+
+    async def _resume_point(self, cursor: str) -> tuple[str, bool]:
+        """Where the replay starts ('' = the oldest retained event) and whether the cursor was lost."""
+        if not cursor:
+            return "", False
+        try:
+            info = await translate_errors(self._client.xinfo_stream(self._key))
+        except rx.ResponseError:  # no such key: the stream this cursor came from is gone
+            return "", True
+        if await translate_errors(self._client.xrange(self._key, cursor, cursor, 1)):
+            return cursor, False
+        # Not in the stream. If trimming has passed it, everything dropped after it had
+        # expired: resuming after it misses nothing that matters. Otherwise the cursor
+        # was never in this stream (lost with a Redis that restarted empty, or foreign).
+        if _id(cursor) <= _id(_text(info.get("max-deleted-entry-id", "0-0"))):
+            return cursor, False
+        return "", True
+
+    async def _subscribe(self) -> asyncio.Queue[_Item]:
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._subscribers.add(queue)
+        if self._reader is None or self._reader.done():
+            self._ready = asyncio.Event()
+            # A fresh context: the reader outlives the call that happened to start it, so it
+            # must not carry that call's deadline or trace span into every later XREAD.
+            self._reader = asyncio.create_task(self._read(self._ready), context=contextvars.Context())
+        # Only once the reader knows where it starts does the replay begin; together they
+        # then cover every entry.
+        await self._ready.wait()
+        return queue
+
+    async def _read(self, ready: asyncio.Event) -> None:
+        try:
+            try:
+                info = await translate_errors(self._client.xinfo_stream(self._key))
+                last = _text(info["last-generated-id"])
+            except rx.ResponseError:
+                last = "0-0"
+        except StoreUnavailable as e:
+            self._fail_all(e)
+            return
+        finally:
+            ready.set()
+        quiet_since = time.monotonic()
+        while self._subscribers:
+            try:
+                reply = await translate_errors(
+                    self._client.xread({self._key: last}, count=self._page_size, block=self._block_ms)
+                )
+            except StoreUnavailable as e:
+                self._fail_all(e)
+                return
+            entries = _decode(reply[0][1]) if reply else []
+            if entries:
+                last = entries[-1][0]
+                self._dispatch(_Entries(entries))
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= self._heartbeat_s:
+                self._dispatch(_HEARTBEAT)
+                quiet_since = time.monotonic()
+
+    def _dispatch(self, item: _Item) -> None:
+        for queue in list(self._subscribers):
+            if queue.qsize() >= self._max_queued:
+                self._subscribers.discard(queue)
+                queue.put_nowait(_LAGGED)
+            elif item is not _HEARTBEAT or queue.empty():
+                queue.put_nowait(item)
+
+    def _fail_all(self, error: Exception) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(_Failure(error))
+        self._subscribers.clear()

@@ -1,0 +1,395 @@
+"""Traces, metrics and logs: all of the service's OpenTelemetry in one place.
+
+Tracing is on when the standard variables ask for OTLP export
+(``OTEL_EXPORTER_OTLP_ENDPOINT``/``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` set, or
+``OTEL_TRACES_EXPORTER=otlp``) and ``OTEL_SDK_DISABLED`` is not true. The SDK reads the
+rest itself: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER``
+(and ``_ARG``), ``OTEL_EXPORTER_OTLP_PROTOCOL``/``HEADERS``/``CERTIFICATE``/... and the
+``OTEL_BSP_*`` batching settings. When tracing is off nothing is installed: no tracer
+provider, no gRPC interceptor, no wrapped Redis client.
+
+Each service gets its own tracer provider instead of the process-wide one, and the
+instrumentation is attached to its own server and Redis client only, so nothing leaks
+from one service instance (or test) to another.
+
+What a span may carry: the RPC (``rpc.*``), its outcome (``rpc.grpc.status_code``,
+``session.outcome`` = ``OK`` or the ErrorInfo reason), ``session.found`` and counts;
+for Redis the script's name, never its keys or arguments. Tokens, refresh-token
+secrets, session data and claims are never recorded; neither are request or response
+messages nor metadata values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, TextIO
+
+import grpc
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, Status, StatusCode
+from redis import exceptions as redis_errors
+
+from session_service.errors import ConfigError
+from session_service.metrics import MetricsServer, ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVICE_NAME = "session-service"
+TRACED_SERVICE_PREFIX = "session.v1."
+
+# Span attributes set by this module.
+OUTCOME = "session.outcome"
+FOUND = "session.found"
+ACTIVE = "session.active"
+REVOKED_COUNT = "session.revoked_count"
+SESSION_COUNT = "session.count"
+REDIS_SCRIPT = "session.redis.script"
+GRPC_STATUS_CODE = "rpc.grpc.status_code"
+
+# Codes that mean the server failed (OpenTelemetry's gRPC conventions); the others are
+# the caller's problem and leave the span status unset.
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def tracing_enabled(environ: Mapping[str, str]) -> bool:
+    """Whether the OTEL_* variables ask for OTLP trace export."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporters = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporters:
+        names = {name.strip() for name in exporters.split(",")}
+        if names - {"otlp", "none"}:
+            log.warning("OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", exporters)
+        return "otlp" in names
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _span_exporter(environ: Mapping[str, str]) -> SpanExporter:
+    # Imported here so that a service without tracing never loads the exporters.
+    protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    protocol = (protocol or "grpc").strip()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter()
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        return HttpExporter()
+    raise ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL", "must be grpc or http/protobuf")
+
+
+def _resource() -> Resource:
+    try:
+        version = metadata.version("session-service")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    resource = Resource.create({SERVICE_VERSION: version})
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+    return resource
+
+
+def _tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
+    # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
+    provider = TracerProvider(resource=_resource())
+    provider.add_span_processor(BatchSpanProcessor(_span_exporter(environ)))
+    return provider
+
+
+class Telemetry:
+    """The tracing, metrics and per-call observation of one service instance."""
+
+    def __init__(self, tracer_provider: TracerProvider | None, metrics: ServiceMetrics) -> None:
+        self.tracer_provider = tracer_provider
+        """The service's own tracer provider; None when tracing is off."""
+        self.metrics = metrics
+        """The service's Prometheus metrics."""
+        self._metrics_server: MetricsServer | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Telemetry:
+        """Telemetry as the OTEL_* variables describe it (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        return cls(_tracer_provider(env) if tracing_enabled(env) else None, ServiceMetrics())
+
+    @property
+    def tracing(self) -> bool:
+        """True when spans are recorded and exported."""
+        return self.tracer_provider is not None
+
+    @property
+    def metrics_port(self) -> int:
+        """Port of the /metrics endpoint; 0 when it is not served."""
+        return self._metrics_server.port if self._metrics_server else 0
+
+    def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        """Interceptors that open a span per SessionService call (W3C context from metadata).
+
+        They go first in the server's list, so the error interceptor runs inside the span.
+        Health checks and reflection are not traced.
+        """
+        if self.tracer_provider is None:
+            return []
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+        interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+            tracer_provider=self.tracer_provider, filter_=filters.service_prefix(TRACED_SERVICE_PREFIX)
+        )
+        return [interceptor]
+
+    def instrument_redis(self, client: Any, script_names: Mapping[str, str]) -> None:
+        """Makes a child span of each Redis command a call sends; ``script_names`` maps SHA-1 → name.
+
+        Commands outside any call (health checks, script loading) make no spans.
+        """
+        if self.tracer_provider is None:
+            return
+        RedisInstrumentor.instrument_client(
+            client, tracer_provider=self.tracer_provider, request_hook=_RedisScriptNamer(script_names)
+        )
+        wrapt.wrap_function_wrapper(client, "execute_command", _traced_only_within_a_call)
+
+    def observer(self) -> RpcTelemetry:
+        """What the error interceptor reports each call's outcome to."""
+        return RpcTelemetry(self.metrics)
+
+    def serve_metrics(self, host: str, port: int) -> None:
+        """Serves Prometheus text on ``http://host:port/metrics``; port 0 serves nothing."""
+        if port:
+            self._metrics_server = MetricsServer(self.metrics, host, port)
+
+    def close(self) -> None:
+        """Stops the metrics endpoint and exports the spans still buffered (blocks: run it in a thread)."""
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+
+
+async def _traced_only_within_a_call(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if trace.get_current_span().get_span_context().is_valid:
+        return await wrapped(*args, **kwargs)
+    with suppress_instrumentation():
+        return await wrapped(*args, **kwargs)
+
+
+class _RedisScriptNamer:
+    """Names a script call's span after the script, and keeps keys and ARGV out of it."""
+
+    def __init__(self, script_names: Mapping[str, str]) -> None:
+        self._names = dict(script_names)
+
+    def __call__(self, span: Span, instance: Any, args: Any, kwargs: Any) -> None:
+        if not span.is_recording() or not args:
+            return
+        command = _text(args[0]).upper()
+        name = None
+        if command in ("EVALSHA", "EVALSHA_RO") and len(args) > 1:
+            name = self._names.get(_text(args[1]))
+        elif command in ("EVAL", "EVAL_RO") and len(args) > 1:
+            source = args[1] if isinstance(args[1], bytes) else str(args[1]).encode()
+            name = self._names.get(hashlib.sha1(source).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
+        # The instrumentation already replaces arguments by "?"; this holds even if a
+        # later version or setting stopped doing so.
+        statement = f"{command} {name}" if name else command
+        recorded = getattr(span, "attributes", None) or {}
+        for attribute in ("db.statement", "db.query.text"):
+            if attribute in recorded:
+                span.set_attribute(attribute, statement)
+        if name:
+            span.update_name(statement)
+            span.set_attribute(REDIS_SCRIPT, name)
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class RpcTelemetry:
+    """Turns each SessionService call's outcome into metrics, span attributes and a debug
+    log line. Health checks are left alone: probes would drown the numbers."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._metrics = metrics
+
+    def call_started(self, method: str) -> CallTelemetry | _Unwatched:
+        """Starts watching one call of ``method`` (a full gRPC method name)."""
+        if not method.startswith("/" + TRACED_SERVICE_PREFIX):
+            return _UNWATCHED
+        return CallTelemetry(self._metrics, method.rsplit("/", 1)[-1])
+
+
+class _Unwatched:
+    def succeeded(self, response: Any) -> None:
+        pass
+
+    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
+        pass
+
+    def ended(self) -> None:
+        pass
+
+
+_UNWATCHED = _Unwatched()
+
+
+class CallTelemetry:
+    """One call: told its outcome once, then that it ended."""
+
+    __slots__ = ("_code", "_method", "_metrics", "_reason", "_span", "_started")
+
+    def __init__(self, metrics: ServiceMetrics, method: str) -> None:
+        self._metrics = metrics
+        self._method = method
+        self._started = time.perf_counter()
+        self._code: grpc.StatusCode | None = None
+        self._reason = ""
+        # The server span the gRPC instrumentation opened, when tracing is on.
+        self._span = trace.get_current_span()
+        metrics.rpc_in_flight.labels(method).inc()
+
+    def succeeded(self, response: Any) -> None:
+        """The handler returned ``response``."""
+        self._code, self._reason = grpc.StatusCode.OK, "OK"
+        m, method, span = self._metrics, self._method, self._span
+        attributes: dict[str, Any] = {}
+        if method == "Create":
+            m.sessions_created.inc()
+        elif method == "Refresh":
+            m.sessions_refreshed.inc()
+            attributes[FOUND] = True
+        elif method == "Revoke":
+            m.sessions_revoked.labels("revoke").inc(response.revoked_count)
+            attributes[REVOKED_COUNT] = response.revoked_count
+        elif method in ("Get", "Update"):
+            attributes[FOUND] = True
+        elif method == "Introspect":
+            attributes[ACTIVE] = response.active
+        elif method == "List":
+            attributes[SESSION_COUNT] = len(response.sessions)
+        if span.is_recording():
+            span.set_attributes(attributes)
+
+    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
+        """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
+        self._code, self._reason = code, reason
+        m, span = self._metrics, self._span
+        if reason == "REFRESH_TOKEN_REUSED":
+            m.refresh_token_reuse.inc()
+            m.sessions_revoked.labels("refresh_token_reuse").inc()
+        redis_error = _redis_error_in(error)
+        if redis_error is not None:
+            m.redis_errors.labels(redis_error).inc()
+        if span.is_recording() and reason == "SESSION_NOT_FOUND":
+            span.set_attribute(FOUND, False)
+
+    def ended(self) -> None:
+        """The call is over (answered, failed or cancelled)."""
+        if self._code is None:  # neither answered nor failed: the caller went away
+            self._code, self._reason = grpc.StatusCode.CANCELLED, "CANCELLED"
+        code, method = self._code, self._method
+        elapsed = time.perf_counter() - self._started
+        self._metrics.rpc_in_flight.labels(method).dec()
+        self._metrics.rpc_duration.labels(method, code.name).observe(elapsed)
+        span = self._span
+        if span.is_recording():
+            span.set_attribute(GRPC_STATUS_CODE, code.value[0])
+            span.set_attribute(OUTCOME, self._reason)
+            if code in _SERVER_FAULTS:
+                span.set_status(Status(StatusCode.ERROR, self._reason))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s in %.1f ms",
+                method,
+                self._reason,
+                elapsed * 1000,
+                extra={
+                    "rpc_method": method,
+                    "grpc_code": code.name,
+                    "outcome": self._reason,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+
+
+def _redis_error_in(error: BaseException) -> str | None:
+    """The class name of the Redis error behind ``error``, if one is."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain is short; the bound guards against cycles
+        if seen is None:
+            return None
+        if isinstance(seen, redis_errors.RedisError):
+            return type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, trace_id and span_id when a
+    span is active, the ``extra`` fields, and the exception text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = trace.format_trace_id(context.trace_id)
+            entry["span_id"] = trace.format_span_id(context.span_id)
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Sends every log record (and Python warning) to ``stream`` (stderr) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)

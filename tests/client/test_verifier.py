@@ -1,0 +1,309 @@
+"""The local Verifier against real services: local checks, revocations pushed within a
+second to every connected verifier, resumption, key rotation, and the attacks it refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import statistics
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from session_client import (
+    DisallowedAlgorithm,
+    InvalidAudience,
+    InvalidIssuer,
+    InvalidSignature,
+    InvalidTokenType,
+    MalformedToken,
+    MissingClaim,
+    RevocationsStale,
+    SessionClient,
+    SessionRevoked,
+    TokenExpired,
+    TokenNotYetValid,
+    UnknownSigningKey,
+    Verifier,
+)
+
+from session_service.tokens.keyring import Key, Keyring
+from tests.client.conftest import ClientFactory, VerifierFactory
+from tests.conftest import Running, ServiceFactory
+
+VERIFIERS = 5
+REVOCATIONS = 50
+
+
+async def restart(start_service: ServiceFactory, r: Running, **overrides: Any) -> Running:
+    """Stops a service and starts a new one on the same port and Redis prefix (a redeploy)."""
+    port, prefix = r.service.port, r.prefix
+    await r.service.stop(grace=0)
+    return await start_service(port=port, redis_prefix=prefix, **overrides)
+
+
+def sign(keyring: Keyring, claims: dict[str, Any], **header: Any) -> str:
+    """A token signed with the test keyring's key, with our headers unless overridden."""
+    key = keyring.signer
+    assert key.private is not None
+    headers = {"kid": key.kid, "typ": "at+jwt", **header}
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers=headers)
+
+
+def claims_for(
+    sid: str | None = "AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB", **override: Any
+) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": "session-service",
+        "aud": "internal",
+        "sub": "mallory",
+        "sid": sid,
+        "jti": "j",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+    }
+    claims.update(override)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_verifies_a_token_locally_and_returns_its_claims(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    client = await connect(svc)
+    created = await client.create(
+        "alice", scopes=["read", "write"], client_id="web", claims={"tenant": "acme"}
+    )
+    verifier = await start_verifier(svc)
+    token = verifier.verify(created.access_token)
+    assert token.subject == "alice" and token.session_id == created.session.session_id
+    assert token.scopes == ("read", "write") and token.client_id == "web"
+    assert token.claims["tenant"] == "acme"
+    assert token.expires_at == created.access_token_expires_at.seconds
+    assert verifier.status.synced and verifier.status.keys == 1
+
+
+async def test_verification_makes_no_network_call(
+    start_service: ServiceFactory, connect: ClientFactory, start_verifier: VerifierFactory, capsys: Any
+) -> None:
+    r = await start_service()
+    created = await (await connect(r)).create("bob")
+    verifier = await start_verifier(r)
+    # With the service gone, verification goes on: it never needed the network.
+    await r.service.stop(grace=0)
+    started = time.perf_counter()
+    for _ in range(2000):
+        verifier.verify(created.access_token)
+    per_call = (time.perf_counter() - started) / 2000
+    with capsys.disabled():
+        print(f"\n  local verification: {per_call * 1e6:.0f} µs per token (EdDSA), no network call")
+
+
+async def test_revocation_reaches_every_connected_verifier_within_a_second(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory, capsys: Any
+) -> None:
+    admin = await connect(svc)
+    verifiers = [await start_verifier(svc) for _ in range(VERIFIERS)]
+    latencies = []
+    for _ in range(REVOCATIONS):
+        created = await admin.create("carol")
+        for v in verifiers:
+            v.verify(created.access_token)
+        sid = created.session.session_id
+        started = time.perf_counter()
+        await admin.revoke_session(sid)
+        while not all(v.is_revoked(sid) for v in verifiers):
+            assert time.perf_counter() - started < 5, "a verifier never heard of the revocation"
+            await asyncio.sleep(0.0005)
+        latencies.append(time.perf_counter() - started)
+        for v in verifiers:
+            with pytest.raises(SessionRevoked):
+                v.verify(created.access_token)
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if len(latencies) >= 100 else latencies[-1]
+    with capsys.disabled():
+        print(
+            f"\n  revocation → rejected by all {VERIFIERS} verifiers ({REVOCATIONS} revocations, "
+            f"from the Revoke call): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+            f"max {latencies[-1] * 1000:.1f} ms"
+        )
+    assert p99 < 1.0
+
+
+async def test_revocations_from_before_the_verifier_started_are_known(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    client = await connect(svc)
+    created = await client.create("dave")
+    await client.revoke_user("dave")
+    verifier = await start_verifier(svc)
+    with pytest.raises(SessionRevoked):
+        verifier.verify(created.access_token)
+
+
+async def test_verifier_resumes_after_a_redeploy_without_missing_revocations(
+    start_service: ServiceFactory, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    first = await start_service()
+    replica = await start_service(redis_prefix=first.prefix)  # another replica, same Redis
+    client = await connect(replica)
+    created = await client.create("erin")
+    verifier = await start_verifier(first)
+    verifier.verify(created.access_token)
+    port, prefix = first.service.port, first.prefix
+    await first.service.stop(grace=0)
+    # Revoked while the verifier's server is away: it must learn it on reconnecting.
+    await client.revoke_session(created.session.session_id)
+    await start_service(port=port, redis_prefix=prefix)
+    deadline = time.monotonic() + 10
+    while not verifier.is_revoked(created.session.session_id):
+        assert time.monotonic() < deadline, "the verifier did not catch up after reconnecting"
+        await asyncio.sleep(0.02)
+    assert verifier.status.revocations_possibly_missed_before is None
+    with pytest.raises(SessionRevoked):
+        verifier.verify(created.access_token)
+
+
+async def test_lost_revocation_stream_is_reported_and_fail_closed_rejects_older_tokens(
+    start_service: ServiceFactory, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    r = await start_service()
+    client = await connect(r)
+    session = await client.create("fay")
+    await client.revoke_session((await client.create("fay")).session.session_id)
+    verifier = await start_verifier(r, fail_closed=True)
+    verifier.verify(session.access_token)
+    # Redis loses the stream (a restart without persistence) while the verifier is away.
+    await r.redis.delete(f"{r.prefix}:{{revocations}}")
+    r = await restart(start_service, r)
+    deadline = time.monotonic() + 10
+    while verifier.status.revocations_possibly_missed_before is None:
+        assert time.monotonic() < deadline, "the verifier never reconnected"
+        await asyncio.sleep(0.02)
+    with pytest.raises(RevocationsStale):
+        verifier.verify(session.access_token)  # issued before: its revocation may be lost
+    await asyncio.sleep(1.1)  # NumericDate has whole seconds
+    fresh = await (await connect(r)).create("fay")
+    assert verifier.verify(fresh.access_token).subject == "fay"
+
+
+async def test_silent_revocation_stream_fails_closed_only_when_asked(
+    start_service: ServiceFactory, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    r = await start_service()
+    created = await (await connect(r)).create("gus")
+    open_verifier = await start_verifier(r, max_silence=0.3)
+    closed_verifier = await start_verifier(r, max_silence=0.3, fail_closed=True)
+    await r.service.stop(grace=0)
+    await asyncio.sleep(0.5)
+    assert not open_verifier.status.synced and not closed_verifier.status.synced
+    assert open_verifier.verify(created.access_token).subject == "gus"
+    with pytest.raises(RevocationsStale):
+        closed_verifier.verify(created.access_token)
+
+
+class CountingClient(SessionClient):
+    """Counts GetJwks calls (the real call is still made)."""
+
+    jwks_calls = 0
+
+    async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
+        self.jwks_calls += 1
+        return await super().get_jwks(timeout=timeout)
+
+
+async def test_unknown_kid_refetches_the_keys_at_most_once_per_interval(
+    start_service: ServiceFactory, keyring: Keyring, connect: ClientFactory
+) -> None:
+    r = await start_service()
+    client = CountingClient(f"127.0.0.1:{r.service.port}")
+    verifier = Verifier(client, jwks_refetch_interval=0.5)
+    await verifier.start()
+    try:
+        # Key rotation: the new signer's key appears; the old one stays for verification.
+        old = keyring.signer
+        new_private = ed25519.Ed25519PrivateKey.generate()
+        new = Key("k-new", "EdDSA", new_private.public_key(), new_private)
+        rotated = Keyring(new, {old.kid: Key(old.kid, old.algorithm, old.public, None)})
+        r = await restart(start_service, r, keys=rotated)
+        created = await (await connect(r)).create("hal")
+        assert jwt.get_unverified_header(created.access_token)["kid"] == "k-new"
+        await asyncio.sleep(0.5)
+        assert (await verifier.verify_async(created.access_token)).subject == "hal"
+        assert client.jwks_calls == 2 and verifier.status.keys == 2
+        # Made-up kids cannot turn into a flood of GetJwks calls: one per interval at most.
+        for i in range(50):
+            with pytest.raises(UnknownSigningKey):
+                await verifier.verify_async(sign(keyring, claims_for(), kid=f"made-up-{i}"))
+        assert client.jwks_calls == 2
+        await asyncio.sleep(0.5)
+        with pytest.raises(UnknownSigningKey):
+            await verifier.verify_async(sign(keyring, claims_for(), kid="made-up-again"))
+        assert client.jwks_calls == 3
+    finally:
+        await verifier.close()
+        await client.close()
+
+
+async def test_forgets_revocations_once_their_tokens_have_expired(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    now = [time.time()]
+    verifier = await start_verifier(svc, clock=lambda: now[0])
+    client = await connect(svc)
+    sid = (await client.create("ivy")).session.session_id
+    await client.revoke_session(sid)
+    deadline = time.monotonic() + 5
+    while not verifier.is_revoked(sid):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    assert verifier.status.revoked_sessions == 1
+    now[0] += 900 + 5 + 5 + 1  # access-token TTL, the service's leeway, the verifier's leeway
+    assert not verifier.is_revoked(sid)
+    assert verifier.status.revoked_sessions == 0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_refuses_forged_and_malformed_tokens(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    verifier = await start_verifier(svc)
+    assert verifier.verify(sign(keyring, claims_for())).subject == "mallory"
+    kid = keyring.signer.kid
+    public_pem = keyring.signer.public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    payload = _b64(json.dumps(claims_for()).encode())
+    unsigned = _b64(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode()) + "." + payload + "."
+    hmac_header = _b64(json.dumps({"alg": "HS256", "kid": kid, "typ": "at+jwt"}).encode())
+    hmac_with_public_key = f"{hmac_header}.{payload}.{_b64(b'x' * 32)}"
+    other_key = ed25519.Ed25519PrivateKey.generate()
+    cases: list[tuple[str, type[Exception]]] = [
+        ("not a token", MalformedToken),
+        (unsigned, DisallowedAlgorithm),
+        (hmac_with_public_key, DisallowedAlgorithm),
+        (
+            jwt.encode(claims_for(), other_key, algorithm="EdDSA", headers={"kid": kid, "typ": "at+jwt"}),
+            InvalidSignature,
+        ),
+        (sign(keyring, claims_for(), typ="JWT"), InvalidTokenType),
+        (sign(keyring, claims_for(aud="billing")), InvalidAudience),
+        (sign(keyring, claims_for(iss="someone-else")), InvalidIssuer),
+        (sign(keyring, claims_for(exp=int(time.time()) - 60)), TokenExpired),
+        (sign(keyring, claims_for(nbf=int(time.time()) + 60)), TokenNotYetValid),
+        (sign(keyring, claims_for(sid=None)), MissingClaim),
+        (sign(keyring, claims_for(sub="")), MissingClaim),
+    ]
+    assert public_pem  # the HS256 case is the classic "public key as HMAC secret" confusion
+    for token, error in cases:
+        with pytest.raises(error):
+            verifier.verify(token)
