@@ -71,6 +71,7 @@ class Service:
     telemetry: Telemetry | None = None
     revocations: RedisRevocationFeed | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def stop(self, grace: float | None = None) -> None:
         """Reports NOT_SERVING, drains in-flight calls for ``grace`` seconds, then releases Redis."""
@@ -80,6 +81,8 @@ class Service:
             # reconnect to another replica instead of holding the drain for the full grace.
             await self.revocations.close()
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        # The background tasks also watch this flag: a cancellation alone can be lost.
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -185,7 +188,10 @@ async def _set_health(service: Service) -> None:
     # (liveness) stays SERVING, so a Redis outage takes pods out of rotation instead of
     # restarting them all; graceful shutdown flips both.
     try:
-        await asyncio.wait_for(service.store.ping(), service.settings.redis_timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the ping completes, and then stop() would wait for ever.
+        async with asyncio.timeout(service.settings.redis_timeout):
+            await service.store.ping()
         status = health_pb2.HealthCheckResponse.SERVING
     except (SessionError, TimeoutError):
         status = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -193,9 +199,12 @@ async def _set_health(service: Service) -> None:
 
 
 async def _watch_health(service: Service) -> None:
-    while True:
-        await asyncio.sleep(service.settings.health_interval)
-        await _set_health(service)
+    while not service._stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(service.settings.health_interval):
+                await service._stopping.wait()
+        if not service._stopping.is_set():
+            await _set_health(service)
 
 
 async def serve(settings: Settings) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -189,3 +190,16 @@ async def expect_error(code: grpc.StatusCode, reason: str) -> AsyncIterator[list
     details = error_details(info.value)
     assert details.code == code, details.message
     assert (details.domain, details.reason) == ("session.v1", reason)
+
+
+def _dump_tasks(signum: int, frame: object) -> None:
+    # `kill -USR1 <pytest pid>` shows where every asyncio task waits (debugging a hang).
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_tasks)

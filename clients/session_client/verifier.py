@@ -174,7 +174,10 @@ class Verifier:
             asyncio.create_task(self._refresh_jwks(), name="session-verifier-jwks"),
         ]
         try:
-            await asyncio.wait_for(self._caught_up.wait(), catch_up_within)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the awaited future completes.
+            async with asyncio.timeout(catch_up_within):
+                await self._caught_up.wait()
         except TimeoutError:
             await self.close()
             raise
@@ -348,7 +351,8 @@ class Verifier:
             try:
                 while True:
                     # The server sends a heartbeat every few seconds: silence means a dead link.
-                    response = await asyncio.wait_for(anext(stream), self._max_silence)
+                    async with asyncio.timeout(self._max_silence):
+                        response = await anext(stream)
                     self._apply(response)
                     backoff = 0.05
             except StopAsyncIteration:
