@@ -23,6 +23,7 @@ import grpc
 from session_client._gen.session.v1 import session_pb2 as pb
 from session_client._gen.session.v1 import session_pb2_grpc
 from session_client.errors import from_rpc_error
+from session_client.tracing import tracing_interceptors
 
 T = TypeVar("T")
 
@@ -130,12 +131,16 @@ class SessionClient:
     ) -> None:
         all_options = [*channel_options(retry, tls), *options]
         if tls is None:
-            self._channel = grpc.aio.insecure_channel(target, options=all_options)
+            self._channel = grpc.aio.insecure_channel(
+                target, options=all_options, interceptors=tracing_interceptors()
+            )
         else:
             credentials = grpc.ssl_channel_credentials(
                 tls.root_certificates, tls.private_key, tls.certificate_chain
             )
-            self._channel = grpc.aio.secure_channel(target, credentials, options=all_options)
+            self._channel = grpc.aio.secure_channel(
+                target, credentials, options=all_options, interceptors=tracing_interceptors()
+            )
         self._stub = session_pb2_grpc.SessionServiceStub(self._channel)
         self._timeout = timeout
         self._metadata = tuple(metadata)
