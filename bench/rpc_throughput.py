@@ -204,6 +204,10 @@ def _wait_until_serving(server: Server) -> None:
             time.sleep(0.1)
 
 
+OURS_ARGV = (sys.executable, "-m", "session_service", "serve", "--host", HOST, "--metrics-port", "0")
+"""Our service (``running_server`` adds ``--port``)."""
+
+
 def our_service_env() -> dict[str, str]:
     """This environment without SESSION_* variables, plus the benchmark's own settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSION_")}
@@ -559,7 +563,12 @@ def table(rows: Sequence[Row]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
+    return markdown_table(HEADERS, cells)
+
+
+def markdown_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    """A Markdown table, first column left-aligned and the others right-aligned."""
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
         padded = [
@@ -568,7 +577,7 @@ def table(rows: Sequence[Row]) -> str:
         return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(HEADERS), rule, *(line(c) for c in cells)])
+    return "\n".join([line(headers), rule, *(line(c) for c in cells)])
 
 
 def _h2load_version() -> str:
@@ -642,12 +651,11 @@ def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
 
 def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> list[Row]:
     """Starts both servers, measures every RPC on each and stops them again."""
-    ours_argv = [sys.executable, "-m", "session_service", "serve", "--host", HOST, "--metrics-port", "0"]
     baseline_argv = [sys.executable, str(BENCH_DIR / "empty_server.py"), "--host", HOST]
     h2load = H2Load(load, pinning, tmp)
     rows: list[Row] = []
     with contextlib.ExitStack() as stack:
-        ours = stack.enter_context(running_server("ours", ours_argv, our_service_env(), tmp, pinning))
+        ours = stack.enter_context(running_server("ours", OURS_ARGV, our_service_env(), tmp, pinning))
         baseline = stack.enter_context(
             running_server("baseline", baseline_argv, dict(os.environ), tmp, pinning)
         )
@@ -666,6 +674,15 @@ def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> list[Ro
     return rows
 
 
+def unwind_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the finally blocks stop every process started."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     load, rpcs, json_path = _parse(argv)
@@ -676,11 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not pinning.enabled:
         print("rpc_throughput: no taskset or fewer than 2 CPUs; running unpinned", file=sys.stderr)
 
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
+    unwind_on_sigterm()
     try:
         with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp:
             rows = run(load, rpcs, pinning, Path(tmp))

@@ -27,7 +27,7 @@ from session_service.config import Settings
 from session_service.domain.clock import Clock
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
-from tests.redis_cluster import LocalRedisCluster, cluster_ports
+from tests.redis_cluster import LocalRedisCluster, local_cluster
 
 _prefixes = itertools.count()
 
@@ -65,12 +65,8 @@ def redis_server() -> Iterator[RedisServerProcess]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalRedisCluster]:
     """One real 6-node Redis Cluster (3 primaries, 3 replicas) for the whole run."""
-    cluster = LocalRedisCluster(cluster_ports(6))
-    try:
-        cluster.start()
+    with local_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @dataclasses.dataclass(frozen=True)

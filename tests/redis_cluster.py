@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,17 @@ class Node:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextlib.contextmanager
+def local_cluster() -> Iterator[LocalRedisCluster]:
+    """A started 6-node cluster on free ports, stopped (by PID) afterwards."""
+    cluster = LocalRedisCluster(cluster_ports(6))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _command(client: redis.Redis, *args: str) -> Any:

@@ -27,7 +27,7 @@ from session_service.domain.ids import new_session_id
 from session_service.store.keys import KeySchema
 from session_service.store.scripts import NAMES, Scripts
 from session_service.tokens.keyring import Keyring
-from tests.redis_cluster import LocalRedisCluster, cluster_ports
+from tests.redis_cluster import LocalRedisCluster, local_cluster
 
 if TYPE_CHECKING:
     from session_client._gen.session.v1.session_pb2_grpc import SessionServiceAsyncStub
@@ -35,12 +35,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[LocalRedisCluster]:
-    cluster = LocalRedisCluster(cluster_ports(6))
-    try:
-        cluster.start()
+    with local_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
