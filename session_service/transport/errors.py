@@ -114,26 +114,30 @@ class _Unobserved:
         pass
 
 
+async def _fail(context: Context, call: CallObserver, method: str, error: Exception) -> None:
+    """Ends the call with the status of ``error`` (raises, as abort_with_status does)."""
+    if isinstance(error, SessionError):
+        call.failed(error.code, error.reason, error)
+        await context.abort_with_status(status_for(error))
+    log.error("unexpected error in %s", method, exc_info=error)
+    call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", error)
+    await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+
+
 def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: RpcObserver) -> Any:
     async def behavior(request: Any, context: Context) -> Any:
         call = observer.call_started(method)
         try:
             if request is MALFORMED:
-                call.failed(_MALFORMED_ERROR.code, _MALFORMED_ERROR.reason, _MALFORMED_ERROR)
-                await context.abort_with_status(status_for(_MALFORMED_ERROR))
+                await _fail(context, call, method, _MALFORMED_ERROR)
             time_left = context.time_remaining()
             if time_left is not None:
                 # Each call runs in its own task, so this does not leak into other calls.
                 call_deadline.set(time.monotonic() + time_left)
             try:
                 response = await inner(request, context)
-            except SessionError as e:
-                call.failed(e.code, e.reason, e)
-                await context.abort_with_status(status_for(e))
             except Exception as e:
-                log.exception("unexpected error in %s", method)
-                call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", e)
-                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+                await _fail(context, call, method, e)
             call.succeeded(response)
             return response
         finally:
@@ -149,18 +153,12 @@ def _wrap_stream(inner: Callable[[Any, Any], Any], method: str, observer: RpcObs
         call = observer.call_started(method)
         try:
             if request is MALFORMED:
-                call.failed(_MALFORMED_ERROR.code, _MALFORMED_ERROR.reason, _MALFORMED_ERROR)
-                await context.abort_with_status(status_for(_MALFORMED_ERROR))
+                await _fail(context, call, method, _MALFORMED_ERROR)
             try:
                 async for response in inner(request, context):
                     yield response
-            except SessionError as e:
-                call.failed(e.code, e.reason, e)
-                await context.abort_with_status(status_for(e))
             except Exception as e:
-                log.exception("unexpected error in %s", method)
-                call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", e)
-                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+                await _fail(context, call, method, e)
             call.succeeded(None)
         finally:
             call.ended()
