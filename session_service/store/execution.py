@@ -38,9 +38,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import exceptions as rx
 from redis.asyncio.cluster import PipelineCommand
@@ -48,6 +48,8 @@ from redis.asyncio.cluster import PipelineCommand
 from session_service.deadline import remaining
 from session_service.errors import StoreUnavailable
 from session_service.store.scripts import Script
+
+T = TypeVar("T")
 
 _NOT_EXECUTED: tuple[type[Exception], ...] = (
     rx.ClusterDownError,
@@ -60,10 +62,41 @@ _NOT_EXECUTED: tuple[type[Exception], ...] = (
     rx.SlotNotCoveredError,
 )
 _MAYBE_EXECUTED: tuple[type[Exception], ...] = (rx.ConnectionError, rx.TimeoutError)
-# Replies that mean "cannot serve right now" but are not worth retrying (e.g. out of memory).
-_UNAVAILABLE_REPLIES = ("OOM", "BUSY", "NOREPLICAS")
+_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (*_NOT_EXECUTED, *_MAYBE_EXECUTED, rx.ClusterError)
+# Replies meaning "this node cannot serve right now" rather than "this request is wrong".
+# The runner retries the ones in _NOT_EXECUTED first; the rest (e.g. out of memory) are
+# not worth retrying.
+_UNAVAILABLE_REPLIES = (
+    "OOM",
+    "BUSY",
+    "NOREPLICAS",
+    "READONLY",
+    "MASTERDOWN",
+    "LOADING",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+)
 _FIRST_BACKOFF = 0.025
 _MAX_BACKOFF = 0.4
+
+
+def store_unavailable(error: Exception) -> StoreUnavailable:
+    """The StoreUnavailable reported for a Redis failure (a reply names only its error code)."""
+    if isinstance(error, rx.ResponseError):
+        return StoreUnavailable(f"session store is unavailable ({str(error).split(' ')[0]})")
+    return StoreUnavailable(f"session store is unavailable ({type(error).__name__}: {error})")
+
+
+async def translate_errors(call: Awaitable[T]) -> T:
+    """Awaits a plain Redis call (no retries), turning "cannot serve now" into StoreUnavailable."""
+    try:
+        return await call
+    except _UNAVAILABLE_ERRORS as e:
+        raise store_unavailable(e) from e
+    except rx.ResponseError as e:
+        if str(e).startswith(_UNAVAILABLE_REPLIES):
+            raise store_unavailable(e) from e
+        raise
 
 
 def _never_connected(error: Exception) -> bool:
@@ -115,16 +148,16 @@ class ScriptRunner:
                 error: Exception = e
             except _MAYBE_EXECUTED as e:
                 if not retry_after_loss and not _never_connected(e):
-                    raise StoreUnavailable(f"session store is unavailable ({type(e).__name__}: {e})") from e
+                    raise store_unavailable(e) from e
                 error = e
             except rx.ResponseError as e:
                 if str(e).startswith(_UNAVAILABLE_REPLIES):
-                    raise StoreUnavailable(f"session store is unavailable ({str(e).split(' ')[0]})") from e
+                    raise store_unavailable(e) from e
                 raise
             except rx.RedisClusterException as e:  # no node known for the slot (topology unknown)
                 error = e
             if time.monotonic() + delay > budget_end:
-                raise StoreUnavailable(f"session store is unavailable ({type(error).__name__})") from error
+                raise store_unavailable(error) from error
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
 

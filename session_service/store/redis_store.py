@@ -7,10 +7,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Sequence
-from typing import Any, TypeVar
-
-from redis import exceptions as rx
+from collections.abc import Sequence
+from typing import Any
 
 from session_service.deadline import remaining
 from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, SessionId
@@ -25,11 +23,9 @@ from session_service.errors import (
     StoreUnavailable,
     VersionMismatch,
 )
-from session_service.store.execution import ExecutionPolicy, ScriptRunner
+from session_service.store.execution import ExecutionPolicy, ScriptRunner, translate_errors
 from session_service.store.keys import KeySchema
 from session_service.store.scripts import Script, ScriptCode, Scripts
-
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +36,6 @@ the service and Redis (trimming uses the Redis clock)."""
 DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_user", "publish_revocation"})
 """State changes a caller relies on; with SESSION_REDIS_WAIT_REPLICAS they wait for replicas.
 Get's expiry slide (touch) and List's index pruning are cheap to lose in a failover."""
-
-# Replies meaning "this node cannot serve right now" rather than "this request is wrong".
-_UNAVAILABLE_REPLIES = ("OOM", "READONLY", "MASTERDOWN", "LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN")
-
-
-async def translate_errors(call: Awaitable[T]) -> T:
-    """Awaits a Redis call, turning connectivity failures into StoreUnavailable."""
-    try:
-        return await call
-    except (rx.ConnectionError, rx.TimeoutError, rx.ClusterError, rx.BusyLoadingError) as e:
-        raise StoreUnavailable(f"session store is unavailable ({type(e).__name__})") from e
-    except rx.ResponseError as e:
-        if str(e).startswith(_UNAVAILABLE_REPLIES):
-            raise StoreUnavailable(f"session store is unavailable ({str(e).split(' ')[0]})") from e
-        raise
 
 
 class RedisSessionStore:

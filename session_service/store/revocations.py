@@ -31,7 +31,7 @@ from redis import exceptions as rx
 
 from session_service.domain.ports import Revocation, RevocationBatch
 from session_service.errors import StoreUnavailable
-from session_service.store.redis_store import translate_errors
+from session_service.store.execution import translate_errors
 
 _CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.timestamp_pb2 import Timestamp
 from session_client._gen.session.v1 import session_pb2 as pb
 
@@ -44,22 +46,24 @@ def new_session_from_proto(r: pb.CreateRequest) -> NewSession:
     )
 
 
+def _issued_fields(t: IssuedTokens) -> dict[str, Any]:
+    return {
+        "session": session_to_proto(t.session),
+        "access_token": t.access_token,
+        "refresh_token": t.refresh_token,
+        "access_token_expires_at": timestamp(t.access_token_expires_at * 1000),
+        "refresh_token_expires_at": timestamp(t.refresh_token_expires_at_ms),
+    }
+
+
 def create_response(t: IssuedTokens) -> pb.CreateResponse:
     """Create's reply."""
-    return pb.CreateResponse(
-        session=session_to_proto(t.session),
-        access_token=t.access_token,
-        refresh_token=t.refresh_token,
-        access_token_expires_at=timestamp(t.access_token_expires_at * 1000),
-        refresh_token_expires_at=timestamp(t.refresh_token_expires_at_ms),
-    )
+    return pb.CreateResponse(**_issued_fields(t))
 
 
 def refresh_response(t: IssuedTokens) -> pb.RefreshResponse:
     """Refresh's reply (the same fields as Create's)."""
-    reply = pb.RefreshResponse()
-    reply.MergeFromString(create_response(t).SerializeToString())
-    return reply
+    return pb.RefreshResponse(**_issued_fields(t))
 
 
 def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
