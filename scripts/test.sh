@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+fast=()
+if [[ "${1:-}" == "--fast" ]]; then
+  # Unit tests and the single-Redis integration tests: the quick loop while developing.
+  shift
+  fast=(-m "(unit or integration) and not cluster and not slow")
+fi
+
+echo "== lock files"
+./scripts/lock.sh --check
 echo "== generated stubs"
 ./scripts/generate-protos.sh --check
 echo "== buf lint"
@@ -19,4 +28,4 @@ fi
 echo "== pytest"
 # A hung test fails after 5 minutes instead of stalling CI; the thread method also
 # reports where it hung.
-python -m pytest -q -p no:cacheprovider --timeout 300 --timeout-method=thread "$@"
+python -m pytest -q -p no:cacheprovider --timeout 300 --timeout-method=thread "${fast[@]}" "$@"

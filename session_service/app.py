@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from session_client._gen.session.v1 import session_pb2, session_pb2_grpc
+from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.config import Settings
 from session_service.domain.clock import Clock, SystemClock

@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from session_wire.token_profile import DEFAULT_LEEWAY_S, SUPPORTED_ALGORITHMS
+
 from session_service.errors import ConfigError
 
 ENV_PREFIX = "SESSION_"
 
-JWT_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+JWT_ALGORITHMS = SUPPORTED_ALGORITHMS
 LIMIT_POLICIES = ("evict-oldest", "reject-new")
 REDIS_MODES = ("standalone", "cluster")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -87,7 +89,9 @@ class Settings:
         "At the session limit: end the least recently active session, or refuse the new one.",
         LIMIT_POLICIES,
     )
-    jwt_leeway: int = _setting(5, "Seconds of clock skew tolerated when checking exp, nbf and iat.")
+    jwt_leeway: int = _setting(
+        DEFAULT_LEEWAY_S, "Seconds of clock skew tolerated when checking exp, nbf and iat."
+    )
     log_level: str = _setting("INFO", "Log level.", LOG_LEVELS)
     shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
     health_interval: float = _setting(1.0, "Seconds between Redis health checks.")

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
+from session_wire import reasons
+from session_wire.reasons import ERROR_DOMAIN
 
-ERROR_DOMAIN = "session.v1"
+__all__ = ["ERROR_DOMAIN"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class InvalidArgument(SessionError):
     """The request is malformed or breaks an input limit."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
-    reason = "INVALID_ARGUMENT"
+    reason = reasons.INVALID_ARGUMENT
 
     def __init__(self, violations: Sequence[FieldViolation]) -> None:
         self.violations = tuple(violations)
@@ -52,7 +54,7 @@ class SessionNotFound(SessionError):
     """The session does not exist, has expired or was revoked."""
 
     code = grpc.StatusCode.NOT_FOUND
-    reason = "SESSION_NOT_FOUND"
+    reason = reasons.SESSION_NOT_FOUND
 
     def __init__(self) -> None:
         super().__init__("session not found, expired or revoked")
@@ -62,7 +64,7 @@ class RefreshTokenInvalid(SessionError):
     """The refresh token is malformed, unknown, expired or belongs to an ended session."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
-    reason = "REFRESH_TOKEN_INVALID"
+    reason = reasons.REFRESH_TOKEN_INVALID
 
     def __init__(self) -> None:
         super().__init__("refresh token is invalid or expired")
@@ -72,7 +74,7 @@ class RefreshTokenReused(SessionError):
     """An already rotated refresh token was presented: the session was revoked as stolen."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
-    reason = "REFRESH_TOKEN_REUSED"
+    reason = reasons.REFRESH_TOKEN_REUSED
 
     def __init__(self) -> None:
         super().__init__("refresh token was already used; the session has been revoked")
@@ -82,7 +84,7 @@ class VersionMismatch(SessionError):
     """A compare-and-set update named a version the session is no longer at."""
 
     code = grpc.StatusCode.ABORTED
-    reason = "VERSION_MISMATCH"
+    reason = reasons.VERSION_MISMATCH
 
     def __init__(self, expected: int, actual: int) -> None:
         self.expected = expected
@@ -94,7 +96,7 @@ class SessionLimitReached(SessionError):
     """The user already has the maximum number of sessions and the policy is reject-new."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    reason = "SESSION_LIMIT_REACHED"
+    reason = reasons.SESSION_LIMIT_REACHED
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -105,7 +107,7 @@ class SessionDataTooLarge(SessionError):
     """An update would make the session's data exceed its limits."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    reason = "SESSION_DATA_TOO_LARGE"
+    reason = reasons.SESSION_DATA_TOO_LARGE
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         super().__init__(f"session data would exceed its limits ({max_entries} entries, {max_bytes} bytes)")
@@ -115,10 +117,31 @@ class StoreUnavailable(SessionError):
     """Redis could not be reached or did not answer in time."""
 
     code = grpc.StatusCode.UNAVAILABLE
-    reason = "STORE_UNAVAILABLE"
+    reason = reasons.STORE_UNAVAILABLE
 
     def __init__(self, detail: str = "session store is unavailable") -> None:
         super().__init__(detail)
+
+
+class CallerUnauthenticated(SessionError):
+    """The caller presented no credentials, or credentials that do not verify."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.CALLER_UNAUTHENTICATED
+
+    def __init__(self, detail: str = "caller is not authenticated") -> None:
+        super().__init__(detail)
+
+
+class CallerNotAllowed(SessionError):
+    """The authorization policy does not allow this caller to call this RPC."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.CALLER_NOT_ALLOWED
+
+    def __init__(self, rpc: str, detail: str = "") -> None:
+        self.rpc = rpc
+        super().__init__(f"caller is not allowed to call {rpc}" + (f": {detail}" if detail else ""))
 
 
 class ConfigError(Exception):

@@ -42,6 +42,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 from redis import exceptions as redis_errors
+from session_wire import reasons
 
 from session_service.errors import ConfigError
 from session_service.metrics import MetricsServer, ServiceMetrics
@@ -303,13 +304,13 @@ class CallTelemetry:
         """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
         self._code, self._reason = code, reason
         m, span = self._metrics, self._span
-        if reason == "REFRESH_TOKEN_REUSED":
+        if reason == reasons.REFRESH_TOKEN_REUSED:
             m.refresh_token_reuse.inc()
             m.sessions_revoked.labels("refresh_token_reuse").inc()
         redis_error = _redis_error_in(error)
         if redis_error is not None:
             m.redis_errors.labels(redis_error).inc()
-        if span.is_recording() and reason == "SESSION_NOT_FOUND":
+        if span.is_recording() and reason == reasons.SESSION_NOT_FOUND:
             span.set_attribute(FOUND, False)
 
     def ended(self) -> None:

@@ -16,11 +16,11 @@ import grpc
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from session_client._gen.session.v1 import session_pb2_grpc
 from session_client.status import error_details
+from session_wire.v1 import session_pb2_grpc
 
 if TYPE_CHECKING:
-    from session_client._gen.session.v1.session_pb2_grpc import SessionServiceAsyncStub
+    from session_wire.v1.session_pb2_grpc import SessionServiceAsyncStub
 
 from session_service.app import Service, start
 from session_service.config import Settings
@@ -199,3 +199,27 @@ def _dump_tasks(signum: int, frame: object) -> None:
 
 
 signal.signal(signal.SIGUSR1, _dump_tasks)
+
+
+_MARK_BY_FOLDER = {
+    "unit": "unit",
+    "integration": "integration",
+    "security": "integration",
+    "cluster": "cluster",
+    "client": "client",
+    "deploy": "deploy",
+    "packaging": "slow",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test by its folder, and every test that runs against the cluster as ``cluster``."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        if len(parts) > 1 and parts[0] == "tests" and parts[1] in _MARK_BY_FOLDER:
+            item.add_marker(_MARK_BY_FOLDER[parts[1]])
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("redis_target") == "cluster":
+            item.add_marker("cluster")
+        elif "redis_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker("cluster")

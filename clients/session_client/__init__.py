@@ -1,9 +1,12 @@
 """Client side of session-service: the generated stubs, a typed client, a local token
 Verifier fed by pushed revocations, and the ``sessionctl`` command."""
 
-from session_client._gen.session.v1 import session_pb2, session_pb2_grpc
+from session_wire.v1 import session_pb2, session_pb2_grpc
+
 from session_client.client import RetryPolicy, SessionClient, SyncSessionClient, TlsConfig
 from session_client.errors import (
+    CallerNotAllowed,
+    CallerUnauthenticated,
     DeadlineExceeded,
     DisallowedAlgorithm,
     InternalError,
@@ -36,6 +39,8 @@ from session_client.status import ErrorDetails, error_details
 from session_client.verifier import VerifiedToken, Verifier, VerifierStatus
 
 __all__ = [
+    "CallerNotAllowed",
+    "CallerUnauthenticated",
     "DeadlineExceeded",
     "DisallowedAlgorithm",
     "ErrorDetails",

@@ -11,9 +11,9 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
 from session_client.status import error_details
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
 from session_client.errors import from_rpc_error
 from session_client.tracing import tracing_interceptors
 

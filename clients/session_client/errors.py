@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import grpc
+from session_wire import reasons
 
 from session_client.status import ErrorDetails, error_details
 
@@ -50,7 +51,7 @@ class InvalidArgument(SessionServiceError):
     """The request is malformed or breaks an input limit; see ``field_violations``."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
-    reason = "INVALID_ARGUMENT"
+    reason = reasons.INVALID_ARGUMENT
 
     @property
     def field_violations(self) -> Mapping[str, str]:
@@ -62,42 +63,42 @@ class SessionNotFound(SessionServiceError):
     """The session does not exist, has expired or was revoked."""
 
     code = grpc.StatusCode.NOT_FOUND
-    reason = "SESSION_NOT_FOUND"
+    reason = reasons.SESSION_NOT_FOUND
 
 
 class RefreshTokenInvalid(SessionServiceError):
     """The refresh token is malformed, unknown, expired or its session ended."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
-    reason = "REFRESH_TOKEN_INVALID"
+    reason = reasons.REFRESH_TOKEN_INVALID
 
 
 class RefreshTokenReused(SessionServiceError):
     """An already rotated refresh token came back: the session has been revoked as stolen."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
-    reason = "REFRESH_TOKEN_REUSED"
+    reason = reasons.REFRESH_TOKEN_REUSED
 
 
 class VersionMismatch(SessionServiceError):
     """A compare-and-set Update named a version the session is no longer at."""
 
     code = grpc.StatusCode.ABORTED
-    reason = "VERSION_MISMATCH"
+    reason = reasons.VERSION_MISMATCH
 
 
 class SessionLimitReached(SessionServiceError):
     """The user has the maximum number of sessions and the policy refuses new ones."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    reason = "SESSION_LIMIT_REACHED"
+    reason = reasons.SESSION_LIMIT_REACHED
 
 
 class SessionDataTooLarge(SessionServiceError):
     """An Update would push the session's data past its limits; nothing was written."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    reason = "SESSION_DATA_TOO_LARGE"
+    reason = reasons.SESSION_DATA_TOO_LARGE
 
 
 class ServiceUnavailable(SessionServiceError):
@@ -109,7 +110,21 @@ class ServiceUnavailable(SessionServiceError):
 class StoreUnavailable(ServiceUnavailable):
     """The service is up but its Redis is not reachable."""
 
-    reason = "STORE_UNAVAILABLE"
+    reason = reasons.STORE_UNAVAILABLE
+
+
+class CallerUnauthenticated(SessionServiceError):
+    """The service did not accept this process's credentials (client certificate or caller token)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.CALLER_UNAUTHENTICATED
+
+
+class CallerNotAllowed(SessionServiceError):
+    """The service's authorization policy does not allow this caller to call this RPC."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.CALLER_NOT_ALLOWED
 
 
 class DeadlineExceeded(SessionServiceError):
@@ -122,7 +137,6 @@ class InternalError(SessionServiceError):
     """The service failed unexpectedly (a bug on its side)."""
 
     code = grpc.StatusCode.INTERNAL
-    reason = "INTERNAL"
 
 
 def _subclasses(cls: type[SessionServiceError]) -> list[type[SessionServiceError]]:

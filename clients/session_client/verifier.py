@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from session_wire.token_profile import DEFAULT_LEEWAY_S, REQUIRED_CLAIMS, SUPPORTED_ALGORITHMS, TOKEN_TYPE
+from session_wire.v1 import session_pb2 as pb
 
-from session_client._gen.session.v1 import session_pb2 as pb
 from session_client.client import SessionClient
 from session_client.errors import (
     DisallowedAlgorithm,
@@ -45,12 +46,8 @@ from session_client.errors import (
 
 log = logging.getLogger(__name__)
 
-TOKEN_TYPE = "at+jwt"
-"""RFC 9068: the only ``typ`` accepted, so no other kind of JWT passes as an access token."""
-SUPPORTED_ALGORITHMS = ("EdDSA", "ES256", "RS256")
-"""Asymmetric algorithms the service signs with; never ``none`` or an HMAC."""
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "exp", "iat", "nbf", "jti")
-"""Claims every access token of the service carries."""
+# The token profile is declared once, in the wire contract, for the issuer and us.
+__all__ = ["REQUIRED_CLAIMS", "SUPPORTED_ALGORITHMS", "TOKEN_TYPE", "VerifiedToken", "Verifier"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ class Verifier:
         *,
         issuer: str = "session-service",
         audience: str = "internal",
-        leeway: float = 5.0,
+        leeway: float = DEFAULT_LEEWAY_S,
         algorithms: Sequence[str] = SUPPORTED_ALGORITHMS,
         required_claims: Sequence[str] = REQUIRED_CLAIMS,
         jwks_refetch_interval: float = 30.0,

@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from session_wire.token_profile import RESERVED_CLAIMS
+
 from session_service.domain.model import ClientInfo, DataPatch, NewSession
 from session_service.errors import FieldViolation, InvalidArgument
 
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "client_id"})
 """Claims the service sets itself; a caller's extra claims may not name them."""
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )

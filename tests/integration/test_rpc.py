@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 import jwt
 import pytest
-from session_client._gen.session.v1 import session_pb2 as pb
 from session_client.status import error_details
+from session_wire.v1 import session_pb2 as pb
 
 from tests.conftest import FakeClock, Running, ServiceFactory, expect_error
 

@@ -25,8 +25,8 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
-from session_client._gen.session.v1 import session_pb2 as pb
-from session_client._gen.session.v1 import session_pb2_grpc
+from session_wire.v1 import session_pb2 as pb
+from session_wire.v1 import session_pb2_grpc
 
 from session_service.app import Service, start
 from session_service.config import Settings

@@ -5,7 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from session_client._gen.session.v1 import session_pb2 as _session_pb2
+from session_wire.v1 import session_pb2 as _session_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from session_client._gen.session.v1 import session_pb2 as session_dot_v1_dot_session__pb2
+from session_wire.v1 import session_pb2 as session_dot_v1_dot_session__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -1,0 +1,45 @@
+"""Build script of sessionsvc-server, for the one dependency pyproject.toml cannot state.
+
+The wire contract (sessionsvc-wire) is this repository's own distribution. Built from a
+clone it is required by path (``sessionsvc-wire @ file:///…/wire``), so pip never looks
+it up on a package index, where anyone could publish that name. Built from an sdist
+without the clone beside it, it is pinned to exactly this version, for an index you run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).resolve().parent
+WIRE = HERE / "wire"
+VERSION = tomllib.loads((HERE / "pyproject.toml").read_text())["project"]["version"]
+
+RUNTIME = [
+    "grpcio>=1.85.1,<2",
+    "grpcio-health-checking>=1.85.1,<2",
+    "grpcio-reflection>=1.85.1,<2",
+    "grpcio-status>=1.85.1,<2",
+    "protobuf>=7.35.1,<8",
+    # store/execution.py uses private redis-py internals (see there): pinned to the tested series.
+    "redis[hiredis]>=8.1,<8.2",
+    "pyjwt[crypto]>=2.10,<3",
+    "cryptography>=44",
+    # Observability (session_service/telemetry.py, metrics.py).
+    "opentelemetry-sdk>=1.45,<2",
+    "opentelemetry-exporter-otlp-proto-grpc>=1.45,<2",
+    "opentelemetry-exporter-otlp-proto-http>=1.45,<2",
+    "opentelemetry-instrumentation-grpc>=0.66b0",
+    "opentelemetry-instrumentation-redis>=0.66b0",
+    "prometheus-client>=0.20",
+    "wrapt>=1.14",
+]
+
+wire = (
+    f"sessionsvc-wire @ {WIRE.as_uri()}"
+    if (WIRE / "pyproject.toml").is_file()
+    else f"sessionsvc-wire=={VERSION}"
+)
+setup(install_requires=[wire, *RUNTIME])
