@@ -35,6 +35,10 @@ RUNTIME = [
     "opentelemetry-instrumentation-redis>=0.66b0",
     "prometheus-client>=0.20",
     "wrapt>=1.14",
+    # Reloading rotated certificates, caller keys and the policy (security/reload.py).
+    "watchfiles>=1.0,<2",
+    # The authorization policy may be YAML (security/policy.py).
+    "pyyaml>=6.0,<7",
 ]
 
 wire = (

@@ -107,6 +107,7 @@ def run(load: Load, pinning: Pinning, tmp: Path) -> dict[str, dict[int, Measurem
         for wait in WAITS:
             env = our_service_env()
             env["SESSION_REDIS_URL"] = primary.url
+            env["SESSION_DEV"] = "true"  # a throwaway signing key is fine for a benchmark
             env["SESSION_REDIS_WAIT_REPLICAS"] = str(wait)
             server = stack.enter_context(running_server(f"wait{wait}", OURS_ARGV, env, tmp, pinning))
             clients[wait] = stack.enter_context(connected(server))

@@ -14,12 +14,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
+from session_service.audit import AuditLog
 from session_service.config import Settings
 from session_service.domain.clock import Clock, SystemClock
 from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
-from session_service.errors import SessionError
+from session_service.errors import KeyringError, SessionError
+from session_service.security.caller import CallerTokenVerifier
+from session_service.security.policy import PolicyFile
+from session_service.security.tls import ServerTls
 from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.redis_store import RedisSessionStore
@@ -27,12 +31,14 @@ from session_service.store.revocations import RedisRevocationFeed
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
+from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard
 from session_service.transport.errors import ErrorInterceptor
 from session_service.transport.servicer import SessionServicer
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name
+SERVICE_METHODS = tuple(m.name for m in session_pb2.DESCRIPTOR.services_by_name["SessionService"].methods)
 MAX_MESSAGE_BYTES = 1 << 20
 
 
@@ -51,10 +57,59 @@ def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
 
 
 def keyring_from(settings: Settings) -> Keyring:
-    """Keys from SESSION_KEYS_DIR, or a generated development key."""
+    """Keys from SESSION_KEYS_DIR, or a generated key where that is safe (development)."""
     if settings.keys_dir:
         return Keyring.from_dir(Path(settings.keys_dir), settings.signing_key_id)
+    if not settings.embedded_redis and not settings.dev:
+        # A key generated per process means every replica rejects the others' tokens and
+        # every restart logs everybody out: never what a deployment wants.
+        raise KeyringError(
+            "must be set when SESSION_REDIS_URL is (generate keys with `session-service generate-key`); "
+            "set SESSION_DEV=true to use a throwaway key for development"
+        )
     return Keyring.generate(settings.jwt_algorithm)
+
+
+class _Security:
+    """The caller-facing security parts the settings ask for, released in reverse order."""
+
+    def __init__(self, settings: Settings, audit: AuditLog) -> None:
+        self.tls = (
+            ServerTls(
+                Path(settings.tls_cert_file),
+                Path(settings.tls_key_file),
+                Path(settings.tls_client_ca_file) if settings.tls_client_ca_file else None,
+            )
+            if settings.tls
+            else None
+        )
+        self.tokens = (
+            CallerTokenVerifier(
+                Path(settings.caller_jwks_file),
+                issuer=settings.caller_issuer,
+                audience=settings.caller_audience,
+            )
+            if settings.caller_jwks_file
+            else None
+        )
+        self.policy = (
+            PolicyFile(Path(settings.authz_policy_file), rpc_names=(*SERVICE_METHODS, REFLECTION_RPC))
+            if settings.authz_policy_file
+            else None
+        )
+        self.guard = CallerGuard(
+            mutual_tls=self.tls is not None and self.tls.mutual,
+            tokens=self.tokens,
+            policy=self.policy,
+            audit=audit,
+        )
+
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Starts watching the files; ``stack`` stops the watches again."""
+        for part in (self.tls, self.tokens, self.policy):
+            if part is not None:
+                await part.start()
+                stack.push_async_callback(part.close)
 
 
 @dataclass
@@ -70,8 +125,11 @@ class Service:
     embedded_redis: RedisServerProcess | None = None
     telemetry: Telemetry | None = None
     revocations: RedisRevocationFeed | None = None
+    health_server: grpc.aio.Server | None = None
+    health_port: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def stop(self, grace: float | None = None) -> None:
         """Reports NOT_SERVING, drains in-flight calls for ``grace`` seconds, then releases Redis."""
@@ -81,6 +139,8 @@ class Service:
             # reconnect to another replica instead of holding the drain for the full grace.
             await self.revocations.close()
         await self.server.stop(self.settings.shutdown_grace if grace is None else grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         # The background tasks also watch this flag: a cancellation alone can be lost.
         self._stopping.set()
         for task in self._tasks:
@@ -88,6 +148,7 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.store.close()
+        await self._resources.aclose()
         if self.telemetry is not None:
             # Exporting the last spans blocks; the event loop must keep running meanwhile.
             await asyncio.to_thread(self.telemetry.close)
@@ -118,6 +179,8 @@ async def _start(
     settings: Settings, url: str, embedded: RedisServerProcess | None, clock: Clock, keyring: Keyring
 ) -> Service:
     telemetry = Telemetry.from_environ()
+    audit = AuditLog(clock)
+    security = _Security(settings, audit)  # ConfigError on a bad file: before anything starts
     store = RedisSessionStore(
         redis_client(settings, url),
         settings.redis_prefix,
@@ -144,21 +207,38 @@ async def _start(
 
     server = grpc.aio.server(
         # The tracing interceptor (if any) comes first, so the error interceptor runs inside its span.
-        interceptors=[*telemetry.server_interceptors(), ErrorInterceptor(telemetry.observer())],
+        interceptors=[
+            *telemetry.server_interceptors(),
+            ErrorInterceptor(telemetry.observer(), security.guard if security.guard.active else None),
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
-    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager), server)
+    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{_host(settings.host)}:{settings.port}")
+    address = f"{_host(settings.host)}:{settings.port}"
+    if security.tls is not None:
+        port = server.add_secure_port(address, security.tls.server_credentials())
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         await store.close()
         telemetry.close()
         raise OSError(f"could not listen on {settings.host}:{settings.port}")
+    health_server, health_port = None, 0
+    if settings.health_port:
+        # Kubernetes gRPC probes speak plaintext only: health alone gets a plaintext port.
+        health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_port = health_server.add_insecure_port(f"{_host(settings.host)}:{settings.health_port}")
+        if health_port == 0:
+            await store.close()
+            telemetry.close()
+            raise OSError(f"could not listen on {settings.host}:{settings.health_port}")
     try:
         telemetry.serve_metrics(settings.host, settings.metrics_port)
     except OSError as e:
@@ -166,13 +246,41 @@ async def _start(
         telemetry.close()
         raise OSError(f"could not serve metrics on {settings.host}:{settings.metrics_port}: {e}") from e
     service = Service(
-        settings, server, port, store, manager, health_servicer, embedded, telemetry, revocations
+        settings,
+        server,
+        port,
+        store,
+        manager,
+        health_servicer,
+        embedded,
+        telemetry,
+        revocations,
+        health_server,
+        health_port,
     )
+    await security.start(service._resources)
+    for key in keyring.keys.values():
+        audit.signing_key_loaded(key.kid, key.algorithm)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
     await server.start()
-    log.info("session-service listening on %s:%d", settings.host, port)
+    if health_server is not None:
+        await health_server.start()
+        log.info("plaintext health checks on %s:%d", settings.host, health_port)
+    log.info(
+        "session-service listening on %s:%d (%s)",
+        settings.host,
+        port,
+        "mTLS" if security.tls and security.tls.mutual else "TLS" if security.tls else "plaintext",
+    )
+    if security.tls is None and security.policy is None:
+        log.warning(
+            "INSECURE: plaintext gRPC and no authorization policy: any process that reaches port %d "
+            "can create sessions for any user and revoke anyone's. Set SESSION_TLS_CERT_FILE, "
+            "SESSION_TLS_CLIENT_CA_FILE and SESSION_AUTHZ_POLICY_FILE for production.",
+            port,
+        )
     if telemetry.metrics_port:
         log.info("metrics on http://%s:%d/metrics", settings.host, telemetry.metrics_port)
     log.info("tracing %s", "on: exporting spans over OTLP" if telemetry.tracing else "off")

@@ -96,9 +96,43 @@ class Settings:
     shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
     health_interval: float = _setting(1.0, "Seconds between Redis health checks.")
     metrics_port: int = _setting(9464, "Port of the Prometheus /metrics endpoint; 0 disables it.")
+    tls_cert_file: str = _setting(
+        "", "PEM certificate (chain) the gRPC server presents; with the key, the port speaks TLS only."
+    )
+    tls_key_file: str = _setting("", "PEM private key of SESSION_TLS_CERT_FILE.")
+    tls_client_ca_file: str = _setting(
+        "", "PEM CA bundle: when set, every caller must present a client certificate it signed (mTLS)."
+    )
+    health_port: int = _setting(
+        0,
+        "Plaintext port serving only grpc.health.v1, for Kubernetes gRPC probes while the main "
+        "port speaks TLS; 0 disables it.",
+    )
+    caller_jwks_file: str = _setting(
+        "",
+        "JWK Set file that verifies bearer caller tokens (authorization metadata), e.g. the "
+        "cluster's service-account issuer keys; empty: no caller tokens.",
+    )
+    caller_issuer: str = _setting("", "Required iss of caller tokens.")
+    caller_audience: str = _setting("", "Required aud of caller tokens.")
+    authz_policy_file: str = _setting(
+        "",
+        "JSON or YAML policy naming which callers may call which RPCs; reloaded when it "
+        "changes. Empty: every caller may call every RPC.",
+    )
+    dev: bool = _setting(
+        False,
+        "Development mode: allows a generated signing key with a real Redis (tokens die with "
+        "the process and replicas reject each other's).",
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def tls(self) -> bool:
+        """True when the gRPC port speaks TLS."""
+        return bool(self.tls_cert_file)
 
     @property
     def embedded_redis(self) -> bool:
@@ -192,6 +226,19 @@ def _validate(s: Settings) -> None:
         raise ConfigError(_env("audience"), "must not be empty")
     if s.redis_read_from_replicas and s.redis_mode != "cluster":
         raise ConfigError(_env("redis_read_from_replicas"), "only applies with SESSION_REDIS_MODE=cluster")
+    _require(s.health_port, 0, 65535, "health_port")
+    if s.health_port and s.health_port == s.port:
+        raise ConfigError(_env("health_port"), "must differ from SESSION_PORT")
+    if bool(s.tls_cert_file) != bool(s.tls_key_file):
+        raise ConfigError(_env("tls_key_file"), "SESSION_TLS_CERT_FILE and SESSION_TLS_KEY_FILE go together")
+    if s.tls_client_ca_file and not s.tls_cert_file:
+        raise ConfigError(
+            _env("tls_client_ca_file"), "mTLS needs SESSION_TLS_CERT_FILE and SESSION_TLS_KEY_FILE"
+        )
+    if s.caller_jwks_file and not (s.caller_issuer and s.caller_audience):
+        raise ConfigError(
+            _env("caller_jwks_file"), "caller tokens need SESSION_CALLER_ISSUER and SESSION_CALLER_AUDIENCE"
+        )
     if s.redis_mode == "cluster" and s.embedded_redis:
         raise ConfigError(_env("redis_url"), "cluster mode needs the seed nodes' URLs")
 

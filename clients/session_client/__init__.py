@@ -3,7 +3,7 @@ Verifier fed by pushed revocations, and the ``sessionctl`` command."""
 
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
-from session_client.client import RetryPolicy, SessionClient, SyncSessionClient, TlsConfig
+from session_client.client import RetryPolicy, SessionClient, SyncSessionClient, TlsConfig, caller_token_file
 from session_client.errors import (
     CallerNotAllowed,
     CallerUnauthenticated,
@@ -75,6 +75,7 @@ __all__ = [
     "Verifier",
     "VerifierStatus",
     "VersionMismatch",
+    "caller_token_file",
     "error_details",
     "from_rpc_error",
     "session_pb2",

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,6 +36,28 @@ def _parser() -> argparse.ArgumentParser:
         help="host:port of the service [env SESSION_TARGET]",
     )
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
+    tls = p.add_argument_group("TLS and caller credentials")
+    tls.add_argument(
+        "--ca",
+        default=os.environ.get("SESSION_CA_FILE"),
+        help="CA that verifies the service (TLS) [env SESSION_CA_FILE]",
+    )
+    tls.add_argument(
+        "--cert",
+        default=os.environ.get("SESSION_CERT_FILE"),
+        help="client certificate (mTLS) [env SESSION_CERT_FILE]",
+    )
+    tls.add_argument(
+        "--key",
+        default=os.environ.get("SESSION_KEY_FILE"),
+        help="client certificate's key [env SESSION_KEY_FILE]",
+    )
+    tls.add_argument("--server-name", default=None, help="name to expect in the service's certificate")
+    tls.add_argument(
+        "--caller-token-file",
+        default=os.environ.get("SESSION_CALLER_TOKEN_FILE"),
+        help="file holding a caller JWT, sent as authorization: Bearer [env SESSION_CALLER_TOKEN_FILE]",
+    )
     cmd = p.add_subparsers(dest="command", required=True)
     c = cmd.add_parser("create", help="start a session")
     c.add_argument("user_id")
@@ -97,14 +120,29 @@ def _request(args: argparse.Namespace) -> tuple[str, Any]:
     return "GetJwks", pb.GetJwksRequest()
 
 
+def _channel(args: argparse.Namespace) -> grpc.Channel:
+    if not (args.ca or args.cert):
+        return grpc.insecure_channel(args.target)
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    credentials = grpc.ssl_channel_credentials(read(args.ca), read(args.key), read(args.cert))
+    options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
+    return grpc.secure_channel(args.target, credentials, options=options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; prints the reply, or the error's code and reason on stderr (exit 1)."""
     args = _parser().parse_args(argv)
     method, request = _request(args)
-    with grpc.insecure_channel(args.target) as channel:
+    metadata: list[tuple[str, str]] = []
+    if args.caller_token_file:
+        metadata.append(("authorization", "Bearer " + Path(args.caller_token_file).read_text().strip()))
+    with _channel(args) as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
         try:
-            reply = getattr(stub, method)(request, timeout=args.timeout)
+            reply = getattr(stub, method)(request, timeout=args.timeout, metadata=metadata)
         except grpc.RpcError as e:
             d = error_details(e)
             body = {"code": d.code.name, "reason": d.reason, "message": d.message}

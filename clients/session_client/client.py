@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,6 +75,22 @@ class TlsConfig:
         return cls(read(ca_file), read(cert_file), read(key_file), server_name)
 
 
+def caller_token_file(path: str | Path) -> Callable[[], str]:
+    """A caller-token source that re-reads ``path`` when it changes (a projected
+    service-account token is rotated in place by the kubelet)."""
+    file = Path(path)
+    cached: list[tuple[int, str]] = []
+
+    def read() -> str:
+        stamp = file.stat().st_mtime_ns
+        if not cached or cached[0][0] != stamp:
+            cached[:] = [(stamp, file.read_text().strip())]
+        return cached[0][1]
+
+    read()  # a missing file fails now, not on the first call
+    return read
+
+
 def service_config(retry: RetryPolicy) -> str:
     """The channel's service config: a retry policy for the idempotent methods only."""
 
@@ -128,7 +144,13 @@ class SessionClient:
         retry: RetryPolicy | None = RetryPolicy(),
         metadata: Sequence[tuple[str, str]] = (),
         options: Iterable[tuple[str, Any]] = (),
+        caller_token: str | Callable[[], str] | None = None,
     ) -> None:
+        """``caller_token`` authenticates this process to the service when it has no client
+        certificate: a JWT the service verifies against its caller JWKS (e.g. a Kubernetes
+        projected service-account token), given as a string or as a function called before
+        every call (so a rotated token file is re-read; see :func:`caller_token_file`). It
+        travels as ``authorization: Bearer …``: use it over TLS."""
         all_options = [*channel_options(retry, tls), *options]
         if tls is None:
             self._channel = grpc.aio.insecure_channel(
@@ -144,6 +166,14 @@ class SessionClient:
         self._stub = session_pb2_grpc.SessionServiceStub(self._channel)
         self._timeout = timeout
         self._metadata = tuple(metadata)
+        self._caller_token = caller_token
+
+    def _call_metadata(self) -> tuple[tuple[str, str], ...]:
+        token = self._caller_token
+        if token is None:
+            return self._metadata
+        value = token() if callable(token) else token
+        return (*self._metadata, ("authorization", f"Bearer {value}"))
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -184,14 +214,16 @@ class SessionClient:
             client_id=client_id,
         )
         return await _call(
-            self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
 
     async def get(self, session_id: str, *, timeout: float | None = None) -> pb.Session:
         """A live session; slides its idle expiry."""
         reply = await _call(
             self._stub.Get(
-                pb.GetRequest(session_id=session_id), timeout=self._deadline(timeout), metadata=self._metadata
+                pb.GetRequest(session_id=session_id),
+                timeout=self._deadline(timeout),
+                metadata=self._call_metadata(),
             )
         )
         return reply.session
@@ -200,12 +232,12 @@ class SessionClient:
         """New tokens for a refresh token, which is rotated (use the returned one next time)."""
         request = pb.RefreshRequest(refresh_token=refresh_token)
         return await _call(
-            self._stub.Refresh(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.Refresh(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
 
     async def _revoke(self, request: pb.RevokeRequest, timeout: float | None) -> int:
         reply = await _call(
-            self._stub.Revoke(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.Revoke(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
         return reply.revoked_count
 
@@ -235,7 +267,7 @@ class SessionClient:
         """Whether a token is active right now, asked of the service (RFC 7662)."""
         request = pb.IntrospectRequest(token=token, token_type_hint=token_type_hint)
         return await _call(
-            self._stub.Introspect(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.Introspect(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
 
     async def update(
@@ -252,7 +284,7 @@ class SessionClient:
             session_id=session_id, set=dict(set or {}), remove=list(remove), expected_version=expected_version
         )
         reply = await _call(
-            self._stub.Update(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.Update(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
         return reply.session
 
@@ -260,7 +292,9 @@ class SessionClient:
         """The user's live sessions, oldest first."""
         reply = await _call(
             self._stub.List(
-                pb.ListRequest(user_id=user_id), timeout=self._deadline(timeout), metadata=self._metadata
+                pb.ListRequest(user_id=user_id),
+                timeout=self._deadline(timeout),
+                metadata=self._call_metadata(),
             )
         )
         return list(reply.sessions)
@@ -268,7 +302,9 @@ class SessionClient:
     async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The JWK Set (RFC 7517) of the keys that verify access tokens."""
         reply = await _call(
-            self._stub.GetJwks(pb.GetJwksRequest(), timeout=self._deadline(timeout), metadata=self._metadata)
+            self._stub.GetJwks(
+                pb.GetJwksRequest(), timeout=self._deadline(timeout), metadata=self._call_metadata()
+            )
         )
         jwks: dict[str, Any] = json.loads(reply.jwks_json)
         return jwks
@@ -278,7 +314,9 @@ class SessionClient:
 
         No deadline: the stream lasts until the server ends it or the caller stops reading.
         :class:`~session_client.verifier.Verifier` resumes it after failures."""
-        call = self._stub.WatchRevocations(pb.WatchRevocationsRequest(cursor=cursor), metadata=self._metadata)
+        call = self._stub.WatchRevocations(
+            pb.WatchRevocationsRequest(cursor=cursor), metadata=self._call_metadata()
+        )
         try:
             async for response in call:
                 yield response

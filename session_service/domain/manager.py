@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 from session_service.domain.clock import Clock
@@ -68,7 +69,7 @@ class SessionManager:
         refresh = new_refresh_token(sid)
         now = self._clock.now_ms()
         created = await self._store.create(sid, new, refresh, now, self._policy)
-        return self._issue(created.session, refresh, now)
+        return dataclasses.replace(self._issue(created.session, refresh, now), evicted=created.evicted)
 
     async def get(self, session_id: str) -> Session:
         """Reads a live session and slides its idle expiry."""

@@ -92,6 +92,8 @@ class IssuedTokens:
     """Opaque; exchangeable once for a new pair."""
     refresh_token_expires_at_ms: int
     """The refresh token must be used before the session's idle expiry."""
+    evicted: tuple[str, ...] = ()
+    """Sessions of the same user that Create ended to make room under the per-user limit."""
 
 
 @dataclass(frozen=True)

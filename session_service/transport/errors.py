@@ -124,12 +124,33 @@ async def _fail(context: Context, call: CallObserver, method: str, error: Except
     await context.abort_with_status(rpc_status.to_status(_INTERNAL))
 
 
-def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: RpcObserver) -> Any:
+class CallGuard(Protocol):
+    """Decides whether a call may go on (caller authentication and authorization)."""
+
+    def authorize(self, method: str, request: Any, context: Context) -> None:
+        """Returns when the call may go on; raises a SessionError otherwise."""
+
+
+async def _admit(
+    guard: CallGuard | None, context: Context, call: CallObserver, method: str, request: Any
+) -> None:
+    # Before the request is even looked at: a caller who may not call learns nothing more.
+    if guard is not None:
+        try:
+            guard.authorize(method, request, context)
+        except SessionError as e:
+            await _fail(context, call, method, e)
+    if request is MALFORMED:
+        await _fail(context, call, method, _MALFORMED_ERROR)
+
+
+def _wrap(
+    inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: RpcObserver, guard: CallGuard | None
+) -> Any:
     async def behavior(request: Any, context: Context) -> Any:
         call = observer.call_started(method)
         try:
-            if request is MALFORMED:
-                await _fail(context, call, method, _MALFORMED_ERROR)
+            await _admit(guard, context, call, method, request)
             time_left = context.time_remaining()
             if time_left is not None:
                 # Each call runs in its own task, so this does not leak into other calls.
@@ -146,14 +167,15 @@ def _wrap(inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: Rp
     return behavior
 
 
-def _wrap_stream(inner: Callable[[Any, Any], Any], method: str, observer: RpcObserver) -> Any:
+def _wrap_stream(
+    inner: Callable[[Any, Any], Any], method: str, observer: RpcObserver, guard: CallGuard | None
+) -> Any:
     # Server-streaming handlers (WatchRevocations): the same mapping, also for errors raised
     # after responses have been sent (e.g. Redis going away in the middle of a watch).
     async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
         call = observer.call_started(method)
         try:
-            if request is MALFORMED:
-                await _fail(context, call, method, _MALFORMED_ERROR)
+            await _admit(guard, context, call, method, request)
             try:
                 async for response in inner(request, context):
                     yield response
@@ -166,15 +188,31 @@ def _wrap_stream(inner: Callable[[Any, Any], Any], method: str, observer: RpcObs
     return behavior
 
 
+def _guard_bidi(inner: Callable[[Any, Any], Any], method: str, guard: CallGuard) -> Any:
+    # Bidirectional streams (server reflection) are only guarded: the caller check runs
+    # before the first request is read.
+    async def behavior(requests: Any, context: Context) -> AsyncIterator[Any]:
+        try:
+            guard.authorize(method, None, context)
+        except SessionError as e:
+            await context.abort_with_status(status_for(e))
+        async for response in inner(requests, context):
+            yield response
+
+    return behavior
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps errors of unary and server-streaming handlers to statuses; wraps each method's handler once.
 
     ``observer`` hears each call's outcome (metrics, span attributes).
     """
 
-    def __init__(self, observer: RpcObserver | None = None) -> None:
+    def __init__(self, observer: RpcObserver | None = None, guard: CallGuard | None = None) -> None:
+        """``guard``, when given, admits or refuses each call before its handler runs."""
         self._handlers: dict[str, Handler | None] = {}
         self._observer: RpcObserver = observer or _Unobserved()
+        self._guard = guard
 
     async def intercept_service(
         self,
@@ -188,14 +226,20 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         wrapped = handler
         if handler is not None and handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method, self._observer),
+                _wrap(handler.unary_unary, method, self._observer, self._guard),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler is not None and handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method, self._observer),
+                _wrap_stream(handler.unary_stream, method, self._observer, self._guard),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        elif handler is not None and handler.stream_stream is not None and self._guard is not None:
+            wrapped = grpc.stream_stream_rpc_method_handler(
+                _guard_bidi(handler.stream_stream, method, self._guard),
+                request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         # Only known methods are cached, so unknown names cannot grow the cache.

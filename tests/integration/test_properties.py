@@ -49,6 +49,7 @@ def channel(redis_server: RedisServerProcess) -> Iterator[grpc.Channel]:
                     redis_prefix="prop",
                     metrics_port=0,
                     max_sessions_per_user=5,
+                    dev=True,
                 )
             )
             ready["port"], ready["stop"] = service.port, asyncio.Event()

@@ -143,6 +143,16 @@ def test_serve_command_with_embedded_redis_works_and_drains_on_sigterm() -> None
         ({"SESSION_LIMIT_POLICY": "random"}, "SESSION_LIMIT_POLICY"),
         ({"SESSION_IDLE_TIMEOUT": "100", "SESSION_ABSOLUTE_TIMEOUT": "10"}, "SESSION_IDLE_TIMEOUT"),
         ({"SESSION_KEYS_DIR": "/nonexistent/keys"}, "SESSION_KEYS_DIR"),
+        # Secure by default: a real Redis without signing keys is refused (replicas would
+        # each sign with a throwaway key), before Redis is even contacted.
+        ({"SESSION_REDIS_URL": "redis://127.0.0.1:1"}, "SESSION_KEYS_DIR"),
+        ({"SESSION_TLS_CERT_FILE": "/nonexistent/cert.pem"}, "SESSION_TLS_KEY_FILE"),
+        (
+            {"SESSION_TLS_CERT_FILE": "/nonexistent/c.pem", "SESSION_TLS_KEY_FILE": "/nonexistent/k.pem"},
+            "SESSION_TLS_CERT_FILE",
+        ),
+        ({"SESSION_AUTHZ_POLICY_FILE": "/nonexistent/policy.json"}, "SESSION_AUTHZ_POLICY_FILE"),
+        ({"SESSION_CALLER_JWKS_FILE": "/nonexistent/jwks.json"}, "SESSION_CALLER_ISSUER"),
     ],
 )
 def test_invalid_configuration_fails_at_start_naming_the_setting(env: dict[str, str], setting: str) -> None:

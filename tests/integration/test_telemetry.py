@@ -456,6 +456,7 @@ async def test_full_flow_logs_json_with_trace_ids_and_no_span_or_log_line_holds_
             "SESSION_HOST": "127.0.0.1",
             "SESSION_PORT": str(port),
             "SESSION_REDIS_URL": redis_server.url,
+            "SESSION_DEV": "true",
             "SESSION_REDIS_PREFIX": f"tel{uuid.uuid4().hex[:8]}",
             "SESSION_METRICS_PORT": "0",
             "SESSION_LOG_LEVEL": "DEBUG",

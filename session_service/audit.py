@@ -1,0 +1,156 @@
+"""Audit events: who did what to which sessions, one JSON object per line.
+
+Every event goes through :class:`AuditLog`, which writes it as one line of JSON (the
+log record's message) at INFO on the dedicated logger ``session_service.audit``, and,
+when an OpenTelemetry span is recording, also adds it to that span as an event named
+after the event, with the same fields as attributes (null fields left out). To get the
+audit trail as a pure JSON-lines stream, give that logger its own handler with a
+``%(message)s`` formatter and ``propagate = False``.
+
+Every line has:
+
+=========  ==============================================================
+``event``  the event name (below)
+``time``   when it happened, RFC 3339 in UTC with milliseconds (``2026-01-02T03:04:05.678Z``)
+``caller`` the calling service's identity (mTLS SAN or caller-token ``sub``), or null
+=========  ==============================================================
+
+and, by event:
+
+- ``session_created``: ``user_id``, ``session_id``, ``client_id`` (string or null).
+- ``sessions_revoked``: ``target_kind`` (``session_id``, ``refresh_token``,
+  ``access_token`` or ``user_id``), ``target`` (the session id or user id; for a token
+  target only the session id derived from the token, null when none could be
+  derived), ``count`` (sessions actually ended), ``reason`` (why, e.g. ``revoke``).
+- ``refresh_token_reuse_detected``: ``session_id``, ``user_id``; the session has been
+  revoked.
+- ``session_evicted``: ``user_id``, ``session_ids`` (list) ended to make room under the
+  per-user session limit.
+- ``caller_denied``: ``rpc``, ``reason`` (``CALLER_UNAUTHENTICATED`` or
+  ``CALLER_NOT_ALLOWED``).
+- ``signing_key_loaded``: ``kid``, ``algorithm``.
+
+An audit line never holds a token, a refresh-token secret, a key, claims or session
+data: only identifiers. Session ids name sessions; they are not credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from opentelemetry import trace
+
+from session_service.domain.clock import Clock, SystemClock
+from session_service.domain.ids import parse_refresh_token, parse_session_id
+
+AUDIT_LOGGER_NAME = "session_service.audit"
+"""The logger every audit line is written to."""
+
+RevocationTarget = Literal["session_id", "refresh_token", "access_token", "user_id"]
+"""What a Revoke named."""
+DenialReason = Literal["CALLER_UNAUTHENTICATED", "CALLER_NOT_ALLOWED"]
+"""Why a caller was refused (the ErrorInfo reason it received)."""
+
+
+class AuditLog:
+    """The one emitter of audit events."""
+
+    def __init__(self, clock: Clock | None = None, logger: logging.Logger | None = None) -> None:
+        """Stamps events with ``clock`` and writes them to ``logger`` (``session_service.audit``)."""
+        self._clock = clock or SystemClock()
+        self._logger = logger or logging.getLogger(AUDIT_LOGGER_NAME)
+
+    def session_created(
+        self, caller: str | None, user_id: str, session_id: str, client_id: str | None
+    ) -> None:
+        """A session was created."""
+        self._emit(
+            "session_created",
+            caller,
+            {"user_id": user_id, "session_id": session_id, "client_id": client_id or None},
+        )
+
+    def sessions_revoked(
+        self,
+        caller: str | None,
+        target_kind: RevocationTarget,
+        target: str,
+        count: int,
+        reason: str,
+    ) -> None:
+        """A Revoke ended ``count`` sessions.
+
+        ``target`` is the session id or user id; for a token target pass the session id
+        derived from the token. Should a token be passed anyway, only the session id in
+        it (refresh tokens) or nothing (anything that is not a session id) is written.
+        """
+        self._emit(
+            "sessions_revoked",
+            caller,
+            {
+                "target_kind": target_kind,
+                "target": _loggable_target(target_kind, target),
+                "count": count,
+                "reason": reason,
+            },
+        )
+
+    def refresh_token_reuse_detected(
+        self, session_id: str, user_id: str | None, caller: str | None = None
+    ) -> None:
+        """A rotated refresh token came back; its session has been revoked."""
+        self._emit("refresh_token_reuse_detected", caller, {"session_id": session_id, "user_id": user_id})
+
+    def session_evicted(self, user_id: str, session_ids: Sequence[str], caller: str | None = None) -> None:
+        """Sessions were ended to make room under the per-user limit."""
+        self._emit("session_evicted", caller, {"user_id": user_id, "session_ids": list(session_ids)})
+
+    def caller_denied(self, caller: str | None, rpc: str, reason: DenialReason) -> None:
+        """A call was refused by caller authentication or the authorization policy."""
+        self._emit("caller_denied", caller, {"rpc": rpc, "reason": reason})
+
+    def signing_key_loaded(self, kid: str, algorithm: str) -> None:
+        """An access-token signing key was loaded."""
+        self._emit("signing_key_loaded", None, {"kid": kid, "algorithm": algorithm})
+
+    def _emit(self, event: str, caller: str | None, fields: Mapping[str, Any]) -> None:
+        entry: dict[str, Any] = {
+            "event": event,
+            "time": _rfc3339(self._clock.now_ms()),
+            "caller": caller,
+            **fields,
+        }
+        if self._logger.isEnabledFor(logging.INFO):
+            self._logger.info(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(
+                event,
+                {
+                    key: value
+                    for key, value in entry.items()
+                    if key not in ("event", "time") and value is not None
+                },
+            )
+
+
+def _loggable_target(kind: RevocationTarget, target: str) -> str | None:
+    if kind == "user_id":
+        return target
+    if parse_session_id(target) is not None:
+        return target
+    if kind == "refresh_token":
+        token = parse_refresh_token(target)
+        if token is not None:
+            return str(token.session_id)
+    return None
+
+
+def _rfc3339(ms: int) -> str:
+    # Integer arithmetic: ms / 1000 as a float can round 678 ms down to 677.
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,272 @@
+"""Which caller may call which RPC: the authorization policy and the decision.
+
+The policy is a file (``SESSION_AUTHZ_POLICY_FILE``, typically a ConfigMap), reloaded
+when it changes. ``.json`` files are read as JSON, anything else as YAML (which also
+reads JSON). The shape::
+
+    callers:
+      "spiffe://cluster.local/ns/shop/sa/login":      # an identity, matched exactly
+        rpcs: [Create, Refresh, Revoke]
+        client_ids: [web, ios]                         # optional: the client_ids it may Create for
+      "spiffe://cluster.local/ns/shop/sa/cart": [Get, Introspect, GetJwks, WatchRevocations]
+      "system:serviceaccount:ops:admin": ["*"]         # every RPC
+
+A caller's entry is either a list of RPC names or an object with ``rpcs`` and optional
+``client_ids``; ``"*"`` (alone) means every RPC. ``client_ids`` restricts the
+``client_id`` a caller may pass to ``Create`` (an empty or absent ``client_id`` is then
+refused too). Identities not listed may call nothing. The file is validated strictly: an
+unknown key, an unknown RPC name, a repeated identity, or ``client_ids`` for a caller
+that may not call ``Create`` is an error (ConfigError at start; at reload it is logged
+and the previous policy stays).
+
+:func:`decide` is the whole decision, a pure function of the policy, the caller's
+identity (:mod:`session_service.security.caller`), the RPC's short name and, for
+``Create``, the requested ``client_id``. The gRPC health service
+(``grpc.health.v1.Health``) and server reflection are not subject to the policy:
+probes carry no caller identity, so the interceptor must let them through without
+calling :func:`decide`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Hashable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from session_service.errors import CallerNotAllowed, CallerUnauthenticated
+from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader
+
+POLICY_FILE_SETTING = "SESSION_AUTHZ_POLICY_FILE"
+
+RPC_NAMES: tuple[str, ...] = (
+    "Create",
+    "Get",
+    "Refresh",
+    "Revoke",
+    "Introspect",
+    "Update",
+    "List",
+    "GetJwks",
+    "WatchRevocations",
+)
+"""The RPCs of ``session.v1.SessionService`` the policy speaks about."""
+EVERY_RPC = "*"
+"""In a caller's RPC list: every RPC."""
+CLIENT_ID_RESTRICTED_RPC = "Create"
+"""The RPC whose ``client_id`` a policy entry's ``client_ids`` restricts."""
+
+
+@dataclass(frozen=True)
+class CallerGrant:
+    """What one identity may do."""
+
+    rpcs: frozenset[str]
+    """The RPCs it may call."""
+    client_ids: frozenset[str] | None
+    """The ``client_id`` values it may pass to Create; None when any."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated authorization policy."""
+
+    callers: Mapping[str, CallerGrant]
+    """The grants by caller identity."""
+    rpc_names: frozenset[str]
+    """Every RPC name the policy was validated against."""
+
+
+def parse_policy(data: bytes, *, yaml_allowed: bool = True, rpc_names: Collection[str] = RPC_NAMES) -> Policy:
+    """Parses and validates a policy document; raises ValueError saying what is wrong.
+
+    ``yaml_allowed=False`` reads strict JSON only. The messages never quote the document
+    beyond identities and RPC names.
+    """
+    known = frozenset(rpc_names)
+    if not known or EVERY_RPC in known:
+        raise ValueError("rpc_names must be non-empty and must not contain '*'")
+    document = _load(data, yaml_allowed)
+    if not isinstance(document, dict):
+        raise ValueError("the policy must be an object with a 'callers' key")
+    unknown = set(document) - {"callers"}
+    if unknown:
+        raise ValueError(f"unknown top-level keys: {', '.join(sorted(map(str, unknown)))}")
+    callers = document.get("callers")
+    if not isinstance(callers, dict):
+        raise ValueError("'callers' must be an object of identity: grant")
+    grants: dict[str, CallerGrant] = {}
+    for identity, entry in callers.items():
+        if not isinstance(identity, str) or not identity.strip() or identity != identity.strip():
+            raise ValueError(
+                f"caller {identity!r}: an identity must be a non-empty string without surrounding spaces"
+            )
+        grants[identity] = _grant(identity, entry, known)
+    return Policy(callers=grants, rpc_names=known)
+
+
+def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
+    where = f"caller {identity!r}"
+    client_ids: frozenset[str] | None = None
+    if isinstance(entry, dict):
+        unknown = set(entry) - {"rpcs", "client_ids"}
+        if unknown:
+            raise ValueError(f"{where}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
+        if "rpcs" not in entry:
+            raise ValueError(f"{where}: 'rpcs' is required")
+        rpc_list = entry["rpcs"]
+        if "client_ids" in entry:
+            client_ids = frozenset(_strings(f"{where}: client_ids", entry["client_ids"]))
+            if not client_ids:
+                raise ValueError(f"{where}: client_ids is empty, which would refuse every Create")
+    else:
+        rpc_list = entry
+    names = _strings(f"{where}: rpcs", rpc_list)
+    if not names:
+        raise ValueError(f"{where}: rpcs is empty; remove the caller instead")
+    if EVERY_RPC in names:
+        if len(names) > 1:
+            raise ValueError(f"{where}: '*' must be the only entry of rpcs")
+        rpcs = known
+    else:
+        unknown_rpcs = [name for name in names if name not in known]
+        if unknown_rpcs:
+            listed = ", ".join(map(repr, unknown_rpcs))
+            raise ValueError(f"{where}: unknown RPC {listed} (known: {', '.join(sorted(known))})")
+        rpcs = frozenset(names)
+    if client_ids is not None and CLIENT_ID_RESTRICTED_RPC not in rpcs:
+        raise ValueError(
+            f"{where}: client_ids only applies to {CLIENT_ID_RESTRICTED_RPC}, which it may not call"
+        )
+    return CallerGrant(rpcs=rpcs, client_ids=client_ids)
+
+
+def _strings(where: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ValueError(f"{where} must be a list of non-empty strings")
+    return value
+
+
+def decide(policy: Policy, identity: str | None, rpc: str, client_id: str | None = None) -> None:
+    """Returns when ``identity`` may call ``rpc`` (with ``client_id`` for Create).
+
+    Raises CallerUnauthenticated when ``identity`` is None (no credentials), and
+    CallerNotAllowed naming ``rpc`` when the policy does not grant it, including an RPC
+    the policy does not know.
+    """
+    if identity is None:
+        raise CallerUnauthenticated()
+    grant = policy.callers.get(identity)
+    if grant is None or rpc not in grant.rpcs:
+        raise CallerNotAllowed(rpc)
+    if rpc == CLIENT_ID_RESTRICTED_RPC and grant.client_ids is not None and client_id not in grant.client_ids:
+        raise CallerNotAllowed(rpc, "this client_id is not allowed for this caller")
+
+
+class PolicyFile:
+    """The policy file, reloaded when it changes."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        rpc_names: Collection[str] = RPC_NAMES,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        """Loads the policy now; raises ConfigError when the file is missing or invalid."""
+        path = Path(path)
+        names = tuple(rpc_names)
+        yaml_allowed = path.suffix.lower() != ".json"
+
+        def parse(contents: Mapping[str, bytes]) -> Policy:
+            return parse_policy(contents[POLICY_FILE_SETTING], yaml_allowed=yaml_allowed, rpc_names=names)
+
+        self._policy: Reloader[Policy] = Reloader(
+            {POLICY_FILE_SETTING: path}, parse, poll_interval=poll_interval
+        )
+
+    @property
+    def policy(self) -> Policy:
+        """The most recent valid policy."""
+        return self._policy.value
+
+    def check(self) -> bool:
+        """Looks at the file now; True when a new policy was loaded."""
+        return self._policy.check()
+
+    def decide(self, identity: str | None, rpc: str, client_id: str | None = None) -> None:
+        """:func:`decide` with the current policy."""
+        decide(self._policy.value, identity, rpc, client_id)
+
+    async def start(self) -> None:
+        """Starts watching the file."""
+        await self._policy.start()
+
+    async def close(self) -> None:
+        """Stops watching the file."""
+        await self._policy.close()
+
+    async def __aenter__(self) -> PolicyFile:
+        """Starts watching the file."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stops watching the file."""
+        await self.close()
+
+
+def _load(data: bytes, yaml_allowed: bool) -> Any:
+    if not yaml_allowed:
+        try:
+            return json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        except (ValueError, RecursionError) as e:
+            # JSONDecodeError's message holds only a position; DuplicateKey is ours.
+            raise ValueError(f"not valid JSON: {e}") from None
+    try:
+        return yaml.load(data, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        # Its str() quotes the offending lines, so only the position is reported.
+        mark = e.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ValueError(f"not valid YAML{where}: {e.problem or 'syntax error'}") from None
+    except yaml.YAMLError:
+        raise ValueError("not valid YAML") from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a repeated key (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        # Merge keys (<<) are resolved first, as SafeLoader does, so only real keys are compared.
+        self.flatten_mapping(node)
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)

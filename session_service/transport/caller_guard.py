@@ -1,0 +1,84 @@
+"""Who is calling, and may they: the one place where caller identity is read.
+
+Identity comes from the verified client certificate (mTLS: its URI SAN, else its first
+DNS SAN), else from a bearer caller token in the ``authorization`` metadata, verified
+against the caller JWKS. The allow/deny decision is the policy module's pure function
+of identity, RPC and policy. Health checks are always open (probes carry no
+credentials); server reflection is subject to the policy like any RPC
+(``ServerReflectionInfo``). Every refusal leaves an audit line.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+import grpc
+
+from session_service.audit import AuditLog
+from session_service.errors import CallerNotAllowed, CallerUnauthenticated
+from session_service.security.caller import CallerTokenVerifier, identity_from_auth_context
+from session_service.security.policy import PolicyFile
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+current_caller: ContextVar[str | None] = ContextVar("current_caller", default=None)
+"""The identity of the caller of the call being served (None when unknown); each call
+runs in its own task, so this never leaks into another call."""
+
+REFLECTION_RPC = "ServerReflectionInfo"
+"""Server reflection's one RPC, as the policy names it."""
+
+_OPEN_SERVICES = ("/grpc.health.v1.Health/",)
+
+
+class CallerGuard:
+    """Authenticates the caller of every call and applies the authorization policy."""
+
+    def __init__(
+        self,
+        *,
+        mutual_tls: bool,
+        tokens: CallerTokenVerifier | None,
+        policy: PolicyFile | None,
+        audit: AuditLog,
+    ) -> None:
+        """``mutual_tls``: client certificates are verified by the TLS handshake;
+        ``tokens``: bearer caller tokens are accepted; ``policy``: who may call what
+        (None: any caller may call anything, once authenticated when tokens are on)."""
+        self._mutual_tls = mutual_tls
+        self._tokens = tokens
+        self._policy = policy
+        self._audit = audit
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are checked at all (plaintext development: not)."""
+        return self._mutual_tls or self._tokens is not None or self._policy is not None
+
+    def authorize(self, method: str, request: Any, context: Context) -> None:
+        """Returns when the call may go on; raises CallerUnauthenticated or CallerNotAllowed."""
+        if method.startswith(_OPEN_SERVICES):
+            return
+        rpc = method.rpartition("/")[2]
+        identity: str | None = None
+        try:
+            identity = self._identify(context)
+            current_caller.set(identity)
+            if self._policy is not None:
+                client_id = getattr(request, "client_id", None) if rpc == "Create" else None
+                self._policy.decide(identity, rpc, client_id)
+            elif identity is None and self._tokens is not None:
+                raise CallerUnauthenticated("a caller token is required")
+        except (CallerUnauthenticated, CallerNotAllowed) as e:
+            self._audit.caller_denied(identity, rpc, e.reason)  # type: ignore[arg-type]
+            raise
+
+    def _identify(self, context: Context) -> str | None:
+        if self._mutual_tls:
+            identity = identity_from_auth_context(context.auth_context())  # type: ignore[arg-type]
+            if identity is not None:
+                return identity
+        if self._tokens is not None:
+            return self._tokens.identity_from_metadata(context.invocation_metadata())  # type: ignore[arg-type]
+        return None
