@@ -9,19 +9,19 @@ audit trail as a pure JSON-lines stream, give that logger its own handler with a
 
 Every line has:
 
-=========  ==============================================================
-``event``  the event name (below)
-``time``   when it happened, RFC 3339 in UTC with milliseconds (``2026-01-02T03:04:05.678Z``)
-``caller`` the calling service's identity (mTLS SAN or caller-token ``sub``), or null
-=========  ==============================================================
+- ``event``: the event name (below);
+- ``time``: when it happened, RFC 3339 in UTC with milliseconds
+  (``2026-01-02T03:04:05.678Z``);
+- ``caller``: the calling service's identity (mTLS certificate SAN or caller-token
+  ``sub``), or null when there is none (a system event, an unauthenticated caller)
 
 and, by event:
 
 - ``session_created``: ``user_id``, ``session_id``, ``client_id`` (string or null).
 - ``sessions_revoked``: ``target_kind`` (``session_id``, ``refresh_token``,
-  ``access_token`` or ``user_id``), ``target`` (the session id or user id; for a token
-  target only the session id derived from the token, null when none could be
-  derived), ``count`` (sessions actually ended), ``reason`` (why, e.g. ``revoke``).
+  ``access_token`` or ``user_id``), ``target`` (the user id, or the session id: for a
+  token target the session id derived from the token; null when the value is not a
+  session id), ``count`` (sessions actually ended), ``reason`` (why, e.g. ``revoke``).
 - ``refresh_token_reuse_detected``: ``session_id``, ``user_id``; the session has been
   revoked.
 - ``session_evicted``: ``user_id``, ``session_ids`` (list) ended to make room under the
@@ -29,6 +29,10 @@ and, by event:
 - ``caller_denied``: ``rpc``, ``reason`` (``CALLER_UNAUTHENTICATED`` or
   ``CALLER_NOT_ALLOWED``).
 - ``signing_key_loaded``: ``kid``, ``algorithm``.
+
+For example::
+
+    {"event":"sessions_revoked","time":"2026-01-02T03:04:05.678Z","caller":"spiffe://cluster.local/ns/shop/sa/login","target_kind":"user_id","target":"alice","count":3,"reason":"revoke"}
 
 An audit line never holds a token, a refresh-token secret, a key, claims or session
 data: only identifiers. Session ids name sessions; they are not credentials.

@@ -44,6 +44,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from redis import exceptions as redis_errors
 from session_wire import reasons
 
+from session_service.audit import AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
 from session_service.metrics import MetricsServer, ServiceMetrics
 
@@ -394,3 +395,13 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
+    # Audit events are JSON objects already (session_service.audit): written as they are,
+    # one per line on the same stream, rather than as a string inside another object.
+    audit = logging.getLogger(AUDIT_LOGGER_NAME)
+    for old in list(audit.handlers):
+        audit.removeHandler(old)
+    audit_handler = logging.StreamHandler(stream or sys.stderr)
+    audit_handler.setFormatter(logging.Formatter("%(message)s"))
+    audit.addHandler(audit_handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False

@@ -36,7 +36,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -64,7 +64,8 @@ class TlsMaterial:
 
     certificate_chain: bytes
     """The PEM certificate chain, leaf first, as read."""
-    private_key: bytes
+    # repr=False: a logged or printed TlsMaterial must not show the key.
+    private_key: bytes = field(repr=False)
     """The PEM private key of the leaf, as read."""
     client_ca: bytes | None
     """The PEM CA certificates that client certificates must chain to; None without mTLS."""
@@ -177,7 +178,7 @@ class ServerTls:
 
     @property
     def material(self) -> TlsMaterial:
-        """The TLS material currently handed to new handshakes."""
+        """The latest valid TLS material; the next new connection gets it."""
         return self._files.value
 
     def check(self) -> bool:
