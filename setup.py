@@ -37,6 +37,8 @@ RUNTIME = [
     "wrapt>=1.14",
     # Reloading rotated certificates, caller keys and the policy (security/reload.py).
     "watchfiles>=1.0,<2",
+    # Per-caller rate limits in each replica (transport/admission.py).
+    "limits>=5.0,<6",
     # The authorization policy may be YAML (security/policy.py).
     "pyyaml>=6.0,<7",
 ]

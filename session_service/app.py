@@ -31,6 +31,7 @@ from session_service.store.revocations import RedisRevocationFeed
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
+from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard
 from session_service.transport.errors import ErrorInterceptor
 from session_service.transport.servicer import SessionServicer
@@ -53,6 +54,10 @@ def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
         reject_new=settings.limit_policy == "reject-new",
         max_data_entries=limits.max_data_entries,
         max_data_bytes=limits.max_data_bytes,
+        create_rate=settings.create_rate_per_user,
+        create_burst=settings.create_burst_per_user,
+        refresh_rate=settings.refresh_rate_per_user,
+        refresh_burst=settings.refresh_burst_per_user,
     )
 
 
@@ -209,7 +214,15 @@ async def _start(
         # The tracing interceptor (if any) comes first, so the error interceptor runs inside its span.
         interceptors=[
             *telemetry.server_interceptors(),
-            ErrorInterceptor(telemetry.observer(), security.guard if security.guard.active else None),
+            ErrorInterceptor(
+                telemetry.observer(),
+                security.guard if security.guard.active else None,
+                Admission(
+                    max_concurrent_rpcs=settings.max_concurrent_rpcs,
+                    max_watchers=settings.max_watchers,
+                    caller_rate_limit=settings.caller_rate_limit,
+                ),
+            ),
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -83,7 +83,9 @@ class Settings:
     refresh_reuse_memory: int = _setting(
         64, "How many rotated refresh tokens per session are remembered for reuse detection."
     )
-    max_sessions_per_user: int = _setting(0, "Concurrent sessions a user may have; 0 is unlimited.")
+    max_sessions_per_user: int = _setting(
+        100, "Concurrent sessions a user may have; 0 (set explicitly) is unlimited."
+    )
     limit_policy: str = _setting(
         "evict-oldest",
         "At the session limit: end the least recently active session, or refuse the new one.",
@@ -91,6 +93,25 @@ class Settings:
     )
     jwt_leeway: int = _setting(
         DEFAULT_LEEWAY_S, "Seconds of clock skew tolerated when checking exp, nbf and iat."
+    )
+    create_rate_per_user: float = _setting(
+        0.5,
+        "Creates per second a user's budget refills with (enforced in Redis, for all replicas); 0 disables.",
+    )
+    create_burst_per_user: int = _setting(30, "Creates a user may make at once before the rate applies.")
+    refresh_rate_per_user: float = _setting(
+        2.0, "Refreshes per second a user's budget refills with (enforced in Redis); 0 disables."
+    )
+    refresh_burst_per_user: int = _setting(60, "Refreshes a user may make at once before the rate applies.")
+    caller_rate_limit: int = _setting(
+        10000,
+        "Calls per second one caller (its identity, else its address) may make to one replica; 0 disables.",
+    )
+    max_concurrent_rpcs: int = _setting(
+        1000, "Calls one replica serves at once; more are refused at once with OVERLOADED; 0 disables."
+    )
+    max_watchers: int = _setting(
+        1000, "WatchRevocations streams one replica serves at once; 0 disables the cap."
     )
     log_level: str = _setting("INFO", "Log level.", LOG_LEVELS)
     shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
@@ -210,6 +231,13 @@ def _validate(s: Settings) -> None:
     _require(s.refresh_reuse_memory, 0, 1024, "refresh_reuse_memory")
     _require(s.max_sessions_per_user, 0, 100000, "max_sessions_per_user")
     _require(s.jwt_leeway, 0, 300, "jwt_leeway")
+    _require(s.create_rate_per_user, 0, 1e6, "create_rate_per_user")
+    _require(s.create_burst_per_user, 1, 1_000_000, "create_burst_per_user")
+    _require(s.refresh_rate_per_user, 0, 1e6, "refresh_rate_per_user")
+    _require(s.refresh_burst_per_user, 1, 1_000_000, "refresh_burst_per_user")
+    _require(s.caller_rate_limit, 0, 10_000_000, "caller_rate_limit")
+    _require(s.max_concurrent_rpcs, 0, 1_000_000, "max_concurrent_rpcs")
+    _require(s.max_watchers, 0, 1_000_000, "max_watchers")
     _require(s.redis_timeout, 0.01, 600, "redis_timeout")
     _require(s.redis_retry_timeout, 0, 600, "redis_retry_timeout")
     _require(s.redis_wait_replicas, 0, 16, "redis_wait_replicas")

@@ -144,6 +144,38 @@ class CallerNotAllowed(SessionError):
         super().__init__(f"caller is not allowed to call {rpc}" + (f": {detail}" if detail else ""))
 
 
+class RateLimited(SessionError):
+    """A rate limit was hit; ``retry_after_s`` says when a retry may succeed."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.RATE_LIMITED
+
+    def __init__(self, what: str, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"rate limit reached for {what}; retry in {retry_after_s:.1f}s")
+
+
+class Overloaded(SessionError):
+    """This replica is at its cap of concurrent calls or watchers."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.OVERLOADED
+
+    def __init__(self, what: str, retry_after_s: float = 0.1) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"server is overloaded: too many {what}")
+
+
+class StoreFull(SessionError):
+    """Redis is out of memory and refuses new data; nothing was written."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.STORE_FULL
+
+    def __init__(self) -> None:
+        super().__init__("session store is full; nothing was written (revoking sessions still works)")
+
+
 class ConfigError(Exception):
     """The service's configuration is invalid; raised at start, naming the setting."""
 

@@ -127,6 +127,37 @@ class CallerNotAllowed(SessionServiceError):
     reason = reasons.CALLER_NOT_ALLOWED
 
 
+class RateLimited(SessionServiceError):
+    """A rate limit was hit; ``retry_after`` (seconds, from RetryInfo) says when to retry."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.RATE_LIMITED
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait before retrying, as the service suggested."""
+        return self.details.retry_after
+
+
+class Overloaded(SessionServiceError):
+    """The replica was at its cap of concurrent calls; retry after ``retry_after`` seconds."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.OVERLOADED
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait before retrying, as the service suggested."""
+        return self.details.retry_after
+
+
+class StoreFull(SessionServiceError):
+    """The service's Redis is full: nothing was written (revoking still works)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = reasons.STORE_FULL
+
+
 class DeadlineExceeded(SessionServiceError):
     """The call did not finish within its deadline."""
 

@@ -24,6 +24,8 @@ class ErrorDetails:
     """The ErrorInfo domain, "session.v1"."""
     field_violations: dict[str, str] = field(default_factory=dict)
     """For INVALID_ARGUMENT: offending field → description."""
+    retry_after: float | None = None
+    """From a google.rpc.RetryInfo: seconds to wait before retrying (RATE_LIMITED, OVERLOADED)."""
 
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
@@ -41,6 +43,7 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
         return ErrorDetails(code, message)
     reason = domain = ""
     violations: dict[str, str] = {}
+    retry_after: float | None = None
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -50,4 +53,8 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations = {v.field: v.description for v in bad.field_violations}
-    return ErrorDetails(code, message, reason, domain, violations)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_after = retry.retry_delay.ToNanoseconds() / 1e9
+    return ErrorDetails(code, message, reason, domain, violations, retry_after)

@@ -31,6 +31,14 @@ class SessionPolicy:
     """Data entries a session may hold."""
     max_data_bytes: int
     """Bytes of data keys and values a session may hold."""
+    create_rate: float = 0.0
+    """Creates per second a user's bucket refills with; 0 is unlimited."""
+    create_burst: int = 1
+    """Creates a user may make at once before the rate applies."""
+    refresh_rate: float = 0.0
+    """Refreshes per second a user's bucket refills with; 0 is unlimited."""
+    refresh_burst: int = 1
+    """Refreshes a user may make at once before the rate applies."""
 
 
 @dataclass(frozen=True)

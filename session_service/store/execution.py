@@ -8,6 +8,14 @@ call's deadline runs out, when the script certainly did not run:
   Redis refused the command before executing it, so running it again is safe for
   every script.
 A connection that could not even be opened (refused, unreachable) is the same case.
+So is an AttributeError raised inside redis-py by a connection that a concurrent topology
+refresh tore down while the command was being written (redis-py 8.1's asyncio cluster
+client: "'NoneType' object has no attribute 'writelines'"): the writer was already
+gone, so nothing was sent.
+Out of memory (maxmemory with noeviction) is not retried: it is StoreFull
+(RESOURCE_EXHAUSTED, STORE_FULL), a state the caller can act on, and nothing was written.
+Scripts that only delete (the revoke scripts) carry the allow-oom flag, so logging out
+works even then.
 A lost connection or a timeout is different: the script may have run and only the
 reply was lost. Those are retried only for scripts whose repetition is harmless:
 - touch, peek, list: reads (touch and list only refresh expiry or prune the index);
@@ -37,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -51,7 +60,7 @@ from redis import exceptions as rx
 from redis.asyncio.cluster import PipelineCommand
 
 from session_service.deadline import remaining
-from session_service.errors import StoreUnavailable
+from session_service.errors import StoreFull, StoreUnavailable
 from session_service.store.scripts import Script
 
 T = TypeVar("T")
@@ -92,10 +101,27 @@ def store_unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"session store is unavailable ({type(error).__name__}: {error})")
 
 
+def _torn_down_connection(error: Exception) -> bool:
+    # An AttributeError from inside redis-py (never from our code): a connection closed by a
+    # concurrent topology refresh while the command was being written. Nothing was sent.
+    if not isinstance(error, AttributeError):
+        return False
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}redis{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
 async def translate_errors(call: Awaitable[T]) -> T:
     """Awaits a plain Redis call (no retries), turning "cannot serve now" into StoreUnavailable."""
     try:
         return await call
+    except rx.OutOfMemoryError as e:
+        raise StoreFull() from e
+    except AttributeError as e:
+        if _torn_down_connection(e):
+            raise StoreUnavailable("session store connection was closed during the call") from e
+        raise
     except _UNAVAILABLE_ERRORS as e:
         raise store_unavailable(e) from e
     except rx.ResponseError as e:
@@ -151,6 +177,12 @@ class ScriptRunner:
                 return await self._once(script, keys, args, durable)
             except _NOT_EXECUTED as e:
                 error: Exception = e
+            except rx.OutOfMemoryError as e:
+                raise StoreFull() from e
+            except AttributeError as e:
+                if not _torn_down_connection(e):
+                    raise
+                error = rx.ConnectionError(f"connection closed while sending ({e})")
             except _MAYBE_EXECUTED as e:
                 if not retry_after_loss and not _never_connected(e):
                     raise store_unavailable(e) from e

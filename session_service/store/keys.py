@@ -2,6 +2,7 @@
 
 - ``<prefix>:{<tag>}:s:<nonce>``  a session hash
 - ``<prefix>:{<tag>}:u``          the user's index of sessions (sorted set)
+- ``<prefix>:{<tag>}:rl:<kind>``  the user's rate-limit bucket for Create (``c``) or Refresh (``r``)
 - ``<prefix>:{revocations}``      the revocation stream (one for the service, its own slot)
 
 Because a session id carries its user's tag, every script's keys (a session, its
@@ -30,6 +31,10 @@ class KeySchema:
     def index(self, tag: str) -> str:
         """The key of a user's session index."""
         return f"{self.prefix}:{{{tag}}}:u"
+
+    def rate_bucket(self, tag: str, kind: str) -> str:
+        """The key of a user's token bucket for one kind of call (``c`` Create, ``r`` Refresh)."""
+        return f"{self.prefix}:{{{tag}}}:rl:{kind}"
 
     def revocations(self) -> str:
         """The key of the revocation stream that WatchRevocations serves."""

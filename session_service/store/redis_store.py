@@ -15,6 +15,7 @@ from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, Session
 from session_service.domain.model import ClientInfo, DataPatch, NewSession, Session
 from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
 from session_service.errors import (
+    RateLimited,
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionDataTooLarge,
@@ -95,24 +96,31 @@ class RedisSessionStore:
         self,
         script: Script,
         keys: list[str],
+        index: str,
         session_prefix: str | None,
         args: Sequence[str | int | bytes],
         *,
         retry_after_loss: bool = True,
+        optimistic: bool = False,
     ) -> Any:
         """Runs a script that may touch all of a user's sessions, declaring their keys.
 
-        The user's index (``keys[-1]``) is read first and every member's session key is
+        The user's ``index`` (one of ``keys``) is read first and every member's session key is
         passed in KEYS, so Redis Cluster can redirect all of them during a migration
         (see declared_members in _lib.lua). With ``session_prefix`` None the script needs
-        no other sessions and runs as is.
+        no other sessions and runs as is. ``optimistic`` first tries without the members:
+        a script that needs them answers INDEX_CHANGED, and only then is the index read.
         """
         if session_prefix is None:
             return await self._run(script, keys, args, retry_after_loss=retry_after_loss)
+        if optimistic:
+            reply = await self._run(script, keys, args, retry_after_loss=retry_after_loss)
+            if reply[0] != ScriptCode.INDEX_CHANGED:
+                return reply
         give_up = time.monotonic() + remaining(self._retry_timeout)
         attempt = 0
         while True:
-            members = await translate_errors(self._client.zrange(keys[-1], 0, -1))
+            members = await translate_errors(self._client.zrange(index, 0, -1))
             declared = [*keys, *(session_prefix + m.decode() for m in members)]
             reply = await self._run(script, declared, args, retry_after_loss=retry_after_loss)
             if reply[0] != ScriptCode.INDEX_CHANGED:
@@ -134,7 +142,8 @@ class RedisSessionStore:
         client = {"ip": new.client.ip, "user_agent": new.client.user_agent, "device": new.client.device}
         reply = await self._run_user_wide(
             self._scripts.create,
-            self._keys.for_session(sid),
+            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "c")],
+            self._keys.index(sid.tag),
             self._keys.session_prefix(sid.tag) if policy.max_sessions > 0 else None,
             [
                 now_ms,
@@ -150,12 +159,17 @@ class RedisSessionStore:
                 json.dumps(list(new.scopes)),
                 json.dumps(client),
                 new.client_id,
+                repr(policy.create_rate),
+                policy.create_burst,
                 *data,
             ],
             retry_after_loss=False,
+            optimistic=True,
         )
         if reply[0] == ScriptCode.LIMIT_REACHED:
             raise SessionLimitReached(policy.max_sessions)
+        if reply[0] == ScriptCode.RATE_LIMITED:
+            raise RateLimited("Create for this user", int(reply[1]) / 1000)
         evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
         if evicted:
             # The new session exists whatever happens here, so a failed publish is only logged.
@@ -181,7 +195,7 @@ class RedisSessionStore:
         sid = presented.session_id
         reply = await self._run(
             self._scripts.rotate,
-            self._keys.for_session(sid),
+            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "r")],
             [
                 now_ms,
                 sid.nonce,
@@ -191,12 +205,16 @@ class RedisSessionStore:
                 policy.refresh_grace_ms,
                 policy.reuse_memory,
                 RETIRED_HASH_CHARS,
+                repr(policy.refresh_rate),
+                policy.refresh_burst,
             ],
             retry_after_loss=policy.refresh_grace_ms > 0,
         )
         code = reply[0]
         if code == ScriptCode.OK:
             return Rotation(_decode(sid, reply[1]), None)
+        if code == ScriptCode.RATE_LIMITED:
+            raise RateLimited("Refresh for this user", int(reply[1]) / 1000)
         if code == ScriptCode.GRACE:
             return Rotation(_decode(sid, reply[1]), reply[2])
         if code == ScriptCode.TOKEN_REUSED:
@@ -254,7 +272,7 @@ class RedisSessionStore:
         tag, index, session_prefix = self._keys.for_user(user_id)
         keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
         reply = await self._run_user_wide(
-            self._scripts.revoke_user, [index], session_prefix, [now_ms, session_prefix, user_id, keep]
+            self._scripts.revoke_user, [index], index, session_prefix, [now_ms, session_prefix, user_id, keep]
         )
         ended = [f"{tag}.{m.decode()}" for m in reply[1]]
         if ended:
@@ -265,7 +283,7 @@ class RedisSessionStore:
         """A user's live sessions, from the index."""
         tag, index, session_prefix = self._keys.for_user(user_id)
         reply = await self._run_user_wide(
-            self._scripts.list, [index], session_prefix, [now_ms, session_prefix, user_id]
+            self._scripts.list, [index], index, session_prefix, [now_ms, session_prefix, user_id]
         )
         flat = reply[1]
         return [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]

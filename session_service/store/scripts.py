@@ -36,6 +36,7 @@ class ScriptCode(enum.IntEnum):
     TOKEN_REUSED = 6
     GRACE = 7
     INDEX_CHANGED = 8
+    RATE_LIMITED = 9
 
 
 def _read(name: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -51,6 +51,11 @@ def status_for(error: SessionError) -> grpc.Status:
             ]
         )
         details.append(_pack(bad))
+    retry_after = getattr(error, "retry_after_s", None)
+    if retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1, int(retry_after * 1e9)))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
     result: grpc.Status = rpc_status.to_status(status)
     return result
@@ -131,26 +136,56 @@ class CallGuard(Protocol):
         """Returns when the call may go on; raises a SessionError otherwise."""
 
 
+class CallBounds(Protocol):
+    """Admits a call within the replica's bounds (see :mod:`session_service.transport.admission`)."""
+
+    def enter(self, method: str, context: Context, *, watch: bool) -> bool:
+        """Admits the call or raises a SessionError; True when ``leave`` must follow."""
+        ...
+
+    def leave(self, *, watch: bool) -> None:
+        """An admitted call has ended."""
+
+
 async def _admit(
-    guard: CallGuard | None, context: Context, call: CallObserver, method: str, request: Any
-) -> None:
+    guard: CallGuard | None,
+    bounds: CallBounds | None,
+    context: Context,
+    call: CallObserver,
+    method: str,
+    request: Any,
+    *,
+    watch: bool = False,
+) -> bool:
     # Before the request is even looked at: a caller who may not call learns nothing more.
-    if guard is not None:
-        try:
+    # Returns whether bounds.leave must follow.
+    entered = False
+    try:
+        if guard is not None:
             guard.authorize(method, request, context)
-        except SessionError as e:
-            await _fail(context, call, method, e)
+        if bounds is not None:
+            entered = bounds.enter(method, context, watch=watch)
+    except SessionError as e:
+        await _fail(context, call, method, e)
     if request is MALFORMED:
+        if entered and bounds is not None:
+            bounds.leave(watch=watch)
         await _fail(context, call, method, _MALFORMED_ERROR)
+    return entered
 
 
 def _wrap(
-    inner: Callable[[Any, Any], Awaitable[Any]], method: str, observer: RpcObserver, guard: CallGuard | None
+    inner: Callable[[Any, Any], Awaitable[Any]],
+    method: str,
+    observer: RpcObserver,
+    guard: CallGuard | None,
+    bounds: CallBounds | None,
 ) -> Any:
     async def behavior(request: Any, context: Context) -> Any:
         call = observer.call_started(method)
+        entered = False
         try:
-            await _admit(guard, context, call, method, request)
+            entered = await _admit(guard, bounds, context, call, method, request)
             time_left = context.time_remaining()
             if time_left is not None:
                 # Each call runs in its own task, so this does not leak into other calls.
@@ -162,20 +197,27 @@ def _wrap(
             call.succeeded(response)
             return response
         finally:
+            if entered and bounds is not None:
+                bounds.leave(watch=False)
             call.ended()
 
     return behavior
 
 
 def _wrap_stream(
-    inner: Callable[[Any, Any], Any], method: str, observer: RpcObserver, guard: CallGuard | None
+    inner: Callable[[Any, Any], Any],
+    method: str,
+    observer: RpcObserver,
+    guard: CallGuard | None,
+    bounds: CallBounds | None,
 ) -> Any:
     # Server-streaming handlers (WatchRevocations): the same mapping, also for errors raised
     # after responses have been sent (e.g. Redis going away in the middle of a watch).
     async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
         call = observer.call_started(method)
+        entered = False
         try:
-            await _admit(guard, context, call, method, request)
+            entered = await _admit(guard, bounds, context, call, method, request, watch=True)
             try:
                 async for response in inner(request, context):
                     yield response
@@ -183,6 +225,8 @@ def _wrap_stream(
                 await _fail(context, call, method, e)
             call.succeeded(None)
         finally:
+            if entered and bounds is not None:
+                bounds.leave(watch=True)
             call.ended()
 
     return behavior
@@ -208,11 +252,18 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     ``observer`` hears each call's outcome (metrics, span attributes).
     """
 
-    def __init__(self, observer: RpcObserver | None = None, guard: CallGuard | None = None) -> None:
-        """``guard``, when given, admits or refuses each call before its handler runs."""
+    def __init__(
+        self,
+        observer: RpcObserver | None = None,
+        guard: CallGuard | None = None,
+        bounds: CallBounds | None = None,
+    ) -> None:
+        """``guard`` authenticates and authorizes each call, then ``bounds`` admits it
+        within the replica's limits, both before its handler runs."""
         self._handlers: dict[str, Handler | None] = {}
         self._observer: RpcObserver = observer or _Unobserved()
         self._guard = guard
+        self._bounds = bounds
 
     async def intercept_service(
         self,
@@ -226,13 +277,13 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         wrapped = handler
         if handler is not None and handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method, self._observer, self._guard),
+                _wrap(handler.unary_unary, method, self._observer, self._guard, self._bounds),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler is not None and handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method, self._observer, self._guard),
+                _wrap_stream(handler.unary_stream, method, self._observer, self._guard, self._bounds),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

@@ -88,10 +88,15 @@ async def test_idle_session_expires(start_service: ServiceFactory, clock: FakeCl
 async def test_redis_keys_carry_ttls_so_nothing_needs_a_sweeper(svc: Running) -> None:
     await create(svc)
     keys = await svc.redis.keys(f"{svc.prefix}:*")
-    assert len(keys) == 2
+    # The session, the user's index, and the user's Create rate-limit bucket.
+    kinds = sorted("session" if b":s:" in k else k.decode().rpartition("}:")[2] for k in keys)
+    assert kinds == ["rl:c", "session", "u"]
     for key in keys:
         ttl = await svc.redis.pttl(key)
         assert 0 < ttl <= 1209600 * 1000
+    (bucket,) = [k for k in keys if k.endswith(b":rl:c")]
+    # The bucket lives only until it would be full again (burst / rate, plus a second).
+    assert await svc.redis.pttl(bucket) <= (30 / 0.5 + 1) * 1000
 
 
 async def test_refresh_rotates_and_old_token_reuse_revokes_session(start_service: ServiceFactory) -> None:
@@ -222,7 +227,10 @@ async def test_log_out_everywhere_and_other_devices(svc: Running) -> None:
     assert (await svc.stub.Get(pb.GetRequest(session_id=other_user.session.session_id))).session
     # Nothing is left behind in Redis for bob: no stale index entry.
     tag = keep.split(".")[0]
-    assert await svc.redis.keys(f"{svc.prefix}:{{{tag}}}:*") == []
+    # Nothing of the user is left but the rate-limit bucket, which expires by itself.
+    left = await svc.redis.keys(f"{svc.prefix}:{{{tag}}}:*")
+    assert [k for k in left if not k.endswith(b":rl:c")] == []
+    assert all(0 < ttl <= 61_000 for ttl in [await svc.redis.pttl(k) for k in left])
 
 
 async def test_list_returns_live_sessions_oldest_first(svc: Running) -> None:

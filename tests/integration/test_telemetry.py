@@ -487,7 +487,11 @@ async def test_full_flow_logs_json_with_trace_ids_and_no_span_or_log_line_holds_
     assert spans[0].resource["service.name"] == "session-service"
     output = log_path.read_text()
     lines = output.splitlines()
-    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    everything = [json.loads(line) for line in lines]  # every line is one JSON object
+    # Audit events (session_service.audit) are objects of their own schema; the rest are logs.
+    audit = [e for e in everything if "event" in e]
+    assert audit and all({"event", "time", "caller"} <= e.keys() for e in audit)
+    entries = [e for e in everything if "event" not in e]
     for entry in entries:
         assert {"time", "level", "logger", "message"} <= entry.keys(), entry
     assert any(e["message"].startswith("session-service listening") for e in entries)

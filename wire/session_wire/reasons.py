@@ -27,6 +27,9 @@ SESSION_DATA_TOO_LARGE = _name(ErrorReason.SESSION_DATA_TOO_LARGE)
 STORE_UNAVAILABLE = _name(ErrorReason.STORE_UNAVAILABLE)
 CALLER_UNAUTHENTICATED = _name(ErrorReason.CALLER_UNAUTHENTICATED)
 CALLER_NOT_ALLOWED = _name(ErrorReason.CALLER_NOT_ALLOWED)
+RATE_LIMITED = _name(ErrorReason.RATE_LIMITED)
+OVERLOADED = _name(ErrorReason.OVERLOADED)
+STORE_FULL = _name(ErrorReason.STORE_FULL)
 
 ALL: frozenset[str] = frozenset(
     name for name in ErrorReason.keys() if ErrorReason.Value(name) != ErrorReason.ERROR_REASON_UNSPECIFIED

@@ -7,7 +7,7 @@
 -- Result codes (first element of every reply); mirrored by ScriptCode in scripts.py.
 local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
 local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
-local INDEX_CHANGED = 8
+local INDEX_CHANGED, RATE_LIMITED = 8, 9
 
 -- Scripts that work on all of a user's sessions get the session key of every index
 -- member declared in KEYS[first..]. Redis Cluster redirects (ASK, TRYAGAIN) only for
@@ -57,4 +57,26 @@ local function touch(key, idx, member, now, abs_exp, idle_ms)
   redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
   redis.call('PEXPIRE', key, idle_exp - now)
   redis.call('ZADD', idx, 'XX', idle_exp, member)
+end
+
+-- Takes one token from a user's bucket (a hash: t = tokens, ts = last update in ms) that
+-- refills at rate tokens per second up to burst. Returns 0 when a token was taken, else
+-- the milliseconds until one will be there. rate <= 0 means no limit. The bucket expires
+-- once it would be full again, so idle users cost nothing.
+local function take_token(bucket, now, rate, burst)
+  if rate <= 0 then
+    return 0
+  end
+  local s = redis.call('HMGET', bucket, 't', 'ts')
+  local tokens, ts = tonumber(s[1]), tonumber(s[2])
+  if not tokens or not ts then
+    tokens, ts = burst, now
+  end
+  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+  if tokens < 1 then
+    return math.ceil((1 - tokens) * 1000 / rate)
+  end
+  redis.call('HSET', bucket, 't', tostring(tokens - 1), 'ts', now)
+  redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
+  return 0
 end

@@ -2,8 +2,9 @@
 -- create: stores a new session and indexes it under its user, enforcing the per-user limit.
 -- KEYS[1]  session hash
 -- KEYS[2]  user index
--- KEYS[3..] with a limit (ARGV[6] > 0): the session key of every member of the index
---           (see declared_members)
+-- KEYS[3]  the user's Create rate-limit bucket (see take_token)
+-- KEYS[4..] when the user is at the limit (ARGV[6] > 0): the session key of every member
+--           of the index (see declared_members); none needed below the limit
 -- ARGV[1]  now (ms)               ARGV[2]  index member (session nonce)   ARGV[3] user id
 -- ARGV[4]  idle timeout (ms)      ARGV[5]  absolute lifetime (ms)
 -- ARGV[6]  max sessions per user (0 = unlimited)
@@ -11,41 +12,47 @@
 -- ARGV[8]  session key prefix (a member appended gives its key, in KEYS[2]'s slot)
 -- ARGV[9]  hash of the refresh token
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
--- ARGV[14..] data, as key, value pairs
--- Returns {OK, {evicted member...}, {session hash as field, value...}}, {LIMIT_REACHED}
--- or {INDEX_CHANGED}
+-- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
+-- ARGV[16..] data, as key, value pairs
+-- Returns {OK, {evicted member...}, {session hash as field, value...}}, {LIMIT_REACHED},
+-- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}
 local key, idx = KEYS[1], KEYS[2]
 local now, member = tonumber(ARGV[1]), ARGV[2]
 local idle_ms, abs_ms, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local prefix = ARGV[8]
 
-local members = {}
+-- Under the limit nothing but the index is read: the caller may send no member keys, and
+-- only a user at the limit costs a second round trip (INDEX_CHANGED, then all declared).
+local evicting = false
 if max > 0 then
-  members = declared_members(idx, prefix, 3)
-  if not members then
-    return {INDEX_CHANGED}
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
+  if redis.call('ZCARD', idx) >= max then
+    if not declared_members(idx, prefix, 4) then
+      return {INDEX_CHANGED}
+    end
+    evicting = true
   end
 end
-redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
+local wait = take_token(KEYS[3], now, tonumber(ARGV[14]), tonumber(ARGV[15]))
+if wait > 0 then
+  return {RATE_LIMITED, wait}
+end
 local evicted = {}
-if max > 0 then
-  members = redis.call('ZRANGE', idx, 0, -1)
-  if #members >= max then
-    -- Entries whose hash vanished without a script (maxmemory eviction) must not count.
-    for _, m in ipairs(members) do
-      if redis.call('EXISTS', prefix .. m) == 0 then
-        redis.call('ZREM', idx, m)
-      end
+if evicting then
+  -- Entries whose hash vanished without a script (maxmemory eviction) must not count.
+  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+    if redis.call('EXISTS', prefix .. m) == 0 then
+      redis.call('ZREM', idx, m)
     end
-    local n = redis.call('ZCARD', idx)
-    if n >= max then
-      if ARGV[7] == '1' then
-        return {LIMIT_REACHED}
-      end
-      for _, m in ipairs(redis.call('ZRANGE', idx, 0, n - max)) do
-        end_session(prefix .. m, idx, m)
-        evicted[#evicted + 1] = m
-      end
+  end
+  local n = redis.call('ZCARD', idx)
+  if n >= max then
+    if ARGV[7] == '1' then
+      return {LIMIT_REACHED}
+    end
+    for _, m in ipairs(redis.call('ZRANGE', idx, 0, n - max)) do
+      end_session(prefix .. m, idx, m)
+      evicted[#evicted + 1] = m
     end
   end
 end
@@ -54,7 +61,7 @@ local idle_exp = now + math.min(idle_ms, abs_ms)
 redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
   'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'claims', ARGV[10], 'scopes', ARGV[11],
   'client', ARGV[12], 'client_id', ARGV[13], 'rt', ARGV[9], 'rt_old', '')
-for i = 14, #ARGV, 2 do
+for i = 16, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

@@ -1,5 +1,6 @@
-#!lua
+#!lua flags=allow-oom
 -- list: a user's live sessions, pruning index entries of sessions that have ended.
+-- allow-oom: it only prunes ended sessions, so it runs even when Redis is at maxmemory (logout must work).
 -- KEYS[1]  user index
 -- KEYS[2..] the session key of every member of the index (see declared_members)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix   ARGV[3] user id

@@ -1,5 +1,6 @@
-#!lua
+#!lua flags=allow-oom
 -- publish_revocation: appends one revocation event to the revocation stream and drops the
+-- allow-oom: it appends one small, trimmed stream entry, so it runs even when Redis is at maxmemory (logout must work).
 -- events that no longer matter. The stream is the one key outside the users' slots (hash
 -- tag {revocations}), so this runs as its own call right after the script that ended the
 -- sessions: a script may only touch keys of one slot.

@@ -1,5 +1,6 @@
-#!lua
+#!lua flags=allow-oom
 -- revoke: ends one session, optionally only if it matches a refresh token or a user.
+-- allow-oom: it only deletes, so it runs even when Redis is at maxmemory (logout must work).
 -- KEYS[1] session hash
 -- KEYS[2] user index
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)

@@ -1,5 +1,6 @@
-#!lua
+#!lua flags=allow-oom
 -- revoke_user: ends all of a user's sessions, optionally keeping one ("other devices").
+-- allow-oom: it only deletes, so it runs even when Redis is at maxmemory (logout must work).
 -- KEYS[1]  user index
 -- KEYS[2..] the session key of every member of the index (see declared_members)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix (a member appended gives its key)

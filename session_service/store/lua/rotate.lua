@@ -2,21 +2,28 @@
 -- rotate: exchanges the presented refresh token for its successor, with reuse detection.
 -- KEYS[1] session hash
 -- KEYS[2] user index
+-- KEYS[3] the user's Refresh rate-limit bucket (see take_token)
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
 -- ARGV[3] hash of the presented token   ARGV[4] hash of the successor
 -- ARGV[5] the successor sealed with a key only the presented token yields
 -- ARGV[6] grace window (ms)   ARGV[7] how many rotated tokens to remember
 -- ARGV[8] characters of a hash kept per remembered token
+-- ARGV[9] Refreshes per second per user (0 = no limit)   ARGV[10] burst
 -- Returns {OK, {session hash}}                  the successor was installed
 --         {GRACE, {session hash}, sealed}       a duplicate within the grace window: the
 --                                               successor an earlier call installed
 --         {TOKEN_REUSED}                        an already rotated token: session ended
 --         {TOKEN_INVALID}                       unknown token, or the session has ended
+--         {RATE_LIMITED, ms}                    the user refreshes too often; retry then
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now, presented, width = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[8])
 local _, abs_exp, idle_ms = live(key, idx, member, now)
 if not abs_exp then
   return {TOKEN_INVALID}
+end
+local wait = take_token(KEYS[3], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
+if wait > 0 then
+  return {RATE_LIMITED, wait}
 end
 local t = redis.call('HMGET', key, 'rt', 'rt_prev', 'rt_prev_until', 'rt_prev_sealed', 'rt_old')
 local remembered = t[5] or ''

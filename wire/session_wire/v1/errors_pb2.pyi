@@ -48,6 +48,18 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     CALLER_NOT_ALLOWED: _ErrorReason.ValueType  # 10
     """PERMISSION_DENIED: the authorization policy does not allow this caller this RPC."""
+    RATE_LIMITED: _ErrorReason.ValueType  # 11
+    """RESOURCE_EXHAUSTED: a rate limit was hit (Create or Refresh for this user, or calls
+    from this caller). A google.rpc.RetryInfo says when to try again.
+    """
+    OVERLOADED: _ErrorReason.ValueType  # 12
+    """RESOURCE_EXHAUSTED: this replica is at its cap of concurrent calls or revocation
+    watchers. A google.rpc.RetryInfo suggests a delay; another replica may have room.
+    """
+    STORE_FULL: _ErrorReason.ValueType  # 13
+    """RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
+    to store more. Nothing was written; logging out (Revoke) still works.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason is the one declaration of every reason session-service puts in the
@@ -83,4 +95,16 @@ credentials that do not verify.
 """
 CALLER_NOT_ALLOWED: ErrorReason.ValueType  # 10
 """PERMISSION_DENIED: the authorization policy does not allow this caller this RPC."""
+RATE_LIMITED: ErrorReason.ValueType  # 11
+"""RESOURCE_EXHAUSTED: a rate limit was hit (Create or Refresh for this user, or calls
+from this caller). A google.rpc.RetryInfo says when to try again.
+"""
+OVERLOADED: ErrorReason.ValueType  # 12
+"""RESOURCE_EXHAUSTED: this replica is at its cap of concurrent calls or revocation
+watchers. A google.rpc.RetryInfo suggests a delay; another replica may have room.
+"""
+STORE_FULL: ErrorReason.ValueType  # 13
+"""RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
+to store more. Nothing was written; logging out (Revoke) still works.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -141,7 +141,7 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def List(self, request, context):
-        """List returns a user's live sessions (one per device).
+        """List returns a user's live sessions (one per device), a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

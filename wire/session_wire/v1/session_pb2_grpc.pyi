@@ -53,7 +53,7 @@ class SessionServiceStub:
     Update: _grpc.UnaryUnaryMultiCallable[_session_pb2.UpdateRequest, _session_pb2.UpdateResponse]
     """Update atomically patches the session's data, optionally as compare-and-set."""
     List: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListRequest, _session_pb2.ListResponse]
-    """List returns a user's live sessions (one per device)."""
+    """List returns a user's live sessions (one per device), a page at a time."""
     GetJwks: _grpc.UnaryUnaryMultiCallable[_session_pb2.GetJwksRequest, _session_pb2.GetJwksResponse]
     """GetJwks returns the public keys that verify access tokens (RFC 7517 JSON)."""
     WatchRevocations: _grpc.UnaryStreamMultiCallable[_session_pb2.WatchRevocationsRequest, _session_pb2.WatchRevocationsResponse]
@@ -89,7 +89,7 @@ class SessionServiceAsyncStub(SessionServiceStub):
     Update: _aio.UnaryUnaryMultiCallable[_session_pb2.UpdateRequest, _session_pb2.UpdateResponse]  # type: ignore[assignment]
     """Update atomically patches the session's data, optionally as compare-and-set."""
     List: _aio.UnaryUnaryMultiCallable[_session_pb2.ListRequest, _session_pb2.ListResponse]  # type: ignore[assignment]
-    """List returns a user's live sessions (one per device)."""
+    """List returns a user's live sessions (one per device), a page at a time."""
     GetJwks: _aio.UnaryUnaryMultiCallable[_session_pb2.GetJwksRequest, _session_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public keys that verify access tokens (RFC 7517 JSON)."""
     WatchRevocations: _aio.UnaryStreamMultiCallable[_session_pb2.WatchRevocationsRequest, _session_pb2.WatchRevocationsResponse]  # type: ignore[assignment]
@@ -164,7 +164,7 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _session_pb2.ListRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.ListResponse, _abc.Awaitable[_session_pb2.ListResponse]]:
-        """List returns a user's live sessions (one per device)."""
+        """List returns a user's live sessions (one per device), a page at a time."""
 
     @_abc_1.abstractmethod
     def GetJwks(

@@ -54,6 +54,21 @@ export const ErrorReason = {
    * PERMISSION_DENIED: the authorization policy does not allow this caller this RPC.
    */
   CALLER_NOT_ALLOWED: 'CALLER_NOT_ALLOWED',
+  /**
+   * RESOURCE_EXHAUSTED: a rate limit was hit (Create or Refresh for this user, or calls
+   * from this caller). A google.rpc.RetryInfo says when to try again.
+   */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /**
+   * RESOURCE_EXHAUSTED: this replica is at its cap of concurrent calls or revocation
+   * watchers. A google.rpc.RetryInfo suggests a delay; another replica may have room.
+   */
+  OVERLOADED: 'OVERLOADED',
+  /**
+   * RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
+   * to store more. Nothing was written; logging out (Revoke) still works.
+   */
+  STORE_FULL: 'STORE_FULL',
 } as const;
 
 /**
@@ -121,6 +136,24 @@ export type ErrorReason =
    */
   | 'CALLER_NOT_ALLOWED'
   | 10
+  /**
+   * RESOURCE_EXHAUSTED: a rate limit was hit (Create or Refresh for this user, or calls
+   * from this caller). A google.rpc.RetryInfo says when to try again.
+   */
+  | 'RATE_LIMITED'
+  | 11
+  /**
+   * RESOURCE_EXHAUSTED: this replica is at its cap of concurrent calls or revocation
+   * watchers. A google.rpc.RetryInfo suggests a delay; another replica may have room.
+   */
+  | 'OVERLOADED'
+  | 12
+  /**
+   * RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
+   * to store more. Nothing was written; logging out (Revoke) still works.
+   */
+  | 'STORE_FULL'
+  | 13
 
 /**
  * ErrorReason is the one declaration of every reason session-service puts in the

@@ -92,14 +92,14 @@ export interface SessionServiceClient extends grpc.Client {
   introspect(argument: _session_v1_IntrospectRequest, callback: grpc.requestCallback<_session_v1_IntrospectResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * List returns a user's live sessions (one per device).
+   * List returns a user's live sessions (one per device), a page at a time.
    */
   List(argument: _session_v1_ListRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   List(argument: _session_v1_ListRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   List(argument: _session_v1_ListRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   List(argument: _session_v1_ListRequest, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * List returns a user's live sessions (one per device).
+   * List returns a user's live sessions (one per device), a page at a time.
    */
   list(argument: _session_v1_ListRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   list(argument: _session_v1_ListRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
@@ -203,7 +203,7 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
   Introspect: grpc.handleUnaryCall<_session_v1_IntrospectRequest__Output, _session_v1_IntrospectResponse>;
   
   /**
-   * List returns a user's live sessions (one per device).
+   * List returns a user's live sessions (one per device), a page at a time.
    */
   List: grpc.handleUnaryCall<_session_v1_ListRequest__Output, _session_v1_ListResponse>;
   

@@ -1,0 +1,124 @@
+"""Bounds under abuse: per-user rate limits in Redis (shared by every replica), per-caller
+limits and the concurrency caps of one replica, all refused with a reason and a delay."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from session_client.status import error_details
+from session_wire.v1 import session_pb2 as pb
+
+from tests.conftest import ServiceFactory, expect_error
+
+RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_create_flood_for_one_user_is_rate_limited_across_replicas_with_a_retry_delay(
+    start_service: ServiceFactory,
+) -> None:
+    first = await start_service(create_rate_per_user=1.0, create_burst_per_user=5, max_sessions_per_user=0)
+    # A second replica on the same Redis: the budget is the user's, not the replica's.
+    second = await start_service(
+        create_rate_per_user=1.0, create_burst_per_user=5, redis_prefix=first.prefix, max_sessions_per_user=0
+    )
+    for i in range(5):
+        await (first if i % 2 else second).stub.Create(pb.CreateRequest(user_id="flood"))
+    for replica in (first, second):
+        async with expect_error(RESOURCE_EXHAUSTED, "RATE_LIMITED") as caught:
+            await replica.stub.Create(pb.CreateRequest(user_id="flood"))
+        delay = error_details(caught[0]).retry_after
+        assert delay is not None and 0 < delay <= 1.0
+    # Other users are not affected.
+    await first.stub.Create(pb.CreateRequest(user_id="bystander"))
+    # The budget refills at the configured rate.
+    await asyncio.sleep(1.05)
+    await second.stub.Create(pb.CreateRequest(user_id="flood"))
+
+
+async def test_refresh_flood_for_one_user_is_rate_limited(start_service: ServiceFactory) -> None:
+    r = await start_service(refresh_rate_per_user=0.5, refresh_burst_per_user=3, refresh_grace=0)
+    token = (await r.stub.Create(pb.CreateRequest(user_id="spinner"))).refresh_token
+    for _ in range(3):
+        token = (await r.stub.Refresh(pb.RefreshRequest(refresh_token=token))).refresh_token
+    async with expect_error(RESOURCE_EXHAUSTED, "RATE_LIMITED") as caught:
+        await r.stub.Refresh(pb.RefreshRequest(refresh_token=token))
+    assert 0 < (error_details(caught[0]).retry_after or 0) <= 2.0
+    # A refused refresh rotated nothing: the same token still works once the budget refills,
+    # and it is not mistaken for reuse.
+    await asyncio.sleep(2.05)
+    await r.stub.Refresh(pb.RefreshRequest(refresh_token=token))
+
+
+async def test_user_limit_is_on_by_default_and_evicts_the_least_recently_active(
+    start_service: ServiceFactory,
+) -> None:
+    r = await start_service(create_rate_per_user=0)
+    assert r.service.settings.max_sessions_per_user == 100
+    created = [await r.stub.Create(pb.CreateRequest(user_id="hoarder")) for _ in range(101)]
+    assert created[-1].session.session_id
+    async with expect_error(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"):
+        await r.stub.Get(pb.GetRequest(session_id=created[0].session.session_id))
+    listed = await r.stub.List(pb.ListRequest(user_id="hoarder", page_size=1000))
+    assert len(listed.sessions) == 100
+
+
+async def test_one_caller_over_its_rate_is_refused_with_a_delay(start_service: ServiceFactory) -> None:
+    r = await start_service(caller_rate_limit=20)
+    results = await asyncio.gather(
+        *(r.stub.GetJwks(pb.GetJwksRequest()) for _ in range(60)), return_exceptions=True
+    )
+    refused = [e for e in results if isinstance(e, grpc.aio.AioRpcError)]
+    assert 0 < len(refused) <= 40
+    for e in refused:
+        details = error_details(e)
+        assert (details.code, details.reason) == (RESOURCE_EXHAUSTED, "RATE_LIMITED")
+        assert details.retry_after is not None and 0 < details.retry_after <= 1.0
+    # Health checks are never rate limited (probes must keep telling the truth).
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    health = health_pb2_grpc.HealthStub(r.channel)
+    for _ in range(30):
+        await health.Check(health_pb2.HealthCheckRequest())
+
+
+async def test_calls_over_the_concurrency_cap_are_shed_at_once(start_service: ServiceFactory) -> None:
+    r = await start_service(max_concurrent_rpcs=2, create_rate_per_user=0)
+    results = await asyncio.gather(
+        *(r.stub.Create(pb.CreateRequest(user_id=f"burst{i}")) for i in range(60)), return_exceptions=True
+    )
+    refused = [e for e in results if isinstance(e, grpc.aio.AioRpcError)]
+    assert refused, "60 concurrent calls never exceeded a cap of 2"
+    assert len(refused) < 60
+    for e in refused:
+        details = error_details(e)
+        assert (details.code, details.reason) == (RESOURCE_EXHAUSTED, "OVERLOADED")
+        assert details.retry_after is not None
+    # Nothing stays counted: afterwards calls go through again.
+    for i in range(5):
+        await r.stub.Create(pb.CreateRequest(user_id=f"after{i}"))
+
+
+async def test_watchers_over_the_cap_are_refused_and_a_closed_one_frees_its_place(
+    start_service: ServiceFactory,
+) -> None:
+    r = await start_service(max_watchers=1)
+    first = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+    assert _caught_up(await first.read())
+    second = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+    async with expect_error(RESOURCE_EXHAUSTED, "OVERLOADED"):
+        await second.read()
+    first.cancel()
+    for _ in range(100):
+        third = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+        try:
+            assert _caught_up(await third.read())
+            third.cancel()
+            return
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.02)
+    raise AssertionError("the closed watcher's place was never freed")
+
+
+def _caught_up(message: object) -> bool:
+    return isinstance(message, pb.WatchRevocationsResponse) and message.caught_up
