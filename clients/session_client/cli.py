@@ -85,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--set", action="append", help="KEY=VALUE")
     u.add_argument("--remove", action="append", default=[])
     u.add_argument("--expected-version", type=int, default=0)
-    cmd.add_parser("list", help="a user's sessions").add_argument("user_id")
+    ls = cmd.add_parser("list", help="a user's sessions (every page, unless --page-token/--page-size)")
+    ls.add_argument("user_id")
+    ls.add_argument("--page-size", type=int, default=0, help="sessions per page (0: the service's default)")
+    ls.add_argument("--page-token", default="", help="continue after this page; prints one page only")
     cmd.add_parser("jwks", help="the verification keys")
     return p
 
@@ -116,7 +119,9 @@ def _request(args: argparse.Namespace) -> tuple[str, Any]:
             session_id=args.session_id, set=sets, remove=args.remove, expected_version=args.expected_version
         )
     if args.command == "list":
-        return "List", pb.ListRequest(user_id=args.user_id)
+        return "List", pb.ListRequest(
+            user_id=args.user_id, page_size=args.page_size, page_token=args.page_token
+        )
     return "GetJwks", pb.GetJwksRequest()
 
 
@@ -143,6 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stub = session_pb2_grpc.SessionServiceStub(channel)
         try:
             reply = getattr(stub, method)(request, timeout=args.timeout, metadata=metadata)
+            if method == "List" and not args.page_token:
+                # Without a page token: follow every page and print them as one list.
+                while reply.next_page_token:
+                    request.page_token = reply.next_page_token
+                    more = stub.List(request, timeout=args.timeout, metadata=tuple(metadata))
+                    reply.sessions.extend(more.sessions)
+                    reply.next_page_token = more.next_page_token
         except grpc.RpcError as e:
             d = error_details(e)
             body = {"code": d.code.name, "reason": d.reason, "message": d.message}

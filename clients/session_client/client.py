@@ -288,16 +288,30 @@ class SessionClient:
         )
         return reply.session
 
-    async def list_sessions(self, user_id: str, *, timeout: float | None = None) -> list[pb.Session]:
-        """The user's live sessions, oldest first."""
-        reply = await _call(
+    async def list_sessions(
+        self, user_id: str, *, page_size: int = 0, timeout: float | None = None
+    ) -> list[pb.Session]:
+        """All the user's live sessions, following every page (in session-id order)."""
+        sessions: list[pb.Session] = []
+        token = ""
+        while True:
+            page = await self.list_page(user_id, page_size=page_size, page_token=token, timeout=timeout)
+            sessions.extend(page.sessions)
+            token = page.next_page_token
+            if not token:
+                return sessions
+
+    async def list_page(
+        self, user_id: str, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> pb.ListResponse:
+        """One page of the user's live sessions; pass its ``next_page_token`` for the next."""
+        return await _call(
             self._stub.List(
-                pb.ListRequest(user_id=user_id),
+                pb.ListRequest(user_id=user_id, page_size=page_size, page_token=page_token),
                 timeout=self._deadline(timeout),
                 metadata=self._call_metadata(),
             )
         )
-        return list(reply.sessions)
 
     async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The JWK Set (RFC 7517) of the keys that verify access tokens."""
@@ -401,9 +415,19 @@ class SyncSessionClient:
         """See :meth:`SessionClient.update`."""
         return self._run(self._client.update(session_id, **kwargs))
 
-    def list_sessions(self, user_id: str, *, timeout: float | None = None) -> list[pb.Session]:
+    def list_sessions(
+        self, user_id: str, *, page_size: int = 0, timeout: float | None = None
+    ) -> list[pb.Session]:
         """See :meth:`SessionClient.list_sessions`."""
-        return self._run(self._client.list_sessions(user_id, timeout=timeout))
+        return self._run(self._client.list_sessions(user_id, page_size=page_size, timeout=timeout))
+
+    def list_page(
+        self, user_id: str, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> pb.ListResponse:
+        """See :meth:`SessionClient.list_page`."""
+        return self._run(
+            self._client.list_page(user_id, page_size=page_size, page_token=page_token, timeout=timeout)
+        )
 
     def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
         """See :meth:`SessionClient.get_jwks`."""

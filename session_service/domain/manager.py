@@ -24,6 +24,7 @@ from session_service.domain.model import (
     NewSession,
     Session,
 )
+from session_service.domain.paging import decode_page_token, encode_page_token, page_size
 from session_service.domain.ports import (
     AccessTokenCodec,
     RevocationBatch,
@@ -102,13 +103,17 @@ class SessionManager:
         sid = self._session_id("session_id", session_id)
         return await self._store.update(sid, patch, self._clock.now_ms(), self._policy)
 
-    async def list_sessions(self, user_id: str) -> Sequence[Session]:
-        """The user's live sessions, oldest first."""
+    async def list_sessions(
+        self, user_id: str, requested_page_size: int = 0, page_token: str = ""
+    ) -> tuple[Sequence[Session], str]:
+        """A page of the user's live sessions in session-id order, and the next page's token."""
         v = Violations()
         check_user_id(v, "user_id", user_id, self._limits)
         v.raise_if_any()
-        sessions = await self._store.list_user(user_id, self._clock.now_ms())
-        return sorted(sessions, key=lambda s: (s.created_at_ms, s.session_id))
+        size = page_size(requested_page_size)
+        after = decode_page_token(user_id, page_token)
+        sessions, last = await self._store.list_user(user_id, self._clock.now_ms(), size, after)
+        return sessions, encode_page_token(user_id, last) if last else ""
 
     async def revoke_session(self, session_id: str) -> int:
         """Ends one session; 0 when it had already ended."""

@@ -100,8 +100,11 @@ class SessionStore(Protocol):
         """Ends all of a user's sessions but ``except_sid``; how many were live."""
         ...
 
-    async def list_user(self, user_id: str, now_ms: int) -> Sequence[Session]:
-        """A user's live sessions, pruning the index of any that ended."""
+    async def list_user(
+        self, user_id: str, now_ms: int, page_size: int, after: str = ""
+    ) -> tuple[Sequence[Session], str]:
+        """A page of the user's live sessions in session-id order after the nonce ``after``,
+        and the nonce to continue after ('' on the last page)."""
         ...
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:

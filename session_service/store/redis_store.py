@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 import random
@@ -279,14 +280,30 @@ class RedisSessionStore:
             await self._publish_revocation(ended, now_ms)
         return len(ended)
 
-    async def list_user(self, user_id: str, now_ms: int) -> Sequence[Session]:
-        """A user's live sessions, from the index."""
+    async def list_user(
+        self, user_id: str, now_ms: int, page_size: int, after: str = ""
+    ) -> tuple[Sequence[Session], str]:
+        """One page of a user's live sessions in session-id order, after the member ``after``.
+
+        Returns the page and the member to continue after ('' when it was the last page).
+        The index holds only nonces (bounded by the per-user limit); the script then reads
+        just the page's sessions.
+        """
         tag, index, session_prefix = self._keys.for_user(user_id)
-        reply = await self._run_user_wide(
-            self._scripts.list, [index], index, session_prefix, [now_ms, session_prefix, user_id]
+        members = sorted(m.decode() for m in await translate_errors(self._client.zrange(index, 0, -1)))
+        start = bisect.bisect_right(members, after) if after else 0
+        page = members[start : start + page_size]
+        if not page:
+            return [], ""
+        reply = await self._run(
+            self._scripts.list,
+            [index, *(session_prefix + m for m in page)],
+            [now_ms, session_prefix, user_id, *page],
         )
         flat = reply[1]
-        return [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]
+        sessions = [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]
+        more = start + page_size < len(members)
+        return sessions, page[-1] if more else ""
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
         """A live session, read without writing (may run on a replica)."""

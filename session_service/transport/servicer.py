@@ -94,8 +94,12 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
         """Lists a user's live sessions."""
-        sessions = await self._manager.list_sessions(request.user_id)
-        return pb.ListResponse(sessions=[convert.session_to_proto(s) for s in sessions])
+        sessions, next_token = await self._manager.list_sessions(
+            request.user_id, request.page_size, request.page_token
+        )
+        return pb.ListResponse(
+            sessions=[convert.session_to_proto(s) for s in sessions], next_page_token=next_token
+        )
 
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns the verification keys."""

@@ -84,6 +84,12 @@ async def test_one_caller_over_its_rate_is_refused_with_a_delay(start_service: S
 
 async def test_calls_over_the_concurrency_cap_are_shed_at_once(start_service: ServiceFactory) -> None:
     r = await start_service(max_concurrent_rpcs=2, create_rate_per_user=0)
+    # Redis holds every write for a moment (CLIENT PAUSE WRITE), so admitted calls stay in
+    # flight while the rest arrive, however fast or busy this machine is.
+    if r.service.settings.redis_mode == "cluster":
+        await r.redis.client_pause(400, all=False, target_nodes=r.redis.get_primaries())
+    else:
+        await r.redis.client_pause(400, all=False)
     results = await asyncio.gather(
         *(r.stub.Create(pb.CreateRequest(user_id=f"burst{i}")) for i in range(60)), return_exceptions=True
     )
@@ -122,3 +128,48 @@ async def test_watchers_over_the_cap_are_refused_and_a_closed_one_frees_its_plac
 
 def _caught_up(message: object) -> bool:
     return isinstance(message, pb.WatchRevocationsResponse) and message.caught_up
+
+
+async def test_list_pages_through_every_session_once_in_a_stable_order(start_service: ServiceFactory) -> None:
+    r = await start_service(create_rate_per_user=0)
+    ids = {(await r.stub.Create(pb.CreateRequest(user_id="pager"))).session.session_id for _ in range(23)}
+    seen: list[str] = []
+    token, pages = "", 0
+    while True:
+        page = await r.stub.List(pb.ListRequest(user_id="pager", page_size=5, page_token=token))
+        assert len(page.sessions) <= 5
+        seen += [s.session_id for s in page.sessions]
+        pages += 1
+        # A session created mid-listing does not disturb the pages (it lands where its id sorts).
+        if pages == 2:
+            ids.add((await r.stub.Create(pb.CreateRequest(user_id="pager"))).session.session_id)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert set(seen) <= ids and len(ids - set(seen)) <= 1
+    assert pages == 5
+    # Defaults and bounds (AIP-158): 0 is the default size, a huge size is capped.
+    assert len((await r.stub.List(pb.ListRequest(user_id="pager"))).sessions) == len(ids)
+    assert len((await r.stub.List(pb.ListRequest(user_id="pager", page_size=10**9))).sessions) == len(ids)
+    async with expect_error(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"):
+        await r.stub.List(pb.ListRequest(user_id="pager", page_size=-1))
+    # A token is bound to its user, and garbage is refused.
+    other_user_token = (await r.stub.List(pb.ListRequest(user_id="pager", page_size=1))).next_page_token
+    for bad in (other_user_token, "garbage!", "A" * 300):
+        async with expect_error(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"):
+            await r.stub.List(pb.ListRequest(user_id="someone-else", page_token=bad))
+
+
+async def test_revoked_sessions_vanish_from_later_pages(start_service: ServiceFactory) -> None:
+    r = await start_service(create_rate_per_user=0)
+    created = [await r.stub.Create(pb.CreateRequest(user_id="shrinking")) for _ in range(6)]
+    first = await r.stub.List(pb.ListRequest(user_id="shrinking", page_size=3))
+    listed_first = {s.session_id for s in first.sessions}
+    for c in created:
+        if c.session.session_id not in listed_first:
+            await r.stub.Revoke(pb.RevokeRequest(session_id=c.session.session_id))
+    rest = await r.stub.List(
+        pb.ListRequest(user_id="shrinking", page_size=3, page_token=first.next_page_token)
+    )
+    assert list(rest.sessions) == [] and rest.next_page_token == ""
