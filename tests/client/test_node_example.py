@@ -1,29 +1,61 @@
 """The Node.js example (clients/node) against a running server: generated TypeScript
-types compile, and Create, Introspect, local verification with jose, and Revoke work."""
+types compile, and Create, Introspect, local verification with jose, and Revoke work, in
+plaintext, over mTLS, and over TLS with a bearer caller token."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from session_service.tokens.keyring import Keyring
-from tests.client.conftest import target
+from tests.client.conftest import Pki, target
 from tests.conftest import ServiceFactory
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
+# What the example calls: a policy entry for its caller must allow these.
+EXAMPLE_RPCS = ["Create", "Introspect", "GetJwks", "Revoke"]
 
 
-async def _run(*argv: str, timeout: float = 120) -> str:
+async def _exec(
+    *argv: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> tuple[int | None, str, str]:
     process = await asyncio.create_subprocess_exec(
-        *argv, cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *argv,
+        cwd=NODE_DIR,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
-    assert process.returncode == 0, f"{argv}: {out.decode()}{err.decode()}"
-    return out.decode()
+    return process.returncode, out.decode(), err.decode()
+
+
+async def _run(*argv: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> str:
+    returncode, out, err = await _exec(*argv, env=env, timeout=timeout)
+    assert returncode == 0, f"{argv}: {out}{err}"
+    return out
+
+
+def _steps(out: str) -> dict[str, dict[str, Any]]:
+    steps = {s["step"]: s for s in map(json.loads, out.splitlines())}
+    assert "error" not in steps, steps
+    return steps
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    assert node
+    return node
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +73,7 @@ async def test_node_example_creates_introspects_verifies_and_revokes(
     start_service: ServiceFactory, built_example: Path, algorithm: str
 ) -> None:
     r = await start_service(keys=Keyring.generate(algorithm))
-    node = shutil.which("node")
-    assert node
-    out = await _run(node, str(built_example), target(r), timeout=30)
-    steps = {s["step"]: s for s in map(json.loads, out.splitlines())}
-    assert "error" not in steps, steps
+    steps = _steps(await _run(_node(), str(built_example), target(r), timeout=30))
     sid = steps["create"]["session_id"]
     assert steps["introspect"] == {
         "step": "introspect",
@@ -61,3 +89,78 @@ async def test_node_example_creates_introspects_verifies_and_revokes(
     }
     assert steps["revoke"]["revoked_count"] == 1
     assert steps["introspect_after_revoke"]["active"] is False
+
+
+@pytest.fixture
+def pki_files(pki: Pki, tmp_path: Path) -> dict[str, str]:
+    """The test PKI as PEM files, the way a mounted Secret provides them."""
+    contents = {
+        "ca.crt": pki.ca,
+        "tls.crt": pki.server_cert,
+        "tls.key": pki.server_key,
+        "client.crt": pki.client_cert,
+        "client.key": pki.client_key,
+    }
+    for name, pem in contents.items():
+        (tmp_path / name).write_bytes(pem)
+    return {name: str(tmp_path / name) for name in contents}
+
+
+async def test_node_example_calls_over_mtls_with_certificate_flags(
+    start_service: ServiceFactory, built_example: Path, pki_files: dict[str, str]
+) -> None:
+    r = await start_service(
+        tls_cert_file=pki_files["tls.crt"],
+        tls_key_file=pki_files["tls.key"],
+        tls_client_ca_file=pki_files["ca.crt"],
+    )
+    flags = ["--ca", pki_files["ca.crt"], "--cert", pki_files["client.crt"], "--key", pki_files["client.key"]]
+    out = await _run(_node(), str(built_example), f"localhost:{r.service.port}", *flags, timeout=30)
+    steps = _steps(out)
+    assert steps["revoke"]["revoked_count"] == 1
+    # Without the client certificate the handshake refuses the example.
+    returncode, out, _ = await _exec(
+        _node(), str(built_example), f"localhost:{r.service.port}", "--ca", pki_files["ca.crt"], timeout=30
+    )
+    assert returncode != 0
+    assert "error" in {s["step"] for s in map(json.loads, out.splitlines())}
+
+
+async def test_node_example_sends_a_caller_token_over_tls_from_environment_variables(
+    start_service: ServiceFactory, built_example: Path, pki_files: dict[str, str], tmp_path: Path
+) -> None:
+    # A caller-token issuer like a cluster's service-account issuer, and a policy that
+    # lets only its service account call what the example calls.
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="sa-1", alg="ES256", use="sig")
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    caller = "system:serviceaccount:shop:node-example"
+    (tmp_path / "policy.json").write_text(json.dumps({"callers": {caller: EXAMPLE_RPCS}}))
+    issuer, audience = "https://kubernetes.default.svc", "session-service"
+    now = int(time.time())
+    claims = {"sub": caller, "iss": issuer, "aud": audience, "iat": now, "exp": now + 600}
+    (tmp_path / "token").write_text(jwt.encode(claims, key, algorithm="ES256", headers={"kid": "sa-1"}))
+    r = await start_service(
+        tls_cert_file=pki_files["tls.crt"],
+        tls_key_file=pki_files["tls.key"],
+        caller_jwks_file=str(tmp_path / "jwks.json"),
+        caller_issuer=issuer,
+        caller_audience=audience,
+        authz_policy_file=str(tmp_path / "policy.json"),
+    )
+    env = {
+        "SESSION_TARGET": f"127.0.0.1:{r.service.port}",
+        "SESSION_CA_FILE": pki_files["ca.crt"],
+        "SESSION_SERVER_NAME": "localhost",
+        "SESSION_CALLER_TOKEN_FILE": str(tmp_path / "token"),
+    }
+    steps = _steps(await _run(_node(), str(built_example), env=env, timeout=30))
+    assert steps["introspect_after_revoke"]["active"] is False
+    # The policy admits nobody else: without the token every call is refused.
+    returncode, out, _ = await _exec(
+        _node(), str(built_example), env={**env, "SESSION_CALLER_TOKEN_FILE": ""}, timeout=30
+    )
+    assert returncode != 0
+    (error,) = [s for s in map(json.loads, out.splitlines()) if s["step"] == "error"]
+    assert "UNAUTHENTICATED" in error["message"], error

@@ -16,8 +16,12 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from session_wire.v1 import session_pb2
 
 from session_service.config import ENV_PREFIX, Settings
+from session_service.security.policy import parse_policy
+from session_service.transport.caller_guard import REFLECTION_RPC
+from tests.deploy.chart_values_doc import README, chart_defined_paths, readme_with_table, value_comments
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "session-service"
@@ -32,6 +36,70 @@ REQUIRED: dict[str, Any] = {
 # The chart's minimum (native gRPC probes are GA from 1.27) and the newest bundled schemas.
 KUBE_VERSIONS = ["1.27.0", None]
 HEALTH_SERVICE = "session.v1.SessionService"
+# The RPC names an authorization policy may use, as the server passes them to the policy.
+POLICY_RPCS = (
+    *(m.name for m in session_pb2.DESCRIPTOR.services_by_name["SessionService"].methods),
+    REFLECTION_RPC,
+)
+
+# Security set-ups, each rendered once and validated by kubernetes-validate below.
+TLS_SECRET: dict[str, Any] = {"tls": {"enabled": True, "existingSecret": "session-tls"}}
+CERT_MANAGER: dict[str, Any] = {
+    "tls": {
+        "enabled": True,
+        "certManager": {
+            "enabled": True,
+            "issuerRef": {"name": "internal-ca"},
+            "dnsNames": ["sessions.example.com"],
+        },
+    },
+    "service": {"headless": True},
+}
+MTLS: dict[str, Any] = {
+    "tls": {"enabled": True, "existingSecret": "session-tls", "clientAuth": {"enabled": True}}
+}
+POLICY: dict[str, Any] = {
+    "callers": {
+        "spiffe://cluster.local/ns/auth/sa/login": ["*"],
+        "system:serviceaccount:shop:cart": {"rpcs": ["Create", "Get"], "client_ids": ["web"]},
+    }
+}
+CALLER_TOKENS: dict[str, Any] = {
+    "callerTokens": {
+        "enabled": True,
+        "issuer": "https://kubernetes.default.svc.cluster.local",
+        "audience": "session-service",
+        "jwksConfigMap": "cluster-jwks",
+    }
+}
+GATEWAY_PEER: dict[str, Any] = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}
+}
+SCENARIOS: dict[str, list[dict[str, Any]]] = {
+    "tls-existing-secret": [REQUIRED, TLS_SECRET],
+    "cert-manager": [REQUIRED, CERT_MANAGER],
+    "mtls": [REQUIRED, MTLS],
+    "mtls-policy": [REQUIRED, MTLS, {"authz": {"policy": POLICY}}],
+    "client-ca-secret": [
+        REQUIRED,
+        MTLS,
+        {"tls": {"clientAuth": {"caSecret": "client-ca", "caSecretKey": "ca.pem"}}},
+    ],
+    "caller-tokens-policy-configmap": [
+        REQUIRED,
+        CALLER_TOKENS,
+        {"authz": {"existingConfigMap": "session-authz", "existingConfigMapKey": "policy.yaml"}},
+    ],
+    "caller-tokens-secret": [
+        REQUIRED,
+        CALLER_TOKENS,
+        {"callerTokens": {"jwksConfigMap": "", "jwksSecret": "jwks"}},
+    ],
+    "network-policy-peers": [
+        REQUIRED,
+        {"networkPolicy": {"clientLabel": "example.com/sessions", "extraPeers": [GATEWAY_PEER]}},
+    ],
+}
 
 Manifest = dict[str, Any]
 
@@ -94,6 +162,12 @@ def full_manifests(chart: Chart) -> list[Manifest]:
     return chart.render(VALUES_FULL)
 
 
+@pytest.fixture(scope="module")
+def scenarios(chart: Chart) -> dict[str, list[Manifest]]:
+    """The manifests of every security set-up in SCENARIOS."""
+    return {name: chart.render(*values) for name, values in SCENARIOS.items()}
+
+
 def one(manifests: list[Manifest], kind: str, name: str | None = None) -> Manifest:
     found = [m for m in manifests if m["kind"] == kind and name in (None, m["metadata"]["name"])]
     assert len(found) == 1, f"expected one {kind} {name or ''}, got {[m['metadata']['name'] for m in found]}"
@@ -111,7 +185,9 @@ def server_container(manifests: list[Manifest]) -> dict[str, Any]:
 
 
 def configmap_data(manifests: list[Manifest]) -> dict[str, str]:
-    data: dict[str, str] = one(manifests, "ConfigMap")["data"]
+    """The settings: the ConfigMap the server container takes its environment from."""
+    (source,) = server_container(manifests)["envFrom"]
+    data: dict[str, str] = one(manifests, "ConfigMap", source["configMapRef"]["name"])["data"]
     return data
 
 
@@ -132,9 +208,14 @@ def pem_pair() -> tuple[str, str]:
     return private_pem.decode(), public_pem.decode()
 
 
+# Custom resources kubernetes-validate has no schema for; their fields are checked by their own tests.
+CUSTOM_KINDS = {"ServiceMonitor", "Certificate"}
+
+
 def validate(kubernetes_validate: Path, manifests: list[Manifest], tmp: Path, kube: str | None) -> None:
+    """kubernetes-validate --strict on every manifest except the custom resources."""
     path = tmp / "rendered.yaml"
-    path.write_text(yaml.safe_dump_all(manifests))
+    path.write_text(yaml.safe_dump_all([m for m in manifests if m["kind"] not in CUSTOM_KINDS]))
     version = ["--kubernetes-version", kube] if kube else []
     result = subprocess.run(
         [str(kubernetes_validate), "--strict", *version, str(path)],
@@ -178,9 +259,19 @@ def test_default_values_render_manifests_kubernetes_accepts(
 def test_full_values_render_manifests_kubernetes_accepts(
     full_manifests: list[Manifest], kubernetes_validate: Path, tmp_path: Path, kube: str | None
 ) -> None:
-    # ServiceMonitor is a CRD kubernetes-validate has no schema for: checked on its own below.
-    built_in = [m for m in full_manifests if m["kind"] != "ServiceMonitor"]
-    validate(kubernetes_validate, built_in, tmp_path, kube)
+    validate(kubernetes_validate, full_manifests, tmp_path, kube)
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS, ids=lambda k: k or "newest")
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_security_setups_render_manifests_kubernetes_accepts(
+    scenarios: dict[str, list[Manifest]],
+    kubernetes_validate: Path,
+    tmp_path: Path,
+    scenario: str,
+    kube: str | None,
+) -> None:
+    validate(kubernetes_validate, scenarios[scenario], tmp_path, kube)
 
 
 def test_kubernetes_validate_rejects_an_unknown_field(
@@ -196,13 +287,29 @@ def test_kubernetes_validate_rejects_an_unknown_field(
 def test_default_values_render_the_core_resources_only(default_manifests: list[Manifest]) -> None:
     kinds = sorted(m["kind"] for m in default_manifests)
     assert kinds == sorted(
-        ["ConfigMap", "Deployment", "PodDisruptionBudget", "Pod", "Secret", "Service", "ServiceAccount"]
+        [
+            "ConfigMap",
+            "Deployment",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Pod",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+        ]
     )
 
 
 def test_full_values_render_every_optional_resource(full_manifests: list[Manifest]) -> None:
     kinds = {m["kind"] for m in full_manifests}
-    assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"} <= kinds
+    assert {
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "Certificate",
+    } <= kinds
+    one(full_manifests, "ConfigMap", "sessions-authz")
     one(full_manifests, "Service", "sessions-headless")
     # Both Secrets are existing ones, so the chart makes none.
     assert "Secret" not in kinds
@@ -258,6 +365,56 @@ def test_service_monitor_scrapes_the_metrics_port_of_the_release(full_manifests:
         ({"config": {"idleTimeout": 100, "absoluteTimeout": 50}}, "idleTimeout must not exceed"),
         ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
         ({"config": {"metricsPort": 0}, "metrics": {"serviceMonitor": {"enabled": True}}}, "metricsPort"),
+        ({"tls": {"enabled": True}}, "tls.enabled needs a certificate"),
+        ({"tls": {"clientAuth": {"enabled": True}}}, "need tls.enabled=true"),
+        ({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}}, "need tls.enabled=true"),
+        ({"tls": {"enabled": True, "certManager": {"enabled": True}}}, "issuerRef.name is required"),
+        (
+            {
+                "tls": {
+                    "enabled": True,
+                    "existingSecret": "s",
+                    "certManager": {"enabled": True, "issuerRef": {"name": "ca"}},
+                }
+            },
+            "leave tls.existingSecret empty",
+        ),
+        ({**TLS_SECRET, "config": {"healthPort": 50051}}, "config.healthPort must differ"),
+        ({**TLS_SECRET, "config": {"healthPort": 9464}}, "config.healthPort must differ"),
+        ({"tls": {"certManager": {"duration": "90 days"}}}, "/tls/certManager/duration"),
+        ({"authz": {"policy": POLICY}}, "an authorization policy needs caller identities"),
+        ({"authz": {"existingConfigMap": "p"}}, "an authorization policy needs caller identities"),
+        ({**MTLS, "authz": {"policy": POLICY, "existingConfigMap": "p"}}, "set only one"),
+        ({**MTLS, "authz": {"policy": {"callers": {"a": ["Delete"]}}}}, "/authz/policy/callers/a"),
+        ({**MTLS, "authz": {"policy": {"callers": {"a": []}}}}, "/authz/policy/callers/a"),
+        ({**MTLS, "authz": {"policy": {"caller": {"a": ["Get"]}}}}, "invalid propertyName 'caller'"),
+        (
+            {**MTLS, "authz": {"policy": {"callers": {"a": {"rpcs": ["Get"], "clients": ["x"]}}}}},
+            "/authz/policy/callers/a",
+        ),
+        (
+            {"callerTokens": {"enabled": True, "jwksSecret": "j"}},
+            "needs callerTokens.issuer and callerTokens.audience",
+        ),
+        (
+            {"callerTokens": {"enabled": True, "issuer": "i", "audience": "a"}},
+            "exactly one of callerTokens.jwksSecret and callerTokens.jwksConfigMap",
+        ),
+        (
+            {
+                "callerTokens": {
+                    "enabled": True,
+                    "issuer": "i",
+                    "audience": "a",
+                    "jwksSecret": "j",
+                    "jwksConfigMap": "j",
+                }
+            },
+            "exactly one of callerTokens.jwksSecret and callerTokens.jwksConfigMap",
+        ),
+        ({"networkPolicy": {"clientLabel": "not a label"}}, "/networkPolicy/clientLabel"),
+        # Renamed to extraPeers, whose empty default admits only the labelled clients.
+        ({"networkPolicy": {"ingressFrom": []}}, "additional properties 'ingressFrom' not allowed"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else "",
 )
@@ -422,14 +579,14 @@ def test_several_private_keys_need_a_signing_key_id(chart: Chart) -> None:
 # --- probes, rollout and shutdown -------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["default", "full"])
-def test_probes_are_native_grpc_health_checks_on_the_server_port(
-    default_manifests: list[Manifest], full_manifests: list[Manifest], which: str
+def test_probes_are_native_grpc_health_checks_on_the_server_port_without_tls(
+    default_manifests: list[Manifest],
 ) -> None:
-    manifests = default_manifests if which == "default" else full_manifests
-    container = server_container(manifests)
-    port = int(configmap_data(manifests)["SESSION_PORT"])
+    container = server_container(default_manifests)
+    port = int(configmap_data(default_manifests)["SESSION_PORT"])
     assert {"name": "grpc", "containerPort": port, "protocol": "TCP"} in container["ports"]
+    assert "SESSION_HEALTH_PORT" not in configmap_data(default_manifests)
+    assert [p["name"] for p in container["ports"]] == ["grpc", "metrics"]
     for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
         probe = container[probe_name]
         assert set(probe) & {"exec", "httpGet", "tcpSocket"} == set(), probe_name
@@ -523,6 +680,14 @@ def test_configmap_carries_every_setting_from_values(full_manifests: list[Manife
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=production,service.namespace=platform",
+        "SESSION_HEALTH_PORT": "50053",
+        "SESSION_TLS_CERT_FILE": "/etc/session-service/tls/tls.crt",
+        "SESSION_TLS_KEY_FILE": "/etc/session-service/tls/tls.key",
+        "SESSION_TLS_CLIENT_CA_FILE": "/etc/session-service/client-ca/bundle.pem",
+        "SESSION_CALLER_JWKS_FILE": "/etc/session-service/caller-jwks/keys.json",
+        "SESSION_CALLER_ISSUER": "https://kubernetes.default.svc.cluster.example",
+        "SESSION_CALLER_AUDIENCE": "sessions.platform",
+        "SESSION_AUTHZ_POLICY_FILE": "/etc/session-service/authz/policy.json",
     }
     data = configmap_data(full_manifests)
     assert {name: data.get(name) for name in expected} == expected
@@ -559,9 +724,10 @@ def test_service_exposes_grpc_with_app_protocol_and_metrics(
         {"name": "metrics", "port": 9464, "targetPort": "metrics", "protocol": "TCP", "appProtocol": "http"},
     ]
     full_ports = {p["name"]: p["port"] for p in one(full_manifests, "Service", "sessions")["spec"]["ports"]}
-    assert full_ports == {"grpc": 443, "metrics": 9090}
+    # With TLS on, the plaintext health port is on the Service too, for "helm test".
+    assert full_ports == {"grpc": 443, "health": 50053, "metrics": 9090}
     container_ports = {p["name"]: p["containerPort"] for p in server_container(full_manifests)["ports"]}
-    assert container_ports == {"grpc": 50052, "metrics": 9465}
+    assert container_ports == {"grpc": 50052, "health": 50053, "metrics": 9465}
 
 
 def test_metrics_port_zero_removes_the_metrics_ports(chart: Chart) -> None:
@@ -584,14 +750,16 @@ def test_network_policy_admits_clients_and_reaches_redis_dns_and_otlp(full_manif
     policy = one(full_manifests, "NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     grpc_rule, metrics_rule = policy["ingress"]
-    assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
-    assert {"podSelector": {"matchLabels": {"sessions-client": "true"}}} in grpc_rule["from"]
-    assert {"namespaceSelector": {"matchLabels": {"example.com/gateway": "true"}}} in grpc_rule["from"]
+    assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}, {"port": "health", "protocol": "TCP"}]
+    assert grpc_rule["from"] == [
+        {"podSelector": {"matchLabels": {"platform.example.com/session-client": "true"}}},
+        {"namespaceSelector": {"matchLabels": {"example.com/gateway": "true"}}},
+    ]
     assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     egress_ports = [sorted(p["port"] for p in rule["ports"]) for rule in policy["egress"]]
     assert egress_ports == [[53, 53], [6379, 6380], [4317], [8443]]
     test_pod_labels = one(full_manifests, "Pod")["metadata"]["labels"]
-    assert test_pod_labels["sessions-client"] == "true"
+    assert test_pod_labels["platform.example.com/session-client"] == "true"
 
 
 def test_helm_test_pod_runs_the_healthcheck_against_the_service(full_manifests: list[Manifest]) -> None:
@@ -599,7 +767,8 @@ def test_helm_test_pod_runs_the_healthcheck_against_the_service(full_manifests: 
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
     assert container["image"] == server_container(full_manifests)["image"]
-    assert container["args"] == ["healthcheck", "--target", "sessions:443"]
+    # The healthcheck speaks plaintext: with TLS on it checks the Service's health port.
+    assert container["args"] == ["healthcheck", "--target", "sessions:50053"]
     assert pod["spec"]["restartPolicy"] == "Never"
     # The Service must never send traffic to the test pod.
     selector = one(full_manifests, "Service", "sessions")["spec"]["selector"]
@@ -618,49 +787,272 @@ def test_notes_show_port_forward_and_a_grpcurl_create_call(chart: Chart) -> None
     assert f"helm test {RELEASE}" in notes
 
 
+# --- TLS, caller identity, authorization and network policy ------------------------------
+
+
+def mounted_file(manifests: list[Manifest], path: str) -> tuple[dict[str, Any], str]:
+    """The pod volume that holds the file at ``path`` and the key it comes from.
+
+    Fails unless a read-only mount of the whole volume (never subPath, which would stop
+    Secret and ConfigMap updates from reaching the file) covers the path.
+    """
+    (mount,) = [
+        m for m in server_container(manifests)["volumeMounts"] if path.startswith(m["mountPath"] + "/")
+    ]
+    assert mount["readOnly"] is True
+    assert "subPath" not in mount
+    (volume,) = [v for v in server_pod_spec(manifests)["volumes"] if v["name"] == mount["name"]]
+    source = volume.get("secret") or volume.get("configMap")
+    assert source is not None, volume
+    relative = path[len(mount["mountPath"]) + 1 :]
+    (item,) = [i for i in source["items"] if i["path"] == relative]
+    return volume, item["key"]
+
+
+def notes(chart: Chart, *values: dict[str, Any]) -> str:
+    result = chart.run("install", "--dry-run=client", RELEASE, str(CHART), values=values)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+def test_tls_from_an_existing_secret_mounts_certificate_and_key(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["tls-existing-secret"]
+    data = configmap_data(manifests)
+    for setting, key in (("SESSION_TLS_CERT_FILE", "tls.crt"), ("SESSION_TLS_KEY_FILE", "tls.key")):
+        volume, secret_key = mounted_file(manifests, data[setting])
+        assert volume["secret"]["secretName"] == "session-tls"
+        assert secret_key == key
+    assert [i["key"] for i in volume["secret"]["items"]] == ["tls.crt", "tls.key"]
+    assert "SESSION_TLS_CLIENT_CA_FILE" not in data
+    assert not [m for m in manifests if m["kind"] == "Certificate"]
+
+
+@pytest.mark.parametrize("scenario", ["tls-existing-secret", "cert-manager", "mtls"])
+def test_probes_use_the_plaintext_health_port_when_tls_is_on(
+    scenarios: dict[str, list[Manifest]], scenario: str
+) -> None:
+    manifests = scenarios[scenario]
+    data = configmap_data(manifests)
+    health_port = int(data["SESSION_HEALTH_PORT"])
+    assert health_port == 50052
+    assert health_port != int(data["SESSION_PORT"])
+    container = server_container(manifests)
+    assert {"name": "health", "containerPort": health_port, "protocol": "TCP"} in container["ports"]
+    for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe_name]["grpc"]["port"] == health_port, probe_name
+    assert container["readinessProbe"]["grpc"]["service"] == HEALTH_SERVICE
+    assert "service" not in container["livenessProbe"]["grpc"]
+    assert "service" not in container["startupProbe"]["grpc"]
+    # "helm test" speaks plaintext too: it asks the health port through the Service.
+    service_ports = {p["name"]: p for p in one(manifests, "Service", FULLNAME)["spec"]["ports"]}
+    assert service_ports["health"]["port"] == health_port
+    assert service_ports["health"]["targetPort"] == "health"
+    test_args = one(manifests, "Pod")["spec"]["containers"][0]["args"]
+    assert test_args == ["healthcheck", "--target", f"{FULLNAME}:{health_port}"]
+
+
+def test_cert_manager_issues_the_certificate_the_pods_mount(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["cert-manager"]
+    certificate = one(manifests, "Certificate")
+    assert certificate["apiVersion"] == "cert-manager.io/v1"
+    assert certificate["metadata"]["name"] == FULLNAME
+    spec = certificate["spec"]
+    volume, _ = mounted_file(manifests, configmap_data(manifests)["SESSION_TLS_CERT_FILE"])
+    assert spec["secretName"] == volume["secret"]["secretName"] == f"{FULLNAME}-tls"
+    assert spec["issuerRef"] == {"name": "internal-ca", "kind": "Issuer", "group": "cert-manager.io"}
+    names = [
+        f"{service}{suffix}"
+        for service in (FULLNAME, f"{FULLNAME}-headless")
+        for suffix in ("", ".default", ".default.svc", ".default.svc.cluster.local")
+    ]
+    assert spec["dnsNames"] == [*names, "sessions.example.com"]
+    assert (spec["duration"], spec["renewBefore"]) == ("2160h", "360h")
+    assert spec["privateKey"] == {"algorithm": "ECDSA", "rotationPolicy": "Always"}
+    assert spec["usages"] == ["digital signature", "server auth"]
+    assert set(certificate) == {"apiVersion", "kind", "metadata", "spec"}
+    assert set(spec) == {
+        "secretName",
+        "secretTemplate",
+        "issuerRef",
+        "dnsNames",
+        "duration",
+        "renewBefore",
+        "privateKey",
+        "usages",
+    }
+
+
+def test_full_values_certificate_uses_the_cluster_domain_and_issuer(full_manifests: list[Manifest]) -> None:
+    spec = one(full_manifests, "Certificate")["spec"]
+    assert spec["issuerRef"] == {"name": "platform-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert "sessions.default.svc.cluster.example" in spec["dnsNames"]
+    assert "sessions-headless.default.svc.cluster.example" in spec["dnsNames"]
+    assert spec["privateKey"]["algorithm"] == "RSA"
+
+
+def test_mtls_verifies_clients_with_the_ca_of_the_tls_secret(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["mtls"]
+    volume, key = mounted_file(manifests, configmap_data(manifests)["SESSION_TLS_CLIENT_CA_FILE"])
+    assert (volume["secret"]["secretName"], key) == ("session-tls", "ca.crt")
+
+
+def test_mtls_client_ca_may_come_from_its_own_secret(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["client-ca-secret"]
+    data = configmap_data(manifests)
+    volume, key = mounted_file(manifests, data["SESSION_TLS_CLIENT_CA_FILE"])
+    assert (volume["secret"]["secretName"], key) == ("client-ca", "ca.pem")
+    tls_volume, _ = mounted_file(manifests, data["SESSION_TLS_CERT_FILE"])
+    assert [i["key"] for i in tls_volume["secret"]["items"]] == ["tls.crt", "tls.key"]
+
+
+def test_policy_is_mounted_as_json_the_server_accepts(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["mtls-policy"]
+    path = configmap_data(manifests)["SESSION_AUTHZ_POLICY_FILE"]
+    assert path.endswith(".json")
+    volume, key = mounted_file(manifests, path)
+    configmap = one(manifests, "ConfigMap", volume["configMap"]["name"])
+    assert configmap["metadata"]["name"] == f"{FULLNAME}-authz"
+    document = configmap["data"][key]
+    assert json.loads(document) == POLICY
+    policy = parse_policy(document.encode(), yaml_allowed=False, rpc_names=POLICY_RPCS)
+    assert policy.callers["system:serviceaccount:shop:cart"].client_ids == frozenset({"web"})
+
+
+def test_changing_the_policy_changes_the_authz_checksum_only(chart: Chart) -> None:
+    base = [REQUIRED, MTLS, {"authz": {"policy": POLICY}}]
+    before = pod_annotations(chart.render(*base))
+    same = pod_annotations(chart.render(*base))
+    narrower = {"callers": {"spiffe://cluster.local/ns/auth/sa/login": ["Create"]}}
+    after = pod_annotations(chart.render(*base, {"authz": {"policy": narrower}}))
+    assert re.fullmatch(r"[0-9a-f]{64}", before["checksum/authz"])
+    assert same["checksum/authz"] == before["checksum/authz"]
+    assert after["checksum/authz"] != before["checksum/authz"]
+    assert after["checksum/config"] == before["checksum/config"]
+    assert after["checksum/secret"] == before["checksum/secret"]
+
+
+def test_no_policy_mounts_nothing_and_sets_no_policy_file(default_manifests: list[Manifest]) -> None:
+    assert "SESSION_AUTHZ_POLICY_FILE" not in configmap_data(default_manifests)
+    assert "checksum/authz" not in pod_annotations(default_manifests)
+    assert [m["metadata"]["name"] for m in default_manifests if m["kind"] == "ConfigMap"] == [FULLNAME]
+
+
+def test_an_existing_policy_configmap_is_mounted_under_its_key(scenarios: dict[str, list[Manifest]]) -> None:
+    manifests = scenarios["caller-tokens-policy-configmap"]
+    path = configmap_data(manifests)["SESSION_AUTHZ_POLICY_FILE"]
+    # The file keeps the key's name, whose suffix tells the server JSON from YAML.
+    assert path.endswith("/policy.yaml")
+    volume, key = mounted_file(manifests, path)
+    assert (volume["configMap"]["name"], key) == ("session-authz", "policy.yaml")
+    assert "checksum/authz" not in pod_annotations(manifests)
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "ConfigMap"] == [FULLNAME]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "source"),
+    [("caller-tokens-policy-configmap", "configMap"), ("caller-tokens-secret", "secret")],
+)
+def test_caller_tokens_are_verified_against_the_mounted_jwks(
+    scenarios: dict[str, list[Manifest]], scenario: str, source: str
+) -> None:
+    manifests = scenarios[scenario]
+    data = configmap_data(manifests)
+    assert data["SESSION_CALLER_ISSUER"] == "https://kubernetes.default.svc.cluster.local"
+    assert data["SESSION_CALLER_AUDIENCE"] == "session-service"
+    volume, key = mounted_file(manifests, data["SESSION_CALLER_JWKS_FILE"])
+    assert key == "jwks.json"
+    assert source in volume
+    # The pods themselves still mount no service-account token.
+    assert server_pod_spec(manifests)["automountServiceAccountToken"] is False
+
+
+def test_schema_knows_exactly_the_rpc_names_the_server_accepts() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert set(schema["definitions"]["rpcName"]["enum"]) == {"*", *POLICY_RPCS}
+
+
+def test_network_policy_is_on_by_default_and_admits_only_labelled_clients(
+    default_manifests: list[Manifest],
+) -> None:
+    policy = one(default_manifests, "NetworkPolicy")["spec"]
+    assert policy["podSelector"] == one(default_manifests, "Deployment")["spec"]["selector"]
+    grpc_rule, metrics_rule = policy["ingress"]
+    # No health port while TLS is off, and kubelet probes need no rule.
+    assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+    assert grpc_rule["from"] == [{"podSelector": {"matchLabels": {f"{FULLNAME}-client": "true"}}}]
+    assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert one(default_manifests, "Pod")["metadata"]["labels"][f"{FULLNAME}-client"] == "true"
+
+
+def test_network_policy_admits_the_configured_label_and_extra_peers(
+    scenarios: dict[str, list[Manifest]],
+) -> None:
+    manifests = scenarios["network-policy-peers"]
+    grpc_rule = one(manifests, "NetworkPolicy")["spec"]["ingress"][0]
+    assert grpc_rule["from"] == [
+        {"podSelector": {"matchLabels": {"example.com/sessions": "true"}}},
+        GATEWAY_PEER,
+    ]
+    assert one(manifests, "Pod")["metadata"]["labels"]["example.com/sessions"] == "true"
+
+
+def test_network_policy_admits_clients_to_the_health_port_when_tls_is_on(
+    scenarios: dict[str, list[Manifest]],
+) -> None:
+    grpc_rule = one(scenarios["mtls"], "NetworkPolicy")["spec"]["ingress"][0]
+    assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}, {"port": "health", "protocol": "TCP"}]
+
+
+def test_default_client_label_stays_a_valid_label_key_for_long_names(chart: Chart) -> None:
+    manifests = chart.render(REQUIRED, {"fullnameOverride": "s" * 63})
+    (key,) = one(manifests, "NetworkPolicy")["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert len(key) <= 63
+    assert key == "s" * 56 + "-client"
+
+
+def test_notes_warn_without_tls_or_policy(chart: Chart) -> None:
+    text = notes(chart, REQUIRED)
+    assert "WARNING: TLS IS OFF" in text
+    assert "WARNING: NO AUTHORIZATION POLICY" in text
+    assert f"pods in namespace default labelled {FULLNAME}-client=true" in text
+    tls_only = notes(chart, REQUIRED, TLS_SECRET)
+    assert "TLS IS OFF" not in tls_only
+    assert "NO AUTHORIZATION POLICY" in tls_only
+
+
+def test_notes_show_tls_commands_and_no_warning_with_mtls_and_a_policy(chart: Chart) -> None:
+    text = notes(chart, *SCENARIOS["mtls-policy"])
+    assert "WARNING" not in text
+    ca_command = "kubectl get secret --namespace default session-tls -o jsonpath='{.data.ca\\.crt}'"
+    assert f"{ca_command} | base64 -d > ca.crt" in text
+    flags = f"-cacert ca.crt -authority {FULLNAME}.default.svc -cert client.crt -key client.key"
+    assert (
+        f"""grpcurl {flags} -d '{{"user_id":"alice"}}' localhost:50051 session.v1.SessionService/Create"""
+        in text
+    )
+    assert "-plaintext" not in text
+    assert "health port 50052" in text
+
+
+def test_notes_show_a_caller_token_command_with_caller_tokens(chart: Chart) -> None:
+    text = notes(chart, REQUIRED, TLS_SECRET, CALLER_TOKENS, {"authz": {"policy": POLICY}})
+    assert "WARNING" not in text
+    assert (
+        "TOKEN=$(kubectl create token SERVICE_ACCOUNT --namespace default --audience session-service)" in text
+    )
+    assert (
+        'grpcurl -cacert ca.crt -authority rel-session-service.default.svc -H "authorization: Bearer $TOKEN"'
+        in text
+    )
+
+
 # --- values.yaml and its schema -----------------------------------------------------------
-
-
-def declared_keys(values_yaml: str) -> dict[str, bool]:
-    """Each key path declared in values.yaml -> whether a comment documents it (above or inline)."""
-    documented: dict[str, bool] = {}
-    stack: list[tuple[int, str]] = []
-    previous = ""
-    for line in values_yaml.splitlines():
-        match = re.match(r"^(\s*)([A-Za-z0-9_.-]+):(.*)$", line)
-        if match:
-            indent, key = len(match[1]), match[2]
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            stack.append((indent, key))
-            path = ".".join(k for _, k in stack)
-            documented[path] = previous.lstrip().startswith("#") or "#" in match[3]
-        previous = line
-    return documented
-
-
-def chart_defined_paths(
-    schema: dict[str, Any], definitions: dict[str, Any], prefix: str = ""
-) -> dict[str, bool]:
-    """Paths of the values the schema declares -> whether the chart defines their inner shape
-    (an object closed by additionalProperties false). Kubernetes objects passed through as they
-    are (security contexts, resources, peers) are not walked into: the comment on the object
-    documents them."""
-    paths: dict[str, bool] = {}
-    for name, sub in schema.get("properties", {}).items():
-        if "$ref" in sub:
-            sub = definitions[sub["$ref"].rsplit("/", 1)[1]]
-        closed = sub.get("additionalProperties") is False
-        paths[prefix + name] = closed
-        if closed:
-            paths |= chart_defined_paths(sub, definitions, f"{prefix}{name}.")
-    return paths
 
 
 def test_every_value_is_documented_and_described_by_the_schema() -> None:
     values_text = (CHART / "values.yaml").read_text()
     schema = json.loads((CHART / "values.schema.json").read_text())
-    documented = declared_keys(values_text)
+    documented = {path: bool(lines) for path, lines in value_comments(values_text).items()}
     schema_paths = chart_defined_paths(schema, schema["definitions"])
 
     def value_paths(node: dict[str, Any], prefix: str = "") -> Iterator[str]:
@@ -675,3 +1067,13 @@ def test_every_value_is_documented_and_described_by_the_schema() -> None:
     assert not undocumented, f"values without a comment where declared: {undocumented}"
     not_in_values = sorted(set(schema_paths) - set(documented))
     assert not not_in_values, f"schema entries missing from values.yaml: {not_in_values}"
+
+
+def test_chart_readme_lists_every_value_as_values_yaml_documents_it() -> None:
+    readme = README.read_text()
+    assert readme == readme_with_table(readme), (
+        "stale values table: run python -m tests.deploy.chart_values_doc"
+    )
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for top_level in values:
+        assert f"| `{top_level}" in readme, top_level

@@ -3,6 +3,7 @@
 // src/gen are generated from it by scripts/generate-protos.sh (CI fails when they are stale).
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import type { ProtoGrpcType } from "./gen/session.js";
@@ -29,13 +30,94 @@ export function loadSessionService(protoDir: string = DEFAULT_PROTO_DIR): ProtoG
   return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
 }
 
+// How to reach the service: plaintext when no file is given (development), TLS with
+// caFile, mutual TLS with certFile and keyFile too, and a caller token with
+// callerTokenFile. The same choices, and environment variables, as the Python sessionctl.
+export interface Connection {
+  // PEM CA bundle that verifies the service's certificate (SESSION_CA_FILE); turns TLS on.
+  caFile?: string;
+  // PEM client certificate presented to the service, for mTLS (SESSION_CERT_FILE); turns
+  // TLS on (verified against the system's roots when caFile is not given).
+  certFile?: string;
+  // PEM private key of certFile (SESSION_KEY_FILE).
+  keyFile?: string;
+  // Name to expect in the service's certificate when it differs from the target's host,
+  // e.g. "sessions.shop.svc" through a port-forward to localhost (SESSION_SERVER_NAME).
+  serverName?: string;
+  // File holding a caller JWT, sent as "authorization: Bearer <jwt>" with every call and
+  // re-read when it changes, as the kubelet rotates projected service-account tokens
+  // (SESSION_CALLER_TOKEN_FILE). Send it over TLS only.
+  callerTokenFile?: string;
+}
+
+// The connection settings from SESSION_CA_FILE, SESSION_CERT_FILE, SESSION_KEY_FILE,
+// SESSION_SERVER_NAME and SESSION_CALLER_TOKEN_FILE; unset or empty ones stay unset.
+export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env): Connection {
+  const value = (name: string): string | undefined => env[name] || undefined;
+  return {
+    caFile: value("SESSION_CA_FILE"),
+    certFile: value("SESSION_CERT_FILE"),
+    keyFile: value("SESSION_KEY_FILE"),
+    serverName: value("SESSION_SERVER_NAME"),
+    callerTokenFile: value("SESSION_CALLER_TOKEN_FILE"),
+  };
+}
+
+// True when the connection speaks TLS.
+export function usesTls(connection: Connection): boolean {
+  return Boolean(connection.caFile || connection.certFile);
+}
+
+// The channel credentials of a connection; the PEM files are read now, so a missing one
+// fails at start rather than on the first call.
+export function channelCredentials(connection: Connection): grpc.ChannelCredentials {
+  const { caFile, certFile, keyFile, serverName } = connection;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new Error("a client certificate and its key go together (--cert/SESSION_CERT_FILE, --key/SESSION_KEY_FILE)");
+  }
+  if (!usesTls(connection)) {
+    if (serverName) throw new Error("a server name needs TLS: give --ca/SESSION_CA_FILE");
+    return grpc.credentials.createInsecure();
+  }
+  const read = (path: string | undefined): Buffer | null => (path ? readFileSync(path) : null);
+  return grpc.credentials.createSsl(read(caFile), read(keyFile), read(certFile));
+}
+
+// A caller-token source that re-reads the file when it changes.
+export function callerTokenFile(path: string): () => string {
+  let cached: { stamp: number; token: string } | undefined;
+  const read = (): string => {
+    const stamp = statSync(path).mtimeMs;
+    if (cached?.stamp !== stamp) cached = { stamp, token: readFileSync(path, "utf8").trim() };
+    return cached.token;
+  };
+  read(); // a missing file fails now, not on the first call
+  return read;
+}
+
+// An interceptor that sends "authorization: Bearer <token>" with every call.
+export function callerTokenInterceptor(token: () => string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token()}`);
+        next(metadata, listener);
+      },
+    });
+}
+
 export function sessionClient(
   target: string,
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  connection: Connection = {},
   protoDir?: string,
 ): SessionServiceClient {
   const proto = loadSessionService(protoDir);
-  return new proto.session.v1.SessionService(target, credentials);
+  const options: grpc.ClientOptions = {};
+  if (connection.serverName) options["grpc.ssl_target_name_override"] = connection.serverName;
+  if (connection.callerTokenFile) {
+    options.interceptors = [callerTokenInterceptor(callerTokenFile(connection.callerTokenFile))];
+  }
+  return new proto.session.v1.SessionService(target, channelCredentials(connection), options);
 }
 
 // Promise form of a unary call with a deadline, e.g. `await unary(client, "Create", {...})`.

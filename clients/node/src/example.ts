@@ -1,13 +1,40 @@
 // Create, Introspect and Revoke from Node.js, and local verification of the access token
 // with an independent JOSE library (jose) against the service's JWKS.
-// Usage: node dist/example.js [host:port]   (default $SESSION_TARGET or 127.0.0.1:50051)
+// Usage: node dist/example.js [host:port] [--ca FILE] [--cert FILE --key FILE]
+//                             [--server-name NAME] [--caller-token-file FILE]
+// The target defaults to $SESSION_TARGET or 127.0.0.1:50051; each option defaults to its
+// environment variable (SESSION_CA_FILE, SESSION_CERT_FILE, SESSION_KEY_FILE,
+// SESSION_SERVER_NAME, SESSION_CALLER_TOKEN_FILE). Plaintext when neither --ca nor --cert.
+// The token is verified for $SESSION_ISSUER and $SESSION_AUDIENCE (default session-service, internal).
 // Prints one JSON object per step; exits non-zero if anything is not as expected.
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { parseArgs } from "node:util";
 
-import { sessionClient, unary } from "./client.js";
+import { connectionFromEnv, sessionClient, unary, usesTls, type Connection } from "./client.js";
 
-const target = process.argv[2] ?? process.env.SESSION_TARGET ?? "127.0.0.1:50051";
-const client = sessionClient(target);
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    ca: { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    "server-name": { type: "string" },
+    "caller-token-file": { type: "string" },
+  },
+});
+const fromEnv = connectionFromEnv();
+const connection: Connection = {
+  caFile: flags.ca ?? fromEnv.caFile,
+  certFile: flags.cert ?? fromEnv.certFile,
+  keyFile: flags.key ?? fromEnv.keyFile,
+  serverName: flags["server-name"] ?? fromEnv.serverName,
+  callerTokenFile: flags["caller-token-file"] ?? fromEnv.callerTokenFile,
+};
+const target = positionals[0] ?? process.env.SESSION_TARGET ?? "127.0.0.1:50051";
+if (connection.callerTokenFile && !usesTls(connection)) {
+  console.error("warning: sending the caller token over plaintext; give --ca for TLS");
+}
+const client = sessionClient(target, connection);
 
 function step(name: string, fields: Record<string, unknown>): void {
   console.log(JSON.stringify({ step: name, ...fields }));
@@ -35,7 +62,13 @@ try {
   const { payload, protectedHeader } = await jwtVerify(
     created.access_token,
     createLocalJWKSet(JSON.parse(jwks_json)),
-    { issuer: "session-service", audience: "internal", typ: "at+jwt", algorithms: ["EdDSA", "ES256", "RS256"] },
+    {
+      // The service's SESSION_ISSUER and SESSION_AUDIENCE (the chart's config.issuer, config.audience).
+      issuer: process.env.SESSION_ISSUER || "session-service",
+      audience: process.env.SESSION_AUDIENCE || "internal",
+      typ: "at+jwt",
+      algorithms: ["EdDSA", "ES256", "RS256"],
+    },
   );
   check(payload.sid === sessionId, "the token must name its session");
   step("verify_locally", { alg: protectedHeader.alg, sub: payload.sub, sid: payload.sid });

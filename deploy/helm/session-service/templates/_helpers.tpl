@@ -45,9 +45,17 @@ app.kubernetes.io/name: {{ include "session-service.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* The label that the NetworkPolicy lets reach the gRPC port. */}}
+{{/*
+Key of the label that the NetworkPolicy lets reach the gRPC port: networkPolicy.clientLabel,
+or "<fullname>-client" (the name shortened so the key stays within 63 characters).
+*/}}
+{{- define "session-service.clientLabelKey" -}}
+{{- .Values.networkPolicy.clientLabel | default (printf "%s-client" (include "session-service.fullname" . | trunc 56 | trimSuffix "-")) }}
+{{- end }}
+
+{{/* The label that the NetworkPolicy lets reach the gRPC port, as YAML. */}}
 {{- define "session-service.clientLabel" -}}
-{{ include "session-service.fullname" . }}-client: "true"
+{{ include "session-service.clientLabelKey" . }}: "true"
 {{- end }}
 
 {{/* Name of the ServiceAccount the pods run as. */}}
@@ -99,6 +107,46 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else if .Values.redis.password }}
 {{- print "redis-password" }}
 {{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding the server certificate: tls.existingSecret or the Certificate's. */}}
+{{- define "session-service.tlsSecretName" -}}
+{{- .Values.tls.existingSecret | default (printf "%s-tls" (include "session-service.fullname" .)) }}
+{{- end }}
+
+{{/*
+The port the probes and "helm test" check: the plaintext health port while the gRPC
+port speaks TLS (Kubernetes gRPC probes cannot), else the gRPC port.
+*/}}
+{{- define "session-service.healthCheckPort" -}}
+{{- if .Values.tls.enabled }}{{ .Values.config.healthPort }}{{ else }}{{ .Values.config.port }}{{ end }}
+{{- end }}
+
+{{/* The DNS names of the cert-manager Certificate: the Services' names, then tls.certManager.dnsNames. */}}
+{{- define "session-service.certificateDnsNames" -}}
+{{- $fullname := include "session-service.fullname" . }}
+{{- $services := list $fullname }}
+{{- if .Values.service.headless }}{{ $services = append $services (printf "%s-headless" $fullname) }}{{ end }}
+{{- $names := list }}
+{{- range $services }}
+{{- $names = concat $names (list . (printf "%s.%s" . $.Release.Namespace) (printf "%s.%s.svc" . $.Release.Namespace) (printf "%s.%s.svc.%s" . $.Release.Namespace $.Values.clusterDomain)) }}
+{{- end }}
+{{- concat $names .Values.tls.certManager.dnsNames | uniq | toYaml }}
+{{- end }}
+
+{{/* True ("true") when the server gets an authorization policy. */}}
+{{- define "session-service.hasAuthzPolicy" -}}
+{{- if or .Values.authz.policy .Values.authz.existingConfigMap }}true{{ end }}
+{{- end }}
+
+{{/* Name of the ConfigMap holding the authorization policy. */}}
+{{- define "session-service.authzConfigMapName" -}}
+{{- .Values.authz.existingConfigMap | default (printf "%s-authz" (include "session-service.fullname" .)) }}
+{{- end }}
+
+{{/* Key (and mounted file name) of the authorization policy in its ConfigMap. */}}
+{{- define "session-service.authzPolicyKey" -}}
+{{- if .Values.authz.existingConfigMap }}{{ .Values.authz.existingConfigMapKey }}{{ else }}policy.json{{ end }}
 {{- end }}
 
 {{/* otel.resourceAttributes as OTEL_RESOURCE_ATTRIBUTES: "k1=v1,k2=v2", sorted by key. */}}
@@ -177,6 +225,38 @@ Deployment, so any render fails with a message naming the value to fix.
 {{- end }}
 {{- if and $v.autoscaling.enabled (kindIs "invalid" $v.autoscaling.targetCPUUtilizationPercentage) (kindIs "invalid" $v.autoscaling.targetMemoryUtilizationPercentage) }}
   {{- fail "autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage" }}
+{{- end }}
+{{- if $v.tls.enabled }}
+  {{- if not (or $v.tls.existingSecret $v.tls.certManager.enabled) }}
+    {{- fail "tls.enabled needs a certificate: set tls.existingSecret or tls.certManager.enabled" }}
+  {{- end }}
+  {{- if has (int $v.config.healthPort) (list (int $v.config.port) (int $v.config.metricsPort)) }}
+    {{- fail "config.healthPort must differ from config.port and config.metricsPort" }}
+  {{- end }}
+{{- else if or $v.tls.certManager.enabled $v.tls.clientAuth.enabled }}
+  {{- fail "tls.certManager and tls.clientAuth need tls.enabled=true" }}
+{{- end }}
+{{- if $v.tls.certManager.enabled }}
+  {{- if $v.tls.existingSecret }}
+    {{- fail (printf "tls.certManager writes the Secret %s-tls itself: leave tls.existingSecret empty" (include "session-service.fullname" .)) }}
+  {{- end }}
+  {{- if not $v.tls.certManager.issuerRef.name }}
+    {{- fail "tls.certManager.issuerRef.name is required: the Issuer or ClusterIssuer that signs the certificate" }}
+  {{- end }}
+{{- end }}
+{{- if and $v.authz.policy $v.authz.existingConfigMap }}
+  {{- fail "authz.existingConfigMap replaces authz.policy: set only one" }}
+{{- end }}
+{{- if and (include "session-service.hasAuthzPolicy" .) (not (or $v.tls.clientAuth.enabled $v.callerTokens.enabled)) }}
+  {{- fail "an authorization policy needs caller identities: enable tls.clientAuth or callerTokens (without either, every call would be refused)" }}
+{{- end }}
+{{- if $v.callerTokens.enabled }}
+  {{- if not (and $v.callerTokens.issuer $v.callerTokens.audience) }}
+    {{- fail "callerTokens needs callerTokens.issuer and callerTokens.audience" }}
+  {{- end }}
+  {{- if eq (not $v.callerTokens.jwksSecret) (not $v.callerTokens.jwksConfigMap) }}
+    {{- fail "callerTokens needs exactly one of callerTokens.jwksSecret and callerTokens.jwksConfigMap" }}
+  {{- end }}
 {{- end }}
 {{- if and $v.metrics.serviceMonitor.enabled (eq (int $v.config.metricsPort) 0) }}
   {{- fail "metrics.serviceMonitor needs metrics: config.metricsPort is 0" }}
