@@ -213,6 +213,13 @@ def our_service_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSION_")}
     # Without SESSION_REDIS_URL the service starts a private redis-server (pinned with it).
     env["SESSION_REFRESH_GRACE"] = str(REFRESH_GRACE_S)
+    # h2load repeats one body, so every Create and Refresh is the same user's: the per-user
+    # rate limits and session cap (on by default) would refuse almost all of them. What is
+    # measured is the cost of a call, so they are off here (bench/soak.py exercises them).
+    env["SESSION_CREATE_RATE_PER_USER"] = "0"
+    env["SESSION_REFRESH_RATE_PER_USER"] = "0"
+    env["SESSION_MAX_SESSIONS_PER_USER"] = "0"
+    env["SESSION_CALLER_RATE_LIMIT"] = "0"
     return env
 
 
