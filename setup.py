@@ -39,6 +39,8 @@ RUNTIME = [
     "watchfiles>=1.0,<2",
     # The authorization policy may be YAML (security/policy.py).
     "pyyaml>=6.0,<7",
+    # The HTTP forward-auth endpoint for nginx, Traefik and Caddy (transport/forward_auth.py).
+    "aiohttp>=3.11,<4",
 ]
 
 wire = (
