@@ -12,11 +12,13 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from session_wire.ext_authz import external_auth_pb2_grpc
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.audit import AuditLog
 from session_service.config import Settings
 from session_service.domain.clock import Clock, SystemClock
+from session_service.domain.gateway import GatewayCheck, RevokedSessions
 from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
@@ -31,8 +33,11 @@ from session_service.store.revocations import RedisRevocationFeed
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
+from session_service.transport import ext_authz
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard
 from session_service.transport.errors import ErrorInterceptor
+from session_service.transport.forward_auth import ForwardAuthServer
+from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
 from session_service.transport.servicer import SessionServicer
 
 log = logging.getLogger(__name__)
@@ -93,7 +98,10 @@ class _Security:
             else None
         )
         self.policy = (
-            PolicyFile(Path(settings.authz_policy_file), rpc_names=(*SERVICE_METHODS, REFLECTION_RPC))
+            PolicyFile(
+                Path(settings.authz_policy_file),
+                rpc_names=(*SERVICE_METHODS, *ext_authz.METHODS, REFLECTION_RPC),
+            )
             if settings.authz_policy_file
             else None
         )
@@ -127,6 +135,8 @@ class Service:
     revocations: RedisRevocationFeed | None = None
     health_server: grpc.aio.Server | None = None
     health_port: int = 0
+    gateway: GatewayCheck | None = None
+    forward_auth_port: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -217,9 +227,14 @@ async def _start(
         ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
+    gateway, revoked, gateway_feed = _gateway_check(settings, store, manager, clock, limits)
+    door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
+    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, ext_authz.SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     address = f"{_host(settings.host)}:{settings.port}"
     if security.tls is not None:
         port = server.add_secure_port(address, security.tls.server_credentials())
@@ -258,7 +273,19 @@ async def _start(
         health_server,
         health_port,
     )
+    service.gateway = gateway
     await security.start(service._resources)
+    try:
+        service.forward_auth_port = await _start_gateway(
+            settings, door, revoked, gateway_feed, service._resources
+        )
+    except OSError as e:
+        await service._resources.aclose()
+        await store.close()
+        telemetry.close()
+        raise OSError(
+            f"could not serve forward-auth on {settings.host}:{settings.forward_auth_port}: {e}"
+        ) from e
     for key in keyring.keys.values():
         audit.signing_key_loaded(key.kid, key.algorithm)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -285,6 +312,57 @@ async def _start(
         log.info("metrics on http://%s:%d/metrics", settings.host, telemetry.metrics_port)
     log.info("tracing %s", "on: exporting spans over OTLP" if telemetry.tracing else "off")
     return service
+
+
+def _gateway_check(
+    settings: Settings, store: RedisSessionStore, manager: SessionManager, clock: Clock, limits: InputLimits
+) -> tuple[GatewayCheck, RevokedSessions | None, RedisRevocationFeed | None]:
+    """The check behind Envoy's Check and forward-auth: local (with its own revocation feed) or
+    authoritative, as SESSION_GATEWAY_MODE says."""
+    revoked, feed = None, None
+    if settings.gateway_mode == "local":
+        # A feed of its own: its heartbeats must come well within the freshness bound, and
+        # WatchRevocations' subscribers keep theirs at the documented 5 s.
+        feed = RedisRevocationFeed(
+            store.client,
+            store.keys.revocations(),
+            block_s=min(1.0, settings.redis_timeout / 2, settings.gateway_freshness / 3),
+            heartbeat_s=settings.gateway_freshness / 3,
+        )
+        revoked = RevokedSessions(
+            feed, clock, max_silence_s=settings.gateway_freshness, leeway_s=settings.jwt_leeway
+        )
+    check = GatewayCheck(
+        manager.access,
+        clock,
+        revoked=revoked,
+        cache_size=settings.gateway_cache_size,
+        max_token=limits.max_token,
+    )
+    return check, revoked, feed
+
+
+async def _start_gateway(
+    settings: Settings,
+    door: GatewayDoor,
+    revoked: RevokedSessions | None,
+    feed: RedisRevocationFeed | None,
+    stack: contextlib.AsyncExitStack,
+) -> int:
+    """Starts following revocations (local mode) and the forward-auth endpoint; returns its port.
+
+    Until the feed has caught up, local checks read the store: serving need not wait."""
+    if revoked is not None and feed is not None:
+        stack.push_async_callback(feed.close)
+        revoked.start()
+        stack.push_async_callback(revoked.close)
+    port = 0
+    if settings.forward_auth_port:
+        forward_auth = ForwardAuthServer(door)
+        port = await forward_auth.start(settings.host, settings.forward_auth_port)
+        stack.push_async_callback(forward_auth.close)
+        log.info("forward-auth on http://%s:%d/auth", settings.host, port)
+    return port
 
 
 def _host(host: str) -> str:

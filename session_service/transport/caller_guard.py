@@ -76,7 +76,7 @@ class CallerGuard:
 
     def _identify(self, context: Context) -> str | None:
         if self._mutual_tls:
-            identity = identity_from_auth_context(context.auth_context())  # type: ignore[arg-type]
+            identity = identity_from_auth_context(context.auth_context())
             if identity is not None:
                 return identity
         if self._tokens is not None:
