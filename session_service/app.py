@@ -140,6 +140,7 @@ class Service:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _gateway_resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def stop(self, grace: float | None = None) -> None:
         """Reports NOT_SERVING, drains in-flight calls for ``grace`` seconds, then releases Redis."""
@@ -157,6 +158,8 @@ class Service:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Forward-auth and the gateway's revocation feed read the store: they stop before it.
+        await self._gateway_resources.aclose()
         await self.store.close()
         await self._resources.aclose()
         if self.telemetry is not None:
@@ -277,9 +280,10 @@ async def _start(
     await security.start(service._resources)
     try:
         service.forward_auth_port = await _start_gateway(
-            settings, door, revoked, gateway_feed, service._resources
+            settings, door, revoked, gateway_feed, service._gateway_resources
         )
     except OSError as e:
+        await service._gateway_resources.aclose()
         await service._resources.aclose()
         await store.close()
         telemetry.close()
