@@ -47,3 +47,4 @@ lock: install
 
 bench: install
 	$(PYTHON) bench/rpc_throughput.py
+	$(PYTHON) bench/gateway_throughput.py

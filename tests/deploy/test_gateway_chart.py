@@ -88,7 +88,7 @@ def test_built_in_gateway_resources_are_valid_kubernetes(
 
 def test_gateway_settings_reach_the_pods_with_the_service_defaults(manifests: list[Manifest]) -> None:
     data = one(manifests, "ConfigMap", f"{RELEASE}-gateway")["data"]
-    defaults = {ENV_PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    defaults: dict[str, Any] = {ENV_PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)}
     assert data.pop("SESSION_FORWARD_AUTH_PORT") == "4180"  # on in the chart, off by default in the service
     assert set(data) == {
         n for n in defaults if n.startswith(("SESSION_GATEWAY_", "SESSION_FORWARD_AUTH_"))
