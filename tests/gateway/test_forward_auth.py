@@ -154,3 +154,20 @@ async def test_store_unreachable_in_authoritative_mode_is_503_without_identity(k
         assert "x-user-id" not in headers
     finally:
         await stop_gateway_service(started)
+
+
+async def test_no_token_reaches_the_logs(
+    gateway_service: GatewayService, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = await gateway_service.login("alice")
+    revoked = await gateway_service.login("alice")
+    await gateway_service.revoke(revoked.session.session_id)
+    forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.Zm9yZ2VkLXNpZ25hdHVyZQ"
+    tokens = [created.access_token, revoked.access_token, forged]
+    with caplog.at_level("DEBUG"):
+        for token in tokens:
+            await _ask(gateway_service.forward_auth_url, headers={"Authorization": f"Bearer {token}"})
+            await _ask(gateway_service.forward_auth_url, headers={"Cookie": f"session_token={token}"})
+    for token in tokens:
+        assert token not in caplog.text
+        assert token.split(".")[-1] not in caplog.text  # not even the signature
