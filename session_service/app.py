@@ -202,7 +202,11 @@ async def _start(
     )
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
     revocations = RedisRevocationFeed(
-        store.client, store.keys.revocations(), block_s=min(1.0, settings.redis_timeout / 2)
+        store.client,
+        store.keys.revocations(),
+        block_s=min(1.0, settings.redis_timeout / 2),
+        # The gateway check follows this feed too, and trusts it only while it hears from it.
+        heartbeat_s=settings.gateway_freshness / 3,
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     try:
@@ -230,7 +234,7 @@ async def _start(
         ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
-    gateway, revoked, gateway_feed = _gateway_check(settings, store, manager, clock, limits)
+    gateway = _gateway_check(settings, manager, revocations, clock, limits)
     door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), server)
     health_servicer = health.aio.HealthServicer()
@@ -279,9 +283,7 @@ async def _start(
     service.gateway = gateway
     await security.start(service._resources)
     try:
-        service.forward_auth_port = await _start_gateway(
-            settings, door, revoked, gateway_feed, service._gateway_resources
-        )
+        service.forward_auth_port = await _start_gateway(settings, gateway, door, service._gateway_resources)
     except OSError as e:
         await service._gateway_resources.aclose()
         await service._resources.aclose()
@@ -319,47 +321,37 @@ async def _start(
 
 
 def _gateway_check(
-    settings: Settings, store: RedisSessionStore, manager: SessionManager, clock: Clock, limits: InputLimits
-) -> tuple[GatewayCheck, RevokedSessions | None, RedisRevocationFeed | None]:
-    """The check behind Envoy's Check and forward-auth: local (with its own revocation feed) or
-    authoritative, as SESSION_GATEWAY_MODE says."""
-    revoked, feed = None, None
+    settings: Settings,
+    manager: SessionManager,
+    revocations: RedisRevocationFeed,
+    clock: Clock,
+    limits: InputLimits,
+) -> GatewayCheck:
+    """The check behind Envoy's Check and forward-auth: local (following the server's own
+    revocation feed, as WatchRevocations does) or authoritative, as SESSION_GATEWAY_MODE says."""
+    revoked = None
     if settings.gateway_mode == "local":
-        # A feed of its own: its heartbeats must come well within the freshness bound, and
-        # WatchRevocations' subscribers keep theirs at the documented 5 s.
-        feed = RedisRevocationFeed(
-            store.client,
-            store.keys.revocations(),
-            block_s=min(1.0, settings.redis_timeout / 2, settings.gateway_freshness / 3),
-            heartbeat_s=settings.gateway_freshness / 3,
-        )
         revoked = RevokedSessions(
-            feed, clock, max_silence_s=settings.gateway_freshness, leeway_s=settings.jwt_leeway
+            revocations, clock, max_silence_s=settings.gateway_freshness, leeway_s=settings.jwt_leeway
         )
-    check = GatewayCheck(
+    return GatewayCheck(
         manager.access,
         clock,
         revoked=revoked,
         cache_size=settings.gateway_cache_size,
         max_token=limits.max_token,
     )
-    return check, revoked, feed
 
 
 async def _start_gateway(
-    settings: Settings,
-    door: GatewayDoor,
-    revoked: RevokedSessions | None,
-    feed: RedisRevocationFeed | None,
-    stack: contextlib.AsyncExitStack,
+    settings: Settings, gateway: GatewayCheck, door: GatewayDoor, stack: contextlib.AsyncExitStack
 ) -> int:
-    """Starts following revocations (local mode) and the forward-auth endpoint; returns its port.
+    """Starts the forward-auth endpoint; returns its port. Both stop with ``stack``.
 
-    Until the feed has caught up, local checks read the store: serving need not wait."""
-    if revoked is not None and feed is not None:
-        stack.push_async_callback(feed.close)
-        revoked.start()
-        stack.push_async_callback(revoked.close)
+    Local checks follow the revocation feed from the first check on and read the store
+    until it has caught up: serving need not wait."""
+    if gateway.revoked is not None:
+        stack.push_async_callback(gateway.revoked.close)
     port = 0
     if settings.forward_auth_port:
         forward_auth = ForwardAuthServer(door)

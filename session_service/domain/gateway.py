@@ -6,8 +6,8 @@ mode the answer comes from memory whenever memory is trustworthy:
 - a token verified before is found by its SHA-256 digest in a bounded LRU cache and kept
   there until its ``exp`` (the token itself is never kept);
 - a session ended since is in :class:`RevokedSessions`, which follows this server's own
-  revocation feed (the stream ``WatchRevocations`` serves) and forgets a revocation once
-  every access token of that session has expired;
+  revocation feed (the one ``WatchRevocations`` serves, from the first check on) and
+  forgets a revocation once every access token of that session has expired;
 - freshness is the Verifier's rule: the feed must have caught up and been heard from
   within ``max_silence`` seconds, and the token must be newer than any point from which
   revocations may have been missed (a lost cursor). When that does not hold, the check
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import heapq
 import logging
@@ -66,15 +67,21 @@ class RevokedSessions:
         self._heard_at: float | None = None
         self._missed_before_ms: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self.caught_up = asyncio.Event()
         """Set once the first replay of retained revocations is done."""
 
     def start(self) -> None:
-        """Starts following the feed in the background."""
-        self._task = asyncio.create_task(self._follow(), name="gateway-revocations")
+        """Starts following the feed in the background, unless it already does or was closed."""
+        if self._task is None and not self._closed:
+            # A fresh context: the follower outlives the call that happened to start it.
+            self._task = asyncio.create_task(
+                self._follow(), name="gateway-revocations", context=contextvars.Context()
+            )
 
     async def close(self) -> None:
-        """Stops following the feed."""
+        """Stops following the feed, for good."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -210,6 +217,8 @@ class GatewayCheck:
         now = self._clock.now_ms()
         if self._revoked is None:
             return await self._access.authoritative(token, now) or INACTIVE
+        # Followed from the first check on: a server no gateway asks costs the feed nothing.
+        self._revoked.start()
         digest = self._cache.digest(token)
         identity = self._cache.get(digest, now)
         if identity is None:

@@ -263,6 +263,7 @@ async def wait_until_local(service: Service) -> None:
     """Returns once the gateway check answers from memory (its feed has caught up)."""
     gateway = service.gateway
     assert gateway is not None and gateway.revoked is not None
+    await gateway.check("not-a-token")  # the first check starts following the feed
     async with asyncio.timeout(START_TIMEOUT_S):
         await gateway.revoked.caught_up.wait()
 
