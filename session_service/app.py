@@ -158,7 +158,7 @@ class Service:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        # Forward-auth and the gateway's revocation feed read the store: they stop before it.
+        # Forward-auth and the gateway's revocation follower read the store: they stop before it.
         await self._gateway_resources.aclose()
         await self.store.close()
         await self._resources.aclose()
