@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both install what they
-# need first: redis-server and h2load from Debian, the third-party Python packages from
-# the lock file (hash-checked), this repository's three distributions in editable mode,
+# need first: redis-server, h2load, nginx and Caddy from Debian, the third-party Python
+# packages from the lock file (hash-checked), this repository's three distributions in editable mode,
 # the Node.js client's npm packages, and Helm for the deployment tests.
 PYTHON ?= python3
 STAMP := .tools/.installed
@@ -9,10 +9,12 @@ STAMP := .tools/.installed
 
 $(STAMP): pyproject.toml clients/pyproject.toml wire/pyproject.toml setup.py clients/setup.py \
 		requirements/dev.lock clients/node/package-lock.json
-	@# Each tool on its own: a machine may have redis-server but not h2load.
+	@# Each tool on its own: a machine may have redis-server but not h2load. nginx-light
+	@# and caddy are the real gateways of tests/gateway (nginx lives in /usr/sbin).
 	@missing=""; \
-	for tool in redis-server:redis-server redis-cli:redis-tools h2load:nghttp2-client npm:npm; do \
-	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; \
+	for tool in redis-server:redis-server redis-cli:redis-tools h2load:nghttp2-client npm:npm \
+	    nginx:nginx-light caddy:caddy; do \
+	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || missing="$$missing $${tool#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 	$(PYTHON) -m pip install -q --require-hashes -r requirements/dev.lock
@@ -45,3 +47,4 @@ lock: install
 
 bench: install
 	$(PYTHON) bench/rpc_throughput.py
+	$(PYTHON) bench/gateway_throughput.py

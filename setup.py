@@ -41,6 +41,8 @@ RUNTIME = [
     "limits>=5.0,<6",
     # The authorization policy may be YAML (security/policy.py).
     "pyyaml>=6.0,<7",
+    # The HTTP forward-auth endpoint for nginx, Traefik and Caddy (transport/forward_auth.py).
+    "aiohttp>=3.11,<4",
 ]
 
 wire = (

@@ -33,6 +33,35 @@ mkdir -p "$target"
 find "$target" -maxdepth 1 -name '*_pb2*' -delete
 cp "$work"/session/v1/*_pb2* "$target"/
 
+# Envoy's external authorization API, the wire-compatible subset we declare ourselves
+# (protos/envoy/README.md says why), flattened into session_wire.ext_authz. Its import of
+# google/rpc/status.proto resolves to the copy in protos/ but gets no stubs of its own:
+# the generated code imports google.rpc.status_pb2 from googleapis-common-protos.
+authz_pkg=wire/session_wire/ext_authz
+authz_target=$authz_pkg
+if [[ "${1:-}" == "--check" ]]; then
+  authz_target=$work/check_ext_authz
+fi
+envoy_protos=(envoy/config/core/v3/base.proto envoy/type/v3/http_status.proto
+  envoy/service/auth/v3/attribute_context.proto envoy/service/auth/v3/external_auth.proto)
+python -m grpc_tools.protoc -I protos \
+  --python_out="$work" --grpc_python_out="$work" \
+  --mypy_out="$work" --mypy_grpc_out="$work" \
+  "${envoy_protos[@]/#/protos/}"
+mkdir -p "$work/ext_authz"
+for proto in "${envoy_protos[@]}"; do
+  stem=${proto%.proto}
+  for f in "$work/$stem"_pb2*; do
+    # Only the file that declares a service keeps its _grpc modules.
+    if [[ "$f" == *_pb2_grpc.* && "$stem" != */external_auth ]]; then continue; fi
+    sed -E 's/^from envoy\.(config\.core|type|service\.auth)\.v3 import /from session_wire.ext_authz import /; s/^import envoy\.(config\.core|type|service\.auth)\.v3\.(\w+)$/import session_wire.ext_authz.\2/; s/\benvoy\.(config\.core|type|service\.auth)\.v3\.(\w+_pb2)\./session_wire.ext_authz.\2./g' \
+      "$f" >"$work/ext_authz/$(basename "$f")"
+  done
+done
+mkdir -p "$authz_target"
+find "$authz_target" -maxdepth 1 -name '*_pb2*' -delete
+cp "$work"/ext_authz/*_pb2* "$authz_target"/
+
 # Node.js (clients/node): TypeScript types for the proto that the client loads at run
 # time. The options must match LOADER_OPTIONS in clients/node/src/client.ts.
 node_out=clients/node/src/gen
@@ -52,7 +81,9 @@ fi
   -I ../../protos -O "$node_target" session/v1/session.proto session/v1/errors.proto >/dev/null)
 
 if [[ "${1:-}" == "--check" ]]; then
-  if ! diff -r -x __pycache__ -x __init__.py "$target" "$out_pkg" || ! diff -r "$node_target" "$node_out"; then
+  if ! diff -r -x __pycache__ -x __init__.py "$target" "$out_pkg" \
+    || ! diff -r -x __pycache__ -x __init__.py "$authz_target" "$authz_pkg" \
+    || ! diff -r "$node_target" "$node_out"; then
     echo "generated stubs are stale: run scripts/generate-protos.sh and commit the result" >&2
     exit 1
   fi

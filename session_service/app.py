@@ -12,11 +12,13 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from session_wire.ext_authz import external_auth_pb2_grpc
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.audit import AuditLog
 from session_service.config import Settings
 from session_service.domain.clock import Clock, SystemClock
+from session_service.domain.gateway import GatewayCheck, RevokedSessions
 from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
@@ -31,9 +33,12 @@ from session_service.store.revocations import RedisRevocationFeed
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
+from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard
 from session_service.transport.errors import ErrorInterceptor
+from session_service.transport.forward_auth import ForwardAuthServer
+from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
 from session_service.transport.servicer import SessionServicer
 
 log = logging.getLogger(__name__)
@@ -98,7 +103,10 @@ class _Security:
             else None
         )
         self.policy = (
-            PolicyFile(Path(settings.authz_policy_file), rpc_names=(*SERVICE_METHODS, REFLECTION_RPC))
+            PolicyFile(
+                Path(settings.authz_policy_file),
+                rpc_names=(*SERVICE_METHODS, *ext_authz.METHODS, REFLECTION_RPC),
+            )
             if settings.authz_policy_file
             else None
         )
@@ -132,9 +140,12 @@ class Service:
     revocations: RedisRevocationFeed | None = None
     health_server: grpc.aio.Server | None = None
     health_port: int = 0
+    gateway: GatewayCheck | None = None
+    forward_auth_port: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _gateway_resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def stop(self, grace: float | None = None) -> None:
         """Reports NOT_SERVING, drains in-flight calls for ``grace`` seconds, then releases Redis."""
@@ -152,6 +163,8 @@ class Service:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Forward-auth and the gateway's revocation follower read the store: they stop before it.
+        await self._gateway_resources.aclose()
         await self.store.close()
         await self._resources.aclose()
         if self.telemetry is not None:
@@ -194,7 +207,11 @@ async def _start(
     )
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
     revocations = RedisRevocationFeed(
-        store.client, store.keys.revocations(), block_s=min(1.0, settings.redis_timeout / 2)
+        store.client,
+        store.keys.revocations(),
+        block_s=min(1.0, settings.redis_timeout / 2),
+        # The gateway check follows this feed too, and trusts it only while it hears from it.
+        heartbeat_s=settings.gateway_freshness / 3,
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     try:
@@ -230,9 +247,14 @@ async def _start(
         ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
+    gateway = _gateway_check(settings, manager, revocations, clock, limits)
+    door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
+    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, ext_authz.SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     address = f"{_host(settings.host)}:{settings.port}"
     if security.tls is not None:
         port = server.add_secure_port(address, security.tls.server_credentials())
@@ -271,7 +293,18 @@ async def _start(
         health_server,
         health_port,
     )
+    service.gateway = gateway
     await security.start(service._resources)
+    try:
+        service.forward_auth_port = await _start_gateway(settings, gateway, door, service._gateway_resources)
+    except OSError as e:
+        await service._gateway_resources.aclose()
+        await service._resources.aclose()
+        await store.close()
+        telemetry.close()
+        raise OSError(
+            f"could not serve forward-auth on {settings.host}:{settings.forward_auth_port}: {e}"
+        ) from e
     for key in keyring.keys.values():
         audit.signing_key_loaded(key.kid, key.algorithm)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -298,6 +331,47 @@ async def _start(
         log.info("metrics on http://%s:%d/metrics", settings.host, telemetry.metrics_port)
     log.info("tracing %s", "on: exporting spans over OTLP" if telemetry.tracing else "off")
     return service
+
+
+def _gateway_check(
+    settings: Settings,
+    manager: SessionManager,
+    revocations: RedisRevocationFeed,
+    clock: Clock,
+    limits: InputLimits,
+) -> GatewayCheck:
+    """The check behind Envoy's Check and forward-auth: local (following the server's own
+    revocation feed, as WatchRevocations does) or authoritative, as SESSION_GATEWAY_MODE says."""
+    revoked = None
+    if settings.gateway_mode == "local":
+        revoked = RevokedSessions(
+            revocations, clock, max_silence_s=settings.gateway_freshness, leeway_s=settings.jwt_leeway
+        )
+    return GatewayCheck(
+        manager.access,
+        clock,
+        revoked=revoked,
+        cache_size=settings.gateway_cache_size,
+        max_token=limits.max_token,
+    )
+
+
+async def _start_gateway(
+    settings: Settings, gateway: GatewayCheck, door: GatewayDoor, stack: contextlib.AsyncExitStack
+) -> int:
+    """Starts the forward-auth endpoint; returns its port. Both stop with ``stack``.
+
+    Local checks follow the revocation feed from the first check on and read the store
+    until it has caught up: serving need not wait."""
+    if gateway.revoked is not None:
+        stack.push_async_callback(gateway.revoked.close)
+    port = 0
+    if settings.forward_auth_port:
+        forward_auth = ForwardAuthServer(door)
+        port = await forward_auth.start(settings.host, settings.forward_auth_port)
+        stack.push_async_callback(forward_auth.close)
+        log.info("forward-auth on http://%s:%d/auth", settings.host, port)
+    return port
 
 
 def _host(host: str) -> str:

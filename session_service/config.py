@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ JWT_ALGORITHMS = SUPPORTED_ALGORITHMS
 LIMIT_POLICIES = ("evict-oldest", "reject-new")
 REDIS_MODES = ("standalone", "cluster")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+GATEWAY_MODES = ("local", "authoritative")
 
 
 def _setting(default: Any, doc: str, choices: Sequence[str] | None = None) -> Any:
@@ -117,6 +119,38 @@ class Settings:
     shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
     health_interval: float = _setting(1.0, "Seconds between Redis health checks.")
     metrics_port: int = _setting(9464, "Port of the Prometheus /metrics endpoint; 0 disables it.")
+    forward_auth_port: int = _setting(
+        0,
+        "Port of the HTTP forward-auth endpoint /auth (nginx auth_request, Traefik ForwardAuth, "
+        "Caddy forward_auth); 0 disables it.",
+    )
+    forward_auth_cookie: str = _setting(
+        "session_token",
+        "Cookie that gateway checks read the access token from when there is no Authorization: Bearer.",
+    )
+    gateway_mode: str = _setting(
+        "local",
+        "How gateway checks (Envoy Check, forward-auth) decide: local (signature, cache, revocation "
+        "feed; the store while the feed is stale) or authoritative (the store every time, like Introspect).",
+        GATEWAY_MODES,
+    )
+    gateway_cache_size: int = _setting(
+        10000, "Verified access tokens gateway checks remember (by SHA-256, until exp); 0: none."
+    )
+    gateway_freshness: float = _setting(
+        3.0,
+        "Seconds the gateway's revocation feed may go unheard before local checks read the store instead.",
+    )
+    gateway_user_id_header: str = _setting("x-user-id", "Header that carries the user id to the upstream.")
+    gateway_session_id_header: str = _setting(
+        "x-session-id", "Header that carries the session id to the upstream."
+    )
+    gateway_scopes_header: str = _setting(
+        "x-scopes", "Header that carries the space-separated scopes to the upstream."
+    )
+    gateway_client_id_header: str = _setting(
+        "x-client-id", "Header that carries the session's client_id to the upstream."
+    )
     tls_cert_file: str = _setting(
         "", "PEM certificate (chain) the gRPC server presents; with the key, the port speaks TLS only."
     )
@@ -154,6 +188,16 @@ class Settings:
     def tls(self) -> bool:
         """True when the gRPC port speaks TLS."""
         return bool(self.tls_cert_file)
+
+    @property
+    def gateway_headers(self) -> tuple[str, str, str, str]:
+        """The identity headers: user id, session id, scopes, client id."""
+        return (
+            self.gateway_user_id_header,
+            self.gateway_session_id_header,
+            self.gateway_scopes_header,
+            self.gateway_client_id_header,
+        )
 
     @property
     def embedded_redis(self) -> bool:
@@ -267,8 +311,50 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             _env("caller_jwks_file"), "caller tokens need SESSION_CALLER_ISSUER and SESSION_CALLER_AUDIENCE"
         )
+    _validate_gateway(s)
     if s.redis_mode == "cluster" and s.embedded_redis:
         raise ConfigError(_env("redis_url"), "cluster mode needs the seed nodes' URLs")
+
+
+# RFC 9110 token characters, lower-case: what every gateway accepts as a header name.
+_HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
+# RFC 6265 cookie-name (an RFC 9110 token).
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+# Headers a gateway check must never set upstream: the request's own framing and credentials.
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "upgrade",
+        "proxy-authorization",
+        "www-authenticate",
+    }
+)
+
+
+def _validate_gateway(s: Settings) -> None:
+    _require(s.forward_auth_port, 0, 65535, "forward_auth_port")
+    if s.forward_auth_port and s.forward_auth_port in (s.port, s.metrics_port, s.health_port):
+        raise ConfigError(_env("forward_auth_port"), "must differ from the gRPC, health and metrics ports")
+    _require(s.gateway_cache_size, 0, 10_000_000, "gateway_cache_size")
+    _require(s.gateway_freshness, 0.5, 300, "gateway_freshness")
+    if not _COOKIE_NAME.fullmatch(s.forward_auth_cookie):
+        raise ConfigError(_env("forward_auth_cookie"), "must be a cookie name (RFC 6265)")
+    names = [
+        f.name for f in dataclasses.fields(s) if f.name.startswith("gateway_") and f.name.endswith("_header")
+    ]
+    for name in names:
+        value = getattr(s, name)
+        if not _HEADER_NAME.fullmatch(value) or value in _RESERVED_HEADERS:
+            raise ConfigError(_env(name), "must be a lower-case header name other than the request's own")
+    if len(set(s.gateway_headers)) != len(s.gateway_headers):
+        raise ConfigError(_env(names[0]), "the identity headers must have four different names")
 
 
 def _require(value: float, low: float, high: float, name: str) -> None:

@@ -209,6 +209,7 @@ _MARK_BY_FOLDER = {
     "client": "client",
     "deploy": "deploy",
     "packaging": "slow",
+    "gateway": "integration",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
+from session_service.domain.access import AccessCheck
 from session_service.domain.clock import Clock
 from session_service.domain.ids import (
     RefreshToken,
@@ -62,6 +63,8 @@ class SessionManager:
         self._policy = policy
         self._limits = limits
         self._revocations = revocations
+        self.access = AccessCheck(tokens, store)
+        """The access-token check Introspect and the gateway checks share."""
 
     async def create(self, request: NewSession) -> IssuedTokens:
         """Starts a new session with an id the caller cannot choose (no fixation)."""
@@ -170,27 +173,8 @@ class SessionManager:
         return self._revocations.watch(cursor)
 
     async def _introspect_access(self, token: str, now: int) -> Introspection | None:
-        claims = self._tokens.verify(token)
-        sid = parse_session_id(claims.sid) if claims else None
-        if claims is None or sid is None:
-            return None
-        session = await self._store.peek(sid, now)
-        if session is None or session.user_id != claims.sub:
-            return INACTIVE
-        return Introspection(
-            active=True,
-            sub=claims.sub,
-            sid=claims.sid,
-            scope=claims.scope,
-            client_id=claims.client_id,
-            token_type="access_token",
-            exp=claims.exp,
-            iat=claims.iat,
-            nbf=claims.nbf,
-            iss=claims.iss,
-            aud=claims.aud,
-            jti=claims.jti,
-        )
+        # The same check as the gateways' (Envoy Check, forward-auth), read authoritatively.
+        return await self.access.authoritative(token, now)
 
     async def _introspect_refresh(self, token: str, now: int) -> Introspection | None:
         presented = parse_refresh_token(token)

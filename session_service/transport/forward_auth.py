@@ -1,0 +1,60 @@
+"""HTTP forward-auth: ``/auth`` for nginx ``auth_request``, Traefik ``ForwardAuth`` and
+Caddy ``forward_auth``.
+
+A thin door over :class:`~session_service.transport.gateway_http.GatewayDoor`, served by
+aiohttp on ``SESSION_FORWARD_AUTH_PORT``. Any method on ``/auth`` answers 200 with the
+identity headers (the gateway copies them onto the request it forwards), 401 with
+``WWW-Authenticate: Bearer``, or 503 when the store could not be read. The gateway sends
+the original request's headers along, so the token comes from its ``Authorization:
+Bearer`` header or its cookie. The server keeps no access log: its requests carry tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from session_service.transport.gateway_http import GatewayDoor
+
+log = logging.getLogger(__name__)
+
+PATH = "/auth"
+"""Where the gateways send their sub-requests."""
+
+
+class ForwardAuthServer:
+    """The forward-auth HTTP endpoint; :meth:`start` binds it, :meth:`close` stops it."""
+
+    def __init__(self, door: GatewayDoor) -> None:
+        self._door = door
+        app = web.Application()
+        app.router.add_route("*", PATH, self._auth)
+        # handle_signals=False: the service's own SIGTERM handling drains everything.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.port = 0
+        """The port it listens on, once started."""
+
+    async def start(self, host: str, port: int) -> int:
+        """Listens on ``host``:``port`` (0 picks a free one); returns the port."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_port=False)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.port
+
+    async def close(self) -> None:
+        """Stops listening and ends open connections."""
+        await self._runner.cleanup()
+
+    async def _auth(self, request: web.Request) -> web.Response:
+        try:
+            answer = await self._door.answer(lambda name: request.headers.get(name))
+        except Exception:
+            # A bug, not a decision: refuse without a trace for the client; the log has it
+            # (without the request, whose headers hold the token).
+            log.exception("forward-auth check failed unexpectedly")
+            return web.Response(status=500, text="internal error\n")
+        if answer.allowed:
+            return web.Response(status=200, headers=dict(answer.upstream_headers))
+        return web.Response(status=answer.status, headers=dict(answer.client_headers), text=answer.body)

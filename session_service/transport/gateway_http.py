@@ -1,0 +1,140 @@
+"""What the gateway doors (Envoy ``Check``, HTTP forward-auth) share: HTTP semantics.
+
+Both get an HTTP request's headers, take the bearer token from ``Authorization: Bearer``
+(RFC 6750 section 2.1) or from the configured cookie, ask the one domain check
+(:class:`~session_service.domain.gateway.GatewayCheck`) and turn its answer into an
+:class:`HttpAnswer`: 200 with the identity headers for the upstream, 401 with a
+``WWW-Authenticate: Bearer`` challenge (RFC 6750 section 3), or 503 when the answer
+needed the store and the store failed. Each transport only maps that answer to its own
+wire format. Nothing here logs, and no answer repeats the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from session_service.domain.gateway import GatewayCheck
+from session_service.errors import SessionError
+
+log = logging.getLogger(__name__)
+
+# RFC 6750 section 2.1: b64token.
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+
+CHALLENGE_NO_TOKEN = "Bearer"
+"""RFC 6750 section 3.1: a request without credentials gets no error code."""
+CHALLENGE_INVALID_TOKEN = (
+    'Bearer error="invalid_token", error_description="The access token is invalid, expired or revoked"'
+)
+"""The same words for every rejected token: which check failed is nobody's business."""
+
+
+@dataclass(frozen=True)
+class IdentityHeaders:
+    """The names of the headers that carry the identity upstream."""
+
+    user_id: str = "x-user-id"
+    """The user (``sub``)."""
+    session_id: str = "x-session-id"
+    """The session (``sid``)."""
+    scopes: str = "x-scopes"
+    """Space-separated scopes."""
+    client_id: str = "x-client-id"
+    """The session's ``client_id``."""
+
+    @property
+    def names(self) -> tuple[str, str, str, str]:
+        """All four, in order."""
+        return (self.user_id, self.session_id, self.scopes, self.client_id)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A gateway decision in HTTP terms."""
+
+    status: int
+    """200 allows the request; 401 or 503 refuse it."""
+    upstream_headers: tuple[tuple[str, str], ...] = ()
+    """Allowed: identity headers to set on the request sent upstream (those with a value)."""
+    upstream_headers_to_remove: tuple[str, ...] = ()
+    """Allowed: identity headers without a value, whose incoming copies must still go."""
+    client_headers: tuple[tuple[str, str], ...] = ()
+    """Refused: headers for the client, e.g. WWW-Authenticate."""
+    body: str = ""
+    """Refused: a short text for the client (never a trace)."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the request may go on."""
+        return self.status == 200
+
+
+def bearer_token(header: Callable[[str], str | None], cookie_name: str) -> str | None:
+    """The token of a request: ``Authorization: Bearer``, else the cookie; None when neither.
+
+    ``header`` looks a header up by its lower-case name. An Authorization header of another
+    scheme (Basic, …) is not ours and is passed over, as is a malformed Bearer value:
+    those count as no token unless the cookie has one."""
+    authorization = header("authorization")
+    if authorization:
+        match = _BEARER.fullmatch(authorization)
+        if match:
+            return match.group(1)
+        if authorization[:7].lower() == "bearer ":
+            return ""  # a Bearer credential that is not a token: invalid, not absent
+    cookies = header("cookie")
+    if cookies:
+        for pair in cookies.split(";"):
+            name, sep, value = pair.strip().partition("=")
+            if sep and name == cookie_name:
+                value = value.strip()
+                return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return None
+
+
+class GatewayDoor:
+    """One decision for a request's headers, as every gateway transport asks for it."""
+
+    def __init__(self, check: GatewayCheck, headers: IdentityHeaders, cookie_name: str) -> None:
+        self._check = check
+        self._headers = headers
+        self._cookie = cookie_name
+
+    @property
+    def identity_headers(self) -> IdentityHeaders:
+        """The names of the identity headers."""
+        return self._headers
+
+    async def answer(self, header: Callable[[str], str | None]) -> HttpAnswer:
+        """Decides for the request whose headers ``header`` looks up (lower-case names)."""
+        token = bearer_token(header, self._cookie)
+        if token is None:
+            return _refused(CHALLENGE_NO_TOKEN)
+        try:
+            identity = await self._check.check(token)
+        except SessionError as e:
+            # Only the store failing gets here (StoreUnavailable): the gateway should retry
+            # or fail closed, never let the request through.
+            log.warning("gateway check could not be made: %s", e.reason)
+            return HttpAnswer(503, client_headers=(("retry-after", "1"),), body="session check unavailable\n")
+        if not identity.active:
+            return _refused(CHALLENGE_INVALID_TOKEN)
+        values = zip(
+            self._headers.names, (identity.sub, identity.sid, identity.scope, identity.client_id), strict=True
+        )
+        present = tuple((name, value) for name, value in values if value)
+        absent = tuple(name for name in self._headers.names if name not in dict(present))
+        return HttpAnswer(200, upstream_headers=present, upstream_headers_to_remove=absent)
+
+
+def _refused(challenge: str) -> HttpAnswer:
+    return HttpAnswer(401, client_headers=(("www-authenticate", challenge),), body="unauthorized\n")
+
+
+def lower_keys(headers: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A lookup by lower-case name over headers whose names may have any case."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return lowered.get
