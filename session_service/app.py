@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name
 MAX_MESSAGE_BYTES = 1 << 20
+EXIT_BEFORE_RELAY_ENV = "SESSION_TEST_EXIT_BEFORE_RELAY"
+"""Test hook for fault-injection tests only: "1" makes the process exit abruptly right
+after a script that ended sessions, before their event is relayed to the stream."""
 
 
 def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
@@ -87,6 +91,7 @@ class Service:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.store.relay.close()
         await self.store.close()
         if self.telemetry is not None:
             # Exporting the last spans blocks; the event loop must keep running meanwhile.
@@ -123,10 +128,15 @@ async def _start(
         settings.redis_prefix,
         execution_policy(settings),
         revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
+        redis_timeout=settings.redis_timeout,
+        exit_before_relay=os.environ.get(EXIT_BEFORE_RELAY_ENV) == "1",
     )
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
     revocations = RedisRevocationFeed(
-        store.client, store.keys.revocations(), block_s=min(1.0, settings.redis_timeout / 2)
+        store.client,
+        store.keys.revocations(),
+        block_s=min(0.5, settings.redis_timeout / 2),
+        lagging=lambda: store.relay.lagging,
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     try:
@@ -171,6 +181,8 @@ async def _start(
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
+    # Every replica relays: events a failed or dead replica left in outboxes still arrive.
+    service._tasks.append(asyncio.create_task(store.relay.run(), name="revocation-relay"))
     await server.start()
     log.info("session-service listening on %s:%d", settings.host, port)
     if telemetry.metrics_port:

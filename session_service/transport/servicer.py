@@ -44,14 +44,17 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         target = request.WhichOneof("target")
         if request.except_session_id and target != "user_id":
             raise InvalidArgument([FieldViolation("except_session_id", "only applies together with user_id")])
+        reason = convert.reason_from_proto(request.reason)
+        if request.reason and reason is None:
+            raise InvalidArgument([FieldViolation("reason", "is not a RevocationReason")])
         if target == "session_id":
-            count = await self._manager.revoke_session(request.session_id)
+            count = await self._manager.revoke_session(request.session_id, reason)
         elif target == "refresh_token":
-            count = await self._manager.revoke_refresh_token(request.refresh_token)
+            count = await self._manager.revoke_refresh_token(request.refresh_token, reason)
         elif target == "access_token":
-            count = await self._manager.revoke_access_token(request.access_token)
+            count = await self._manager.revoke_access_token(request.access_token, reason)
         elif target == "user_id":
-            count = await self._manager.revoke_user(request.user_id, request.except_session_id)
+            count = await self._manager.revoke_user(request.user_id, request.except_session_id, reason)
         else:
             raise InvalidArgument(
                 [FieldViolation("target", "set one of session_id, refresh_token, access_token, user_id")]

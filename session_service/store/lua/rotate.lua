@@ -2,15 +2,18 @@
 -- rotate: exchanges the presented refresh token for its successor, with reuse detection.
 -- KEYS[1] session hash
 -- KEYS[2] user index
+-- KEYS[3] the user's revocation outbox (see record_ended)
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
 -- ARGV[3] hash of the presented token   ARGV[4] hash of the successor
 -- ARGV[5] the successor sealed with a key only the presented token yields
 -- ARGV[6] grace window (ms)   ARGV[7] how many rotated tokens to remember
 -- ARGV[8] characters of a hash kept per remembered token
+-- ARGV[9] user tag   ARGV[10..13] outbox event id, expires at, reason, TTL (record_ended)
 -- Returns {OK, {session hash}}                  the successor was installed
 --         {GRACE, {session hash}, sealed}       a duplicate within the grace window: the
 --                                               successor an earlier call installed
---         {TOKEN_REUSED}                        an already rotated token: session ended
+--         {TOKEN_REUSED}                        an already rotated token: session ended,
+--                                               its event in the outbox
 --         {TOKEN_INVALID}                       unknown token, or the session has ended
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now, presented, width = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[8])
@@ -39,6 +42,7 @@ for i = 1, #remembered, width do
   if string.sub(remembered, i, i + width - 1) == short then
     -- A rotated token came back: one of its holders is a thief. End the session.
     end_session(key, idx, member)
+    record_ended(KEYS[3], {member}, ARGV[9], now, ARGV[10], ARGV[11], ARGV[12], ARGV[13])
     return {TOKEN_REUSED}
   end
 end

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18session/v1/session.proto\x12\nsession.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\nClientInfo\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x12\n\nuser_agent\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\"\x96\x04\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_active_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fidle_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x61\x62solute_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12+\n\x04\x64\x61ta\x18\x08 \x03(\x0b\x32\x1d.session.v1.Session.DataEntry\x12/\n\x06\x63laims\x18\t \x03(\x0b\x32\x1f.session.v1.Session.ClaimsEntry\x12\x0e\n\x06scopes\x18\n \x03(\t\x12&\n\x06\x63lient\x18\x0b \x01(\x0b\x32\x16.session.v1.ClientInfo\x12\x11\n\tclient_id\x18\x0c \x01(\t\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb1\x02\n\rCreateRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x06\x63laims\x18\x02 \x03(\x0b\x32%.session.v1.CreateRequest.ClaimsEntry\x12\x31\n\x04\x64\x61ta\x18\x03 \x03(\x0b\x32#.session.v1.CreateRequest.DataEntry\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12&\n\x06\x63lient\x18\x05 \x01(\x0b\x32\x16.session.v1.ClientInfo\x12\x11\n\tclient_id\x18\x06 \x01(\t\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\xde\x01\n\x0e\x43reateResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12;\n\x17\x61\x63\x63\x65ss_token_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\x18refresh_token_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\nGetRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"3\n\x0bGetResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\xdf\x01\n\x0fRefreshResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12;\n\x17\x61\x63\x63\x65ss_token_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\x18refresh_token_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8e\x01\n\rRevokeRequest\x12\x14\n\nsession_id\x18\x01 \x01(\tH\x00\x12\x17\n\rrefresh_token\x18\x02 \x01(\tH\x00\x12\x16\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\tH\x00\x12\x11\n\x07user_id\x18\x04 \x01(\tH\x00\x12\x19\n\x11\x65xcept_session_id\x18\x05 \x01(\tB\x08\n\x06target\"\'\n\x0eRevokeResponse\x12\x15\n\rrevoked_count\x18\x01 \x01(\x03\";\n\x11IntrospectRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0ftoken_type_hint\x18\x02 \x01(\t\"\xc2\x01\n\x12IntrospectResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0b\n\x03sub\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x12\n\ntoken_type\x18\x06 \x01(\t\x12\x0b\n\x03\x65xp\x18\x07 \x01(\x03\x12\x0b\n\x03iat\x18\x08 \x01(\x03\x12\x0b\n\x03nbf\x18\t \x01(\x03\x12\x0b\n\x03iss\x18\n \x01(\t\x12\x0b\n\x03\x61ud\x18\x0b \x01(\t\x12\x0b\n\x03jti\x18\x0c \x01(\t\"\xaa\x01\n\rUpdateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12/\n\x03set\x18\x02 \x03(\x0b\x32\".session.v1.UpdateRequest.SetEntry\x12\x0e\n\x06remove\x18\x03 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\x1a*\n\x08SetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"6\n\x0eUpdateResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\"\x1e\n\x0bListRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"5\n\x0cListResponse\x12%\n\x08sessions\x18\x01 \x03(\x0b\x32\x13.session.v1.Session\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\")\n\x17WatchRevocationsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x81\x01\n\nRevocation\x12\x13\n\x0bsession_ids\x18\x01 \x03(\t\x12.\n\nrevoked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x18WatchRevocationsResponse\x12+\n\x0brevocations\x18\x01 \x03(\x0b\x32\x16.session.v1.Revocation\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x14\n\x0c\x63ursor_reset\x18\x03 \x01(\x08\x12\x11\n\tcaught_up\x18\x04 \x01(\x08\x32\xfc\x04\n\x0eSessionService\x12?\n\x06\x43reate\x12\x19.session.v1.CreateRequest\x1a\x1a.session.v1.CreateResponse\x12\x36\n\x03Get\x12\x16.session.v1.GetRequest\x1a\x17.session.v1.GetResponse\x12\x42\n\x07Refresh\x12\x1a.session.v1.RefreshRequest\x1a\x1b.session.v1.RefreshResponse\x12?\n\x06Revoke\x12\x19.session.v1.RevokeRequest\x1a\x1a.session.v1.RevokeResponse\x12K\n\nIntrospect\x12\x1d.session.v1.IntrospectRequest\x1a\x1e.session.v1.IntrospectResponse\x12?\n\x06Update\x12\x19.session.v1.UpdateRequest\x1a\x1a.session.v1.UpdateResponse\x12\x39\n\x04List\x12\x17.session.v1.ListRequest\x1a\x18.session.v1.ListResponse\x12\x42\n\x07GetJwks\x12\x1a.session.v1.GetJwksRequest\x1a\x1b.session.v1.GetJwksResponse\x12_\n\x10WatchRevocations\x12#.session.v1.WatchRevocationsRequest\x1a$.session.v1.WatchRevocationsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18session/v1/session.proto\x12\nsession.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\nClientInfo\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x12\n\nuser_agent\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\"\x96\x04\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_active_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fidle_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x61\x62solute_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12+\n\x04\x64\x61ta\x18\x08 \x03(\x0b\x32\x1d.session.v1.Session.DataEntry\x12/\n\x06\x63laims\x18\t \x03(\x0b\x32\x1f.session.v1.Session.ClaimsEntry\x12\x0e\n\x06scopes\x18\n \x03(\t\x12&\n\x06\x63lient\x18\x0b \x01(\x0b\x32\x16.session.v1.ClientInfo\x12\x11\n\tclient_id\x18\x0c \x01(\t\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb1\x02\n\rCreateRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x35\n\x06\x63laims\x18\x02 \x03(\x0b\x32%.session.v1.CreateRequest.ClaimsEntry\x12\x31\n\x04\x64\x61ta\x18\x03 \x03(\x0b\x32#.session.v1.CreateRequest.DataEntry\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12&\n\x06\x63lient\x18\x05 \x01(\x0b\x32\x16.session.v1.ClientInfo\x12\x11\n\tclient_id\x18\x06 \x01(\t\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\xde\x01\n\x0e\x43reateResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12;\n\x17\x61\x63\x63\x65ss_token_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\x18refresh_token_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\nGetRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"3\n\x0bGetResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\xdf\x01\n\x0fRefreshResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12;\n\x17\x61\x63\x63\x65ss_token_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\x18refresh_token_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\rRevokeRequest\x12\x14\n\nsession_id\x18\x01 \x01(\tH\x00\x12\x17\n\rrefresh_token\x18\x02 \x01(\tH\x00\x12\x16\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\tH\x00\x12\x11\n\x07user_id\x18\x04 \x01(\tH\x00\x12\x19\n\x11\x65xcept_session_id\x18\x05 \x01(\t\x12,\n\x06reason\x18\x06 \x01(\x0e\x32\x1c.session.v1.RevocationReasonB\x08\n\x06target\"\'\n\x0eRevokeResponse\x12\x15\n\rrevoked_count\x18\x01 \x01(\x03\";\n\x11IntrospectRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0ftoken_type_hint\x18\x02 \x01(\t\"\xc2\x01\n\x12IntrospectResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0b\n\x03sub\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x12\n\ntoken_type\x18\x06 \x01(\t\x12\x0b\n\x03\x65xp\x18\x07 \x01(\x03\x12\x0b\n\x03iat\x18\x08 \x01(\x03\x12\x0b\n\x03nbf\x18\t \x01(\x03\x12\x0b\n\x03iss\x18\n \x01(\t\x12\x0b\n\x03\x61ud\x18\x0b \x01(\t\x12\x0b\n\x03jti\x18\x0c \x01(\t\"\xaa\x01\n\rUpdateRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12/\n\x03set\x18\x02 \x03(\x0b\x32\".session.v1.UpdateRequest.SetEntry\x12\x0e\n\x06remove\x18\x03 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\x1a*\n\x08SetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"6\n\x0eUpdateResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.session.v1.Session\"\x1e\n\x0bListRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"5\n\x0cListResponse\x12%\n\x08sessions\x18\x01 \x03(\x0b\x32\x13.session.v1.Session\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\")\n\x17WatchRevocationsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\xaf\x01\n\nRevocation\x12\x13\n\x0bsession_ids\x18\x01 \x03(\t\x12.\n\nrevoked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06reason\x18\x04 \x01(\x0e\x32\x1c.session.v1.RevocationReason\"\x80\x01\n\x18WatchRevocationsResponse\x12+\n\x0brevocations\x18\x01 \x03(\x0b\x32\x16.session.v1.Revocation\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x14\n\x0c\x63ursor_reset\x18\x03 \x01(\x08\x12\x11\n\tcaught_up\x18\x04 \x01(\x08*\xa7\x02\n\x10RevocationReason\x12!\n\x1dREVOCATION_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18REVOCATION_REASON_LOGOUT\x10\x01\x12\'\n#REVOCATION_REASON_LOGOUT_EVERYWHERE\x10\x02\x12*\n&REVOCATION_REASON_LOGOUT_OTHER_DEVICES\x10\x03\x12$\n REVOCATION_REASON_ADMINISTRATIVE\x10\x04\x12)\n%REVOCATION_REASON_REFRESH_TOKEN_REUSE\x10\x05\x12,\n(REVOCATION_REASON_SESSION_LIMIT_EVICTION\x10\x06\x32\xfc\x04\n\x0eSessionService\x12?\n\x06\x43reate\x12\x19.session.v1.CreateRequest\x1a\x1a.session.v1.CreateResponse\x12\x36\n\x03Get\x12\x16.session.v1.GetRequest\x1a\x17.session.v1.GetResponse\x12\x42\n\x07Refresh\x12\x1a.session.v1.RefreshRequest\x1a\x1b.session.v1.RefreshResponse\x12?\n\x06Revoke\x12\x19.session.v1.RevokeRequest\x1a\x1a.session.v1.RevokeResponse\x12K\n\nIntrospect\x12\x1d.session.v1.IntrospectRequest\x1a\x1e.session.v1.IntrospectResponse\x12?\n\x06Update\x12\x19.session.v1.UpdateRequest\x1a\x1a.session.v1.UpdateResponse\x12\x39\n\x04List\x12\x17.session.v1.ListRequest\x1a\x18.session.v1.ListResponse\x12\x42\n\x07GetJwks\x12\x1a.session.v1.GetJwksRequest\x1a\x1b.session.v1.GetJwksResponse\x12_\n\x10WatchRevocations\x12#.session.v1.WatchRevocationsRequest\x1a$.session.v1.WatchRevocationsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +42,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEREQUEST_DATAENTRY']._serialized_options = b'8\001'
   _globals['_UPDATEREQUEST_SETENTRY']._loaded_options = None
   _globals['_UPDATEREQUEST_SETENTRY']._serialized_options = b'8\001'
+  _globals['_REVOCATIONREASON']._serialized_start=2774
+  _globals['_REVOCATIONREASON']._serialized_end=3069
   _globals['_CLIENTINFO']._serialized_start=73
   _globals['_CLIENTINFO']._serialized_end=133
   _globals['_SESSION']._serialized_start=136
@@ -67,33 +69,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFRESHRESPONSE']._serialized_start=1334
   _globals['_REFRESHRESPONSE']._serialized_end=1557
   _globals['_REVOKEREQUEST']._serialized_start=1560
-  _globals['_REVOKEREQUEST']._serialized_end=1702
-  _globals['_REVOKERESPONSE']._serialized_start=1704
-  _globals['_REVOKERESPONSE']._serialized_end=1743
-  _globals['_INTROSPECTREQUEST']._serialized_start=1745
-  _globals['_INTROSPECTREQUEST']._serialized_end=1804
-  _globals['_INTROSPECTRESPONSE']._serialized_start=1807
-  _globals['_INTROSPECTRESPONSE']._serialized_end=2001
-  _globals['_UPDATEREQUEST']._serialized_start=2004
-  _globals['_UPDATEREQUEST']._serialized_end=2174
-  _globals['_UPDATEREQUEST_SETENTRY']._serialized_start=2132
-  _globals['_UPDATEREQUEST_SETENTRY']._serialized_end=2174
-  _globals['_UPDATERESPONSE']._serialized_start=2176
-  _globals['_UPDATERESPONSE']._serialized_end=2230
-  _globals['_LISTREQUEST']._serialized_start=2232
-  _globals['_LISTREQUEST']._serialized_end=2262
-  _globals['_LISTRESPONSE']._serialized_start=2264
-  _globals['_LISTRESPONSE']._serialized_end=2317
-  _globals['_GETJWKSREQUEST']._serialized_start=2319
-  _globals['_GETJWKSREQUEST']._serialized_end=2335
-  _globals['_GETJWKSRESPONSE']._serialized_start=2337
-  _globals['_GETJWKSRESPONSE']._serialized_end=2373
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=2375
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=2416
-  _globals['_REVOCATION']._serialized_start=2419
-  _globals['_REVOCATION']._serialized_end=2548
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=2551
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=2679
-  _globals['_SESSIONSERVICE']._serialized_start=2682
-  _globals['_SESSIONSERVICE']._serialized_end=3318
+  _globals['_REVOKEREQUEST']._serialized_end=1748
+  _globals['_REVOKERESPONSE']._serialized_start=1750
+  _globals['_REVOKERESPONSE']._serialized_end=1789
+  _globals['_INTROSPECTREQUEST']._serialized_start=1791
+  _globals['_INTROSPECTREQUEST']._serialized_end=1850
+  _globals['_INTROSPECTRESPONSE']._serialized_start=1853
+  _globals['_INTROSPECTRESPONSE']._serialized_end=2047
+  _globals['_UPDATEREQUEST']._serialized_start=2050
+  _globals['_UPDATEREQUEST']._serialized_end=2220
+  _globals['_UPDATEREQUEST_SETENTRY']._serialized_start=2178
+  _globals['_UPDATEREQUEST_SETENTRY']._serialized_end=2220
+  _globals['_UPDATERESPONSE']._serialized_start=2222
+  _globals['_UPDATERESPONSE']._serialized_end=2276
+  _globals['_LISTREQUEST']._serialized_start=2278
+  _globals['_LISTREQUEST']._serialized_end=2308
+  _globals['_LISTRESPONSE']._serialized_start=2310
+  _globals['_LISTRESPONSE']._serialized_end=2363
+  _globals['_GETJWKSREQUEST']._serialized_start=2365
+  _globals['_GETJWKSREQUEST']._serialized_end=2381
+  _globals['_GETJWKSRESPONSE']._serialized_start=2383
+  _globals['_GETJWKSRESPONSE']._serialized_end=2419
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=2421
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=2462
+  _globals['_REVOCATION']._serialized_start=2465
+  _globals['_REVOCATION']._serialized_end=2640
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=2643
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=2771
+  _globals['_SESSIONSERVICE']._serialized_start=3072
+  _globals['_SESSIONSERVICE']._serialized_end=3708
 # @@protoc_insertion_point(module_scope)

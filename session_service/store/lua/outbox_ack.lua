@@ -1,0 +1,6 @@
+#!lua
+-- outbox_ack: deletes outbox entries the relay has appended to the revocation stream.
+-- KEYS[1] a user's revocation outbox (see record_ended in _lib.lua)
+-- ARGV[1..] event ids
+-- Returns how many entries were deleted.
+return redis.call('HDEL', KEYS[1], unpack(ARGV))
