@@ -66,5 +66,3 @@ def test_issued_tokens_carry_exactly_the_profile_the_verifier_requires() -> None
     assert set(token_profile.REQUIRED_CLAIMS) <= set(claims)
     assert set(claims) <= token_profile.RESERVED_CLAIMS
     assert codec.verify(token) is not None
-
-
