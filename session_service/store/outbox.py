@@ -30,7 +30,8 @@ longer be running and wrote nothing: it ended no session, or never ran).
 Refresh-token reuse is detected inside the rotate script, which runs on every Refresh;
 noting every Refresh in advance would double the cost of the hottest write, so that
 note is written right after the script instead. The one gap: a replica killed within
-that round trip leaves an outbox no relay knows of (README, WatchRevocations).
+that round trip leaves an event that only the next revoke of that user relays (README,
+WatchRevocations).
 """
 
 from __future__ import annotations
@@ -177,8 +178,9 @@ class RevocationRelay:
 
     async def _relay_own(self, event: OutboxEvent, recorded: bool) -> None:
         try:
-            if recorded:
-                await self.drain(event.tag)
+            # Drained even when this script recorded nothing: it also relays what an
+            # earlier call may have left there without a note (see the module docstring).
+            await self.drain(event.tag)
             if event.index >= 0:
                 await self._settle(event.index, [event.note])
         except StoreUnavailable as e:
