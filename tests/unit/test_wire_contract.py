@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import session_client.errors as client_errors
 from session_wire import reasons, token_profile
 from session_wire.v1.errors_pb2 import ErrorReason
@@ -13,11 +15,13 @@ from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
 
 
-def _reasons_of(module: object, root: type) -> dict[str, type]:
-    found: dict[str, type] = {}
+def _reasons_of(module: object, root: type[Any]) -> dict[str, type[Any]]:
+    found: dict[str, type[Any]] = {}
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, root) and value is not root and value.reason:
-            found[value.reason] = value
+        if isinstance(value, type) and issubclass(value, root) and value is not root:
+            reason = getattr(value, "reason", "")
+            if reason:
+                found[reason] = value
     return found
 
 
