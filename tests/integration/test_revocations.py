@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import grpc
+import pytest
 from redis.asyncio import Redis
 from session_wire.v1 import session_pb2 as pb
 
@@ -329,6 +330,29 @@ async def test_a_long_replay_comes_in_pages_and_ends_caught_up(redis_server: Red
         stream = feed.watch("99999999999999-0")
         first, second = await anext(stream), await anext(stream)
         assert (first.cursor_reset, second.cursor_reset) == (True, False)
+        await stream.aclose()
+    finally:
+        await feed.close()
+        await client.aclose()
+
+
+async def test_no_heartbeats_while_the_relay_is_behind(redis_server: RedisServerProcess) -> None:
+    # A heartbeat tells verifiers "nothing is missing up to now"; while an event cannot
+    # reach the stream that would be false, so none is sent and verifiers go stale.
+    client = Redis.from_url(redis_server.url)
+    key = f"lagging{time.monotonic_ns()}:{{revocations}}"
+    behind = [True]
+    feed = RedisRevocationFeed(client, key, block_s=0.05, heartbeat_s=0.1, lagging=lambda: behind[0])
+    try:
+        stream = feed.watch("")
+        assert (await anext(stream)).caught_up
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(stream), 0.5)
+        stream = feed.watch("")
+        assert (await anext(stream)).caught_up
+        behind[0] = False
+        heartbeat = await asyncio.wait_for(anext(stream), 2)
+        assert heartbeat.revocations == ()
         await stream.aclose()
     finally:
         await feed.close()
