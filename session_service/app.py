@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
-from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard
+from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
 from session_service.transport.errors import ErrorInterceptor
 from session_service.transport.forward_auth import ForwardAuthServer
 from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name
 SERVICE_METHODS = tuple(m.name for m in session_pb2.DESCRIPTOR.services_by_name["SessionService"].methods)
 MAX_MESSAGE_BYTES = 1 << 20
+EXIT_BEFORE_RELAY_ENV = "SESSION_TEST_EXIT_BEFORE_RELAY"
+"""Test hook for fault-injection tests only: "1" makes the process exit abruptly right
+after a script that ended sessions, before their event is relayed to the stream."""
 
 
 def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
@@ -165,6 +169,7 @@ class Service:
                 await task
         # Forward-auth and the gateway's revocation follower read the store: they stop before it.
         await self._gateway_resources.aclose()
+        await self.store.relay.close()
         await self.store.close()
         await self._resources.aclose()
         if self.telemetry is not None:
@@ -204,14 +209,17 @@ async def _start(
         settings.redis_prefix,
         execution_policy(settings),
         revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
+        redis_timeout=settings.redis_timeout,
+        exit_before_relay=os.environ.get(EXIT_BEFORE_RELAY_ENV) == "1",
     )
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
     revocations = RedisRevocationFeed(
         store.client,
         store.keys.revocations(),
-        block_s=min(1.0, settings.redis_timeout / 2),
+        block_s=min(0.5, settings.redis_timeout / 2),
+        lagging=lambda: store.relay.lagging,
         # The gateway check follows this feed too, and trusts it only while it hears from it.
-        heartbeat_s=settings.gateway_freshness / 3,
+        heartbeat_s=min(1.0, settings.gateway_freshness / 3),
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     try:
@@ -224,7 +232,13 @@ async def _start(
         keyring, settings.issuer, settings.audience, settings.access_token_ttl, settings.jwt_leeway
     )
     manager = SessionManager(
-        store, codec, clock, policy_from(settings, limits), limits, revocations=revocations
+        store,
+        codec,
+        clock,
+        policy_from(settings, limits),
+        limits,
+        revocations=revocations,
+        on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
     )
 
     server = grpc.aio.server(
@@ -310,6 +324,8 @@ async def _start(
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
+    # Every replica relays: events a failed or dead replica left in outboxes still arrive.
+    service._tasks.append(asyncio.create_task(store.relay.run(), name="revocation-relay"))
     await server.start()
     if health_server is not None:
         await health_server.start()

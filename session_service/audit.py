@@ -50,6 +50,7 @@ from opentelemetry import trace
 
 from session_service.domain.clock import Clock, SystemClock
 from session_service.domain.ids import parse_refresh_token, parse_session_id
+from session_service.domain.model import RevocationReason, SessionsEnded
 
 AUDIT_LOGGER_NAME = "session_service.audit"
 """The logger every audit line is written to."""
@@ -112,6 +113,16 @@ class AuditLog:
     def session_evicted(self, user_id: str, session_ids: Sequence[str], caller: str | None = None) -> None:
         """Sessions were ended to make room under the per-user limit."""
         self._emit("session_evicted", caller, {"user_id": user_id, "session_ids": list(session_ids)})
+
+    def sessions_ended(self, ended: SessionsEnded, caller: str | None = None) -> None:
+        """The service itself ended sessions: refresh-token reuse or eviction under the limit.
+
+        Ends a Revoke asked for are recorded by :meth:`sessions_revoked`, with what it named."""
+        if ended.reason is RevocationReason.REFRESH_TOKEN_REUSE:
+            for session_id in ended.session_ids:
+                self.refresh_token_reuse_detected(session_id, ended.user_id or None, caller)
+        elif ended.reason is RevocationReason.SESSION_LIMIT_EVICTION:
+            self.session_evicted(ended.user_id, ended.session_ids, caller)
 
     def caller_denied(self, caller: str | None, rpc: str, reason: DenialReason) -> None:
         """A call was refused by caller authentication or the authorization policy."""

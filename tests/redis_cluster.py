@@ -181,3 +181,50 @@ class LocalRedisCluster:
         for node in self.nodes:
             node.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def shard_of(cluster: LocalRedisCluster, key: str) -> tuple[Node, list[Node]]:
+    """The primary that owns ``key``'s slot right now, and its replicas."""
+    client = cluster.live_nodes()[0].client()
+    try:
+        slot = int(_command(client, "CLUSTER", "KEYSLOT", key))
+        shards = _command(client, "CLUSTER", "SLOTS")
+    finally:
+        client.close()
+    by_port = {n.port: n for n in cluster.nodes}
+    for start, end, primary, *_ in shards:
+        if int(start) <= slot <= int(end):
+            owner = by_port[int(primary[1])]
+            # The primary's own view of its replicas (CLUSTER SLOTS of another node may lag).
+            client = owner.client()
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            ports = [int(v["port"]) for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+            return owner, [by_port[p] for p in ports]
+    raise LookupError(f"no node serves slot {slot}")
+
+
+def set_config(cluster: LocalRedisCluster, name: str, value: str) -> None:
+    """CONFIG SET on every live node."""
+    for node in cluster.live_nodes():
+        client = node.client()
+        try:
+            client.config_set(name, value)
+        finally:
+            client.close()
+
+
+@contextlib.contextmanager
+def frozen(*nodes: Node) -> Iterator[None]:
+    """Freezes the nodes (SIGSTOP to their PIDs) without losing data; SIGCONT after."""
+    for node in nodes:
+        assert node.process is not None
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for node in nodes:
+            assert node.process is not None
+            os.kill(node.process.pid, signal.SIGCONT)

@@ -125,6 +125,11 @@ def channel_options(retry: RetryPolicy | None, tls: TlsConfig | None) -> list[tu
     return options
 
 
+def _reason(name: str) -> pb.RevocationReason.ValueType:
+    """The wire value of a revocation reason name ('' → unspecified); ValueError if unknown."""
+    return pb.RevocationReason.Value(f"REVOCATION_REASON_{name or 'UNSPECIFIED'}")
+
+
 async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -241,25 +246,36 @@ class SessionClient:
         )
         return reply.revoked_count
 
-    async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> int:
-        """Ends one session ("log out"); how many live sessions ended (0 or 1)."""
-        return await self._revoke(pb.RevokeRequest(session_id=session_id), timeout)
+    async def revoke_session(self, session_id: str, *, reason: str = "", timeout: float | None = None) -> int:
+        """Ends one session ("log out"); how many live sessions ended (0 or 1).
 
-    async def revoke_refresh_token(self, refresh_token: str, *, timeout: float | None = None) -> int:
+        ``reason``: a ``RevocationReason`` name without its prefix, e.g. ``ADMINISTRATIVE``
+        when ending it on the user's behalf; '' lets the service derive it (here LOGOUT)."""
+        return await self._revoke(pb.RevokeRequest(session_id=session_id, reason=_reason(reason)), timeout)
+
+    async def revoke_refresh_token(
+        self, refresh_token: str, *, reason: str = "", timeout: float | None = None
+    ) -> int:
         """Ends the session of a current refresh token; 0 for an invalid token (RFC 7009)."""
-        return await self._revoke(pb.RevokeRequest(refresh_token=refresh_token), timeout)
+        request = pb.RevokeRequest(refresh_token=refresh_token, reason=_reason(reason))
+        return await self._revoke(request, timeout)
 
-    async def revoke_access_token(self, access_token: str, *, timeout: float | None = None) -> int:
+    async def revoke_access_token(
+        self, access_token: str, *, reason: str = "", timeout: float | None = None
+    ) -> int:
         """Ends the session of a valid access token; 0 for an invalid token (RFC 7009)."""
-        return await self._revoke(pb.RevokeRequest(access_token=access_token), timeout)
+        request = pb.RevokeRequest(access_token=access_token, reason=_reason(reason))
+        return await self._revoke(request, timeout)
 
     async def revoke_user(
-        self, user_id: str, *, except_session_id: str = "", timeout: float | None = None
+        self, user_id: str, *, except_session_id: str = "", reason: str = "", timeout: float | None = None
     ) -> int:
-        """Ends all of a user's sessions ("log out everywhere"), but ``except_session_id``."""
-        return await self._revoke(
-            pb.RevokeRequest(user_id=user_id, except_session_id=except_session_id), timeout
+        """Ends all of a user's sessions ("log out everywhere"), but ``except_session_id``
+        ("log out other devices"); ``reason`` as in :meth:`revoke_session`."""
+        request = pb.RevokeRequest(
+            user_id=user_id, except_session_id=except_session_id, reason=_reason(reason)
         )
+        return await self._revoke(request, timeout)
 
     async def introspect(
         self, token: str, *, token_type_hint: str = "", timeout: float | None = None
@@ -387,9 +403,9 @@ class SyncSessionClient:
         """See :meth:`SessionClient.refresh`."""
         return self._run(self._client.refresh(refresh_token, timeout=timeout))
 
-    def revoke_session(self, session_id: str, *, timeout: float | None = None) -> int:
+    def revoke_session(self, session_id: str, *, reason: str = "", timeout: float | None = None) -> int:
         """See :meth:`SessionClient.revoke_session`."""
-        return self._run(self._client.revoke_session(session_id, timeout=timeout))
+        return self._run(self._client.revoke_session(session_id, reason=reason, timeout=timeout))
 
     def revoke_refresh_token(self, refresh_token: str, *, timeout: float | None = None) -> int:
         """See :meth:`SessionClient.revoke_refresh_token`."""
@@ -399,10 +415,14 @@ class SyncSessionClient:
         """See :meth:`SessionClient.revoke_access_token`."""
         return self._run(self._client.revoke_access_token(access_token, timeout=timeout))
 
-    def revoke_user(self, user_id: str, *, except_session_id: str = "", timeout: float | None = None) -> int:
+    def revoke_user(
+        self, user_id: str, *, except_session_id: str = "", reason: str = "", timeout: float | None = None
+    ) -> int:
         """See :meth:`SessionClient.revoke_user`."""
         return self._run(
-            self._client.revoke_user(user_id, except_session_id=except_session_id, timeout=timeout)
+            self._client.revoke_user(
+                user_id, except_session_id=except_session_id, reason=reason, timeout=timeout
+            )
         )
 
     def introspect(

@@ -237,6 +237,18 @@ class MissingClaim(TokenError):
 class SessionRevoked(TokenError):
     """The token's session has been revoked."""
 
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        """Why the session ended: a ``RevocationReason`` name without its prefix
+        (``LOGOUT``, ``LOGOUT_EVERYWHERE``, ``LOGOUT_OTHER_DEVICES``, ``ADMINISTRATIVE``,
+        ``REFRESH_TOKEN_REUSE``, ``SESSION_LIMIT_EVICTION``), or '' when unknown (learnt
+        from Introspect, or from a service that sent none)."""
+
 
 class RevocationsStale(TokenError):
-    """The Verifier cannot vouch that it knows every revocation (fail-closed mode only)."""
+    """The Verifier cannot vouch that it knows every revocation right now: its view of
+    the revocation stream is older than ``max_staleness``, or the stream could not resume
+    from its cursor. :meth:`Verifier.verify_async` then asks Introspect instead (unless
+    ``stale_policy="reject"``); the synchronous :meth:`Verifier.verify` cannot, and raises
+    this."""

@@ -9,6 +9,15 @@ milliseconds; after a disconnection it resumes from its cursor without missing a
 
 Memory is bounded: a revoked session is forgotten once every access token it could
 have had has expired (``expires_at`` of its event, plus the leeway).
+
+Freshness. The verifier trusts its view only while it is fresh: the stream has caught
+up and a message (an event or a heartbeat, sent every second of quiet; none while the
+service's outbox relay is behind) arrived less than ``max_staleness`` seconds ago.
+:attr:`Verifier.staleness` says how old the view is. While it is stale the verifier
+never accepts silently: :meth:`Verifier.verify_async` asks ``Introspect`` for each token
+(the authoritative answer, one round trip) or, with ``stale_policy="reject"``, raises
+:class:`RevocationsStale`; :meth:`Verifier.verify`, which cannot do I/O, raises
+:class:`RevocationsStale` under either policy.
 """
 
 from __future__ import annotations
@@ -17,11 +26,12 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from session_wire.token_profile import DEFAULT_LEEWAY_S, REQUIRED_CLAIMS, SUPPORTED_ALGORITHMS, TOKEN_TYPE
@@ -72,12 +82,17 @@ class VerifiedToken:
     """Every claim, including the session's extra claims."""
 
 
+StalePolicy = Literal["introspect", "reject"]
+"""What :meth:`Verifier.verify_async` does while the revocation view is stale."""
+
+
 @dataclass(frozen=True)
 class VerifierStatus:
     """How much a Verifier can vouch for right now (for health checks and metrics)."""
 
     synced: bool
-    """It has caught up with the revocation stream and heard from it recently."""
+    """It has caught up with the revocation stream and heard from it within
+    ``max_staleness`` seconds (its view is fresh)."""
     seconds_since_contact: float | None
     """Since the last message of the revocation stream; None before the first."""
     revocations_possibly_missed_before: float | None
@@ -89,6 +104,8 @@ class VerifierStatus:
     """Verification keys currently known."""
     cursor: str
     """Where the revocation stream resumes."""
+    staleness: float = math.inf
+    """Seconds since the view was last known complete (inf before it caught up)."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +121,14 @@ class Verifier:
     the keys, follows the revocation stream in a background task, and returns once it
     has caught up. Then :meth:`verify` needs no network.
 
-    Fail-open or fail-closed: with ``fail_closed=False`` (the default) a verifier that
-    has lost its revocation stream keeps accepting tokens that are otherwise valid (they
-    expire within the access-token lifetime anyway) and reports it in :attr:`status`;
-    with ``fail_closed=True`` it raises :class:`RevocationsStale` instead while it has not
-    heard from the stream for ``max_silence`` seconds, and for tokens issued before a
-    point from which revocations may have been missed.
+    Never fail-open: while its view of the revocations is staler than ``max_staleness``
+    seconds (default 5), or for tokens issued before a point from which revocations may
+    have been missed, :meth:`verify_async` asks ``Introspect`` (``stale_policy=
+    "introspect"``, the default) or raises :class:`RevocationsStale`
+    (``stale_policy="reject"``), and :meth:`verify` raises :class:`RevocationsStale`.
+    ``max_silence`` is how long the stream may stay silent before the verifier
+    reconnects. ``fail_closed=True`` is the former name of ``stale_policy="reject"``;
+    ``fail_closed=False`` no longer means accepting while stale.
     """
 
     def __init__(
@@ -123,8 +142,11 @@ class Verifier:
         required_claims: Sequence[str] = REQUIRED_CLAIMS,
         jwks_refetch_interval: float = 30.0,
         jwks_refresh_interval: float = 300.0,
-        max_silence: float = 20.0,
-        fail_closed: bool = False,
+        max_silence: float = 10.0,
+        max_staleness: float = 5.0,
+        stale_policy: StalePolicy = "introspect",
+        introspect_timeout: float = 2.0,
+        fail_closed: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         unsupported = set(algorithms) - set(SUPPORTED_ALGORITHMS)
@@ -138,18 +160,26 @@ class Verifier:
         self._required = list(dict.fromkeys([*required_claims, "sub", "sid", "exp"]))
         self._refetch_interval = jwks_refetch_interval
         self._refresh_interval = jwks_refresh_interval
+        if stale_policy not in ("introspect", "reject"):
+            raise ValueError("stale_policy must be 'introspect' or 'reject'")
         self._max_silence = max_silence
-        self._fail_closed = fail_closed
+        self._max_staleness = max_staleness
+        self._stale_policy: StalePolicy = "reject" if fail_closed else stale_policy
+        self._introspect_timeout = introspect_timeout
         self._clock = clock
+        self._stale_logged = False
 
         self._keys: dict[str, _Key] = {}
         self._jwks_fetched_at = -float("inf")  # monotonic
         self._jwks_fetch: asyncio.Task[None] | None = None
         self._revoked: dict[str, float] = {}  # session id → forget after (epoch seconds)
+        self._reasons: dict[str, str] = {}  # session id → why it ended
         self._expiry: list[tuple[float, str]] = []  # heap of (forget after, session id)
         self._cursor = ""
         self._caught_up = asyncio.Event()
-        self._last_contact: float | None = None  # monotonic
+        self._last_contact: float | None = None  # monotonic: last message of the stream
+        self._fresh_at: float | None = None  # monotonic: last message while caught up
+        self._live = False  # the current connection has caught up
         self._missed_before: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -169,6 +199,7 @@ class Verifier:
         self._tasks = [
             asyncio.create_task(self._follow_revocations(), name="session-verifier-revocations"),
             asyncio.create_task(self._refresh_jwks(), name="session-verifier-jwks"),
+            asyncio.create_task(self._watch_staleness(), name="session-verifier-staleness"),
         ]
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
@@ -190,16 +221,30 @@ class Verifier:
         self._tasks = []
 
     @property
+    def staleness(self) -> float:
+        """Seconds since the revocation view was last known complete: since the last
+        message of the stream after it caught up (inf before it has caught up)."""
+        if self._fresh_at is None:
+            return math.inf
+        return time.monotonic() - self._fresh_at
+
+    @property
+    def stale(self) -> bool:
+        """Whether the view is older than ``max_staleness`` (tokens are then introspected or refused)."""
+        return self.staleness > self._max_staleness
+
+    @property
     def status(self) -> VerifierStatus:
         """What the verifier knows right now."""
         age = None if self._last_contact is None else time.monotonic() - self._last_contact
         return VerifierStatus(
-            synced=self._caught_up.is_set() and age is not None and age <= self._max_silence,
+            synced=not self.stale,
             seconds_since_contact=age,
             revocations_possibly_missed_before=self._missed_before,
             revoked_sessions=len(self._revoked),
             keys=len(self._keys),
             cursor=self._cursor,
+            staleness=self.staleness,
         )
 
     def is_revoked(self, session_id: str) -> bool:
@@ -215,7 +260,16 @@ class Verifier:
         ``iss``, ``aud``, ``exp``, ``nbf``, ``iat`` (with the leeway); the required claims;
         and that its session has not been revoked. An unknown ``kid`` starts a background
         refetch of the keys (at most once per ``jwks_refetch_interval``); use
-        :meth:`verify_async` to wait for it instead of failing at once."""
+        :meth:`verify_async` to wait for it instead of failing at once.
+
+        Raises :class:`RevocationsStale` while the revocation view is stale (see
+        :attr:`staleness`), whatever the ``stale_policy``: this method does no I/O, so it
+        cannot ask Introspect. :meth:`verify_async` can."""
+        verified = self._verify_locally(token)
+        self._check_fresh(verified.issued_at if "iat" in verified.claims else None)
+        return verified
+
+    def _verify_locally(self, token: str) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
@@ -234,9 +288,7 @@ class Verifier:
         if not isinstance(sub, str) or not sub or not isinstance(sid, str) or not sid:
             raise MissingClaim("sub and sid must be non-empty strings")
         if self.is_revoked(sid):
-            raise SessionRevoked(f"session {sid} has been revoked")
-        if self._fail_closed:
-            self._check_fresh(int(claims["iat"]) if "iat" in claims else None)
+            raise SessionRevoked(f"session {sid} has been revoked", self._reasons.get(sid, ""))
         scope = claims.get("scope")
         client_id = claims.get("client_id")
         return VerifiedToken(
@@ -252,15 +304,35 @@ class Verifier:
 
     async def verify_async(self, token: str) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
-        refetch of the keys and tries once more. Otherwise it never waits."""
+        refetch of the keys and tries once more, and while the revocation view is stale
+        asks ``Introspect`` whether the token's session is still active (with
+        ``stale_policy="introspect"``; inactive raises :class:`SessionRevoked`, a failed
+        call :class:`RevocationsStale`). With a fresh view it never waits."""
         try:
-            return self.verify(token)
+            verified = self._verify_locally(token)
         except UnknownSigningKey:
             if self._jwks_fetch is None:
                 raise
             with contextlib.suppress(SessionClientError):
                 await asyncio.shield(self._jwks_fetch)
-            return self.verify(token)
+            verified = self._verify_locally(token)
+        try:
+            self._check_fresh(verified.issued_at if "iat" in verified.claims else None)
+        except RevocationsStale:
+            if self._stale_policy == "reject":
+                raise
+            await self._introspect(token, verified)
+        return verified
+
+    async def _introspect(self, token: str, verified: VerifiedToken) -> None:
+        try:
+            answer = await self._client.introspect(
+                token, token_type_hint="access_token", timeout=self._introspect_timeout
+            )
+        except SessionClientError as e:
+            raise RevocationsStale(f"revocations are stale and Introspect failed: {e}") from e
+        if not answer.active or answer.sid != verified.session_id:
+            raise SessionRevoked(f"session {verified.session_id} is no longer active (Introspect)")
 
     def _decode(self, token: str, key: _Key) -> dict[str, Any]:
         try:
@@ -292,12 +364,33 @@ class Verifier:
         return claims
 
     def _check_fresh(self, issued_at: int | None) -> None:
-        status = self.status
-        if not status.synced:
-            raise RevocationsStale("not in contact with the revocation stream")
-        missed = status.revocations_possibly_missed_before
+        staleness = self.staleness
+        if staleness > self._max_staleness:
+            raise RevocationsStale(
+                f"the revocation view is {staleness:.1f}s old (bound {self._max_staleness}s)"
+            )
+        missed = self._missed_before
         if missed is not None and (issued_at is None or issued_at <= missed):
             raise RevocationsStale("revocations of tokens this old may have been missed")
+
+    async def _watch_staleness(self) -> None:
+        # Only for the log line and operators; verify() computes staleness itself.
+        while True:
+            await asyncio.sleep(min(0.25, self._max_staleness / 4))
+            self._log_staleness()
+
+    def _log_staleness(self) -> None:
+        stale = self.stale and self._caught_up.is_set()
+        if stale and not self._stale_logged:
+            log.warning(
+                "revocation view stale (%.1fs > %.1fs): tokens are %s",
+                self.staleness,
+                self._max_staleness,
+                "introspected" if self._stale_policy == "introspect" else "refused",
+            )
+        elif not stale and self._stale_logged:
+            log.info("revocation view fresh again")
+        self._stale_logged = stale
 
     # Keys.
 
@@ -345,6 +438,9 @@ class Verifier:
         backoff = 0.05
         while True:
             stream = self._client.watch_revocations(self._cursor)
+            # A new connection first replays what was missed: the view is complete again
+            # only once this connection says it has caught up.
+            self._live = False
             try:
                 while True:
                     # The server sends a heartbeat every few seconds: silence means a dead link.
@@ -368,6 +464,10 @@ class Verifier:
 
     def _apply(self, response: pb.WatchRevocationsResponse) -> None:
         self._last_contact = time.monotonic()
+        if response.caught_up:
+            self._live = True
+        if self._live:
+            self._fresh_at = self._last_contact
         now = self._clock()
         if response.cursor_reset:
             self._missed_before = now
@@ -376,14 +476,18 @@ class Verifier:
             forget_after = revocation.expires_at.ToNanoseconds() / 1e9 + self._leeway
             if forget_after <= now:
                 continue
+            reason = _reason_name(revocation.reason)
             for sid in revocation.session_ids:
                 if forget_after > self._revoked.get(sid, 0.0):
                     self._revoked[sid] = forget_after
+                    self._reasons[sid] = reason
                     heapq.heappush(self._expiry, (forget_after, sid))
         if response.cursor:
             self._cursor = response.cursor
         if response.caught_up:
             self._caught_up.set()
+        if self._stale_logged:
+            self._log_staleness()
         self._forget_expired(now)
 
     def _forget_expired(self, now: float) -> None:
@@ -391,3 +495,12 @@ class Verifier:
             forget_after, sid = heapq.heappop(self._expiry)
             if self._revoked.get(sid) == forget_after:
                 del self._revoked[sid]
+                self._reasons.pop(sid, None)
+
+
+def _reason_name(value: int) -> str:
+    try:
+        name = pb.RevocationReason.Name(value)  # type: ignore[arg-type]
+    except ValueError:  # a reason newer than this client
+        return ""
+    return "" if value == 0 else name.removeprefix("REVOCATION_REASON_")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from session_service.domain.access import AccessCheck
 from session_service.domain.clock import Clock
@@ -18,12 +17,16 @@ from session_service.domain.ids import (
     seal_successor,
 )
 from session_service.domain.model import (
+    CALLER_REASONS,
     INACTIVE,
     DataPatch,
     Introspection,
     IssuedTokens,
     NewSession,
+    RevocationReason,
     Session,
+    SessionsEnded,
+    default_revocation_reason,
 )
 from session_service.domain.paging import decode_page_token, encode_page_token, page_size
 from session_service.domain.ports import (
@@ -41,7 +44,7 @@ from session_service.domain.validation import (
     validate_new_session,
     validate_patch,
 )
-from session_service.errors import FieldViolation, InvalidArgument, RefreshTokenInvalid
+from session_service.errors import FieldViolation, InvalidArgument, RefreshTokenInvalid, RefreshTokenReused
 
 
 class SessionManager:
@@ -56,7 +59,10 @@ class SessionManager:
         limits: InputLimits,
         *,
         revocations: RevocationFeed,
+        on_ended: Callable[[SessionsEnded], None] | None = None,
     ) -> None:
+        """``on_ended`` hears every end of sessions (the audit trail)."""
+        self._on_ended = on_ended
         self._store = store
         self._tokens = tokens
         self._clock = clock
@@ -72,8 +78,12 @@ class SessionManager:
         sid = new_session_id(new.user_id)
         refresh = new_refresh_token(sid)
         now = self._clock.now_ms()
-        created = await self._store.create(sid, new, refresh, now, self._policy)
-        return dataclasses.replace(self._issue(created.session, refresh, now), evicted=created.evicted)
+        created = await self._store.create(
+            sid, new, refresh, now, self._policy, RevocationReason.SESSION_LIMIT_EVICTION
+        )
+        if created.evicted:
+            self._ended(SessionsEnded(RevocationReason.SESSION_LIMIT_EVICTION, created.evicted, new.user_id))
+        return self._issue(created.session, refresh, now)
 
     async def get(self, session_id: str) -> Session:
         """Reads a live session and slides its idle expiry."""
@@ -90,9 +100,18 @@ class SessionManager:
             raise RefreshTokenInvalid()
         successor = new_refresh_token(presented.session_id)
         now = self._clock.now_ms()
-        rotation = await self._store.rotate_refresh(
-            presented, successor, seal_successor(presented, successor), now, self._policy
-        )
+        try:
+            rotation = await self._store.rotate_refresh(
+                presented,
+                successor,
+                seal_successor(presented, successor),
+                now,
+                self._policy,
+                RevocationReason.REFRESH_TOKEN_REUSE,
+            )
+        except RefreshTokenReused:
+            self._ended(SessionsEnded(RevocationReason.REFRESH_TOKEN_REUSE, (str(presented.session_id),)))
+            raise
         if rotation.sealed_successor is not None:
             opened = open_successor(presented, rotation.sealed_successor)
             if opened is None:
@@ -118,35 +137,65 @@ class SessionManager:
         sessions, last = await self._store.list_user(user_id, self._clock.now_ms(), size, after)
         return sessions, encode_page_token(user_id, last) if last else ""
 
-    async def revoke_session(self, session_id: str) -> int:
-        """Ends one session; 0 when it had already ended."""
+    async def revoke_session(self, session_id: str, reason: RevocationReason | None = None) -> int:
+        """Ends one session; 0 when it had already ended (or never existed)."""
         sid = self._session_id("session_id", session_id)
-        return await self._store.revoke(sid, self._clock.now_ms())
+        reason = self._caller_reason(reason, default_revocation_reason("session_id"))
+        return self._ended(SessionsEnded(reason, await self._store.revoke(sid, self._clock.now_ms(), reason)))
 
-    async def revoke_refresh_token(self, refresh_token: str) -> int:
+    async def revoke_refresh_token(self, refresh_token: str, reason: RevocationReason | None = None) -> int:
         """Ends the session of a current refresh token (RFC 7009); 0 for an invalid token."""
         self._require_token("refresh_token", refresh_token)
+        reason = self._caller_reason(reason, default_revocation_reason("refresh_token"))
         presented = parse_refresh_token(refresh_token)
         if presented is None:
             return 0
-        return await self._store.revoke(presented.session_id, self._clock.now_ms(), refresh=presented)
+        ended = await self._store.revoke(
+            presented.session_id, self._clock.now_ms(), reason, refresh=presented
+        )
+        return self._ended(SessionsEnded(reason, ended))
 
-    async def revoke_access_token(self, access_token: str) -> int:
+    async def revoke_access_token(self, access_token: str, reason: RevocationReason | None = None) -> int:
         """Ends the session of a valid access token (RFC 7009); 0 for an invalid token."""
         self._require_token("access_token", access_token)
+        reason = self._caller_reason(reason, default_revocation_reason("access_token"))
         claims = self._tokens.verify(access_token)
         sid = parse_session_id(claims.sid) if claims else None
         if claims is None or sid is None:
             return 0
-        return await self._store.revoke(sid, self._clock.now_ms(), user_id=claims.sub)
+        ended = await self._store.revoke(sid, self._clock.now_ms(), reason, user_id=claims.sub)
+        return self._ended(SessionsEnded(reason, ended, claims.sub))
 
-    async def revoke_user(self, user_id: str, except_session_id: str = "") -> int:
+    async def revoke_user(
+        self, user_id: str, except_session_id: str = "", reason: RevocationReason | None = None
+    ) -> int:
         """Ends every session of the user, except ``except_session_id`` when given."""
         v = Violations()
         check_user_id(v, "user_id", user_id, self._limits)
         v.raise_if_any()
         keep = self._session_id("except_session_id", except_session_id) if except_session_id else None
-        return await self._store.revoke_user(user_id, keep, self._clock.now_ms())
+        reason = self._caller_reason(reason, default_revocation_reason("user_id", keep is not None))
+        ended = await self._store.revoke_user(user_id, keep, self._clock.now_ms(), reason)
+        return self._ended(SessionsEnded(reason, ended, user_id))
+
+    def _ended(self, ended: SessionsEnded) -> int:
+        """Every end of sessions passes here once (Revoke of any kind, refresh-token reuse,
+        eviction under the per-user limit), after the store has made it durable together
+        with its revocation event: the one place to add an audit record. Returns how many
+        live sessions ended."""
+        if self._on_ended is not None and ended.session_ids:
+            self._on_ended(ended)
+        return len(ended.session_ids)
+
+    @staticmethod
+    def _caller_reason(given: RevocationReason | None, default: RevocationReason) -> RevocationReason:
+        if given is None:
+            return default
+        if given not in CALLER_REASONS:
+            raise InvalidArgument(
+                [FieldViolation("reason", "only the service itself ends sessions for this reason")]
+            )
+        return given
 
     async def introspect(self, token: str, token_type_hint: str = "") -> Introspection:
         """RFC 7662: reports an inactive token as such, never as an error."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -92,8 +93,6 @@ class IssuedTokens:
     """Opaque; exchangeable once for a new pair."""
     refresh_token_expires_at_ms: int
     """The refresh token must be used before the session's idle expiry."""
-    evicted: tuple[str, ...] = ()
-    """Sessions of the same user that Create ended to make room under the per-user limit."""
 
 
 @dataclass(frozen=True)
@@ -127,3 +126,51 @@ class Introspection:
 
 
 INACTIVE = Introspection(active=False)
+
+
+class RevocationReason(enum.Enum):
+    """Why sessions ended; the wire names are ``REVOCATION_REASON_<NAME>``."""
+
+    LOGOUT = "logout"
+    """The user logged out of this session."""
+    LOGOUT_EVERYWHERE = "logout_everywhere"
+    """The user logged out of all their sessions."""
+    LOGOUT_OTHER_DEVICES = "logout_other_devices"
+    """The user logged out of all their sessions but the current one."""
+    ADMINISTRATIVE = "administrative"
+    """Someone else (support, security tooling) ended them on the user's behalf."""
+    REFRESH_TOKEN_REUSE = "refresh_token_reuse"
+    """A rotated refresh token came back: the session was presumed stolen."""
+    SESSION_LIMIT_EVICTION = "session_limit_eviction"
+    """A new session pushed the user past the per-user limit."""
+
+
+CALLER_REASONS = frozenset(
+    {
+        RevocationReason.LOGOUT,
+        RevocationReason.LOGOUT_EVERYWHERE,
+        RevocationReason.LOGOUT_OTHER_DEVICES,
+        RevocationReason.ADMINISTRATIVE,
+    }
+)
+"""Reasons a Revoke caller may give; the others only the service itself decides."""
+
+
+def default_revocation_reason(target: str, keeps_one: bool = False) -> RevocationReason:
+    """The reason a Revoke that gives none stands for, by what it names (``session_id``,
+    ``refresh_token``, ``access_token`` or ``user_id``, the latter keeping one session or not)."""
+    if target == "user_id":
+        return RevocationReason.LOGOUT_OTHER_DEVICES if keeps_one else RevocationReason.LOGOUT_EVERYWHERE
+    return RevocationReason.LOGOUT
+
+
+@dataclass(frozen=True)
+class SessionsEnded:
+    """One end of sessions that verifiers must learn about (and an audit trail records)."""
+
+    reason: RevocationReason
+    """Why they ended."""
+    session_ids: tuple[str, ...]
+    """The live sessions that ended; empty when there was nothing to end."""
+    user_id: str = ""
+    """Their user, when the operation named it ('' otherwise)."""

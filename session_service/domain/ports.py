@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from session_service.domain.ids import RefreshToken, SessionId
-from session_service.domain.model import DataPatch, NewSession, Session
+from session_service.domain.model import DataPatch, NewSession, RevocationReason, Session
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,16 @@ class SessionStore(Protocol):
     """Persistent session state; every method is one atomic step."""
 
     async def create(
-        self, sid: SessionId, new: NewSession, refresh: RefreshToken, now_ms: int, policy: SessionPolicy
+        self,
+        sid: SessionId,
+        new: NewSession,
+        refresh: RefreshToken,
+        now_ms: int,
+        policy: SessionPolicy,
+        eviction_reason: RevocationReason,
     ) -> CreatedSession:
-        """Stores a new session, enforcing the per-user limit."""
+        """Stores a new session, enforcing the per-user limit; evictions are published
+        with ``eviction_reason``."""
         ...
 
     async def touch(self, sid: SessionId, now_ms: int) -> Session:
@@ -82,8 +89,10 @@ class SessionStore(Protocol):
         sealed_successor: bytes,
         now_ms: int,
         policy: SessionPolicy,
+        reuse_reason: RevocationReason,
     ) -> Rotation:
-        """Replaces the presented refresh token with ``successor``; revokes on reuse."""
+        """Replaces the presented refresh token with ``successor``; on reuse ends the
+        session, publishing ``reuse_reason``, and raises RefreshTokenReused."""
         ...
 
     async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
@@ -91,13 +100,24 @@ class SessionStore(Protocol):
         ...
 
     async def revoke(
-        self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None, user_id: str = ""
-    ) -> int:
-        """Ends one session (only if it matches ``refresh``/``user_id`` when given); 1 or 0."""
+        self,
+        sid: SessionId,
+        now_ms: int,
+        reason: RevocationReason,
+        *,
+        refresh: RefreshToken | None = None,
+        user_id: str = "",
+    ) -> tuple[str, ...]:
+        """Ends one session (only if it matches ``refresh``/``user_id`` when given) and
+        publishes its end with ``reason``, at least once; the ids of the live sessions
+        it ended (none, or that one)."""
         ...
 
-    async def revoke_user(self, user_id: str, except_sid: SessionId | None, now_ms: int) -> int:
-        """Ends all of a user's sessions but ``except_sid``; how many were live."""
+    async def revoke_user(
+        self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
+    ) -> tuple[str, ...]:
+        """Ends all of a user's sessions but ``except_sid`` and publishes their end with
+        ``reason``, at least once; the ids of the live sessions it ended."""
         ...
 
     async def list_user(
@@ -126,6 +146,8 @@ class Revocation:
     """When they ended."""
     expires_at_ms: int
     """After this no access token of these sessions is valid, so the event stops mattering."""
+    reason: RevocationReason | None = None
+    """Why they ended (None for an event written before reasons existed)."""
 
 
 @dataclass(frozen=True)

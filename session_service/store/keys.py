@@ -3,7 +3,11 @@
 - ``<prefix>:{<tag>}:s:<nonce>``  a session hash
 - ``<prefix>:{<tag>}:u``          the user's index of sessions (sorted set)
 - ``<prefix>:{<tag>}:rl:<kind>``  the user's rate-limit bucket for Create (``c``) or Refresh (``r``)
+- ``<prefix>:{<tag>}:o``          the user's revocation outbox (events not yet in the stream)
 - ``<prefix>:{revocations}``      the revocation stream (one for the service, its own slot)
+- ``<prefix>:{revocations}:ids``  ids of the outbox events already in the stream
+- ``<prefix>:{revocation-outboxes-<n>}``  notes of outboxes that may hold events
+  (``PENDING_INDEXES`` of them, in different slots)
 
 Because a session id carries its user's tag, every script's keys (a session, its
 user's index and the user's other sessions) fall in one Redis Cluster slot.
@@ -12,6 +16,11 @@ user's index and the user's other sessions) fall in one Redis Cluster slot.
 from __future__ import annotations
 
 from session_service.domain.ids import SessionId, user_tag
+
+PENDING_INDEXES = 8
+"""How many pending-outbox indexes there are: their hash tags fall in different slots, so
+with the shards of a production cluster a revocation can note its outbox while a shard is
+unreachable."""
 
 
 class KeySchema:
@@ -39,6 +48,18 @@ class KeySchema:
     def revocations(self) -> str:
         """The key of the revocation stream that WatchRevocations serves."""
         return f"{self.prefix}:{{revocations}}"
+
+    def outbox(self, tag: str) -> str:
+        """The key of a user's revocation outbox (in the user's slot)."""
+        return f"{self.prefix}:{{{tag}}}:o"
+
+    def published(self) -> str:
+        """The key of the ids of outbox events already appended to the stream."""
+        return f"{self.prefix}:{{revocations}}:ids"
+
+    def pending(self, n: int) -> str:
+        """The key of the ``n``-th index of outboxes that may hold events."""
+        return f"{self.prefix}:{{revocation-outboxes-{n}}}"
 
     def for_session(self, sid: SessionId) -> list[str]:
         """KEYS of a script that touches one session: the session and its user's index."""

@@ -8,12 +8,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from session_service.deadline import remaining
 from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, SessionId
-from session_service.domain.model import ClientInfo, DataPatch, NewSession, Session
+from session_service.domain.model import ClientInfo, DataPatch, NewSession, RevocationReason, Session
 from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
 from session_service.errors import (
     RateLimited,
@@ -27,13 +27,10 @@ from session_service.errors import (
 )
 from session_service.store.execution import ExecutionPolicy, ScriptRunner, translate_errors
 from session_service.store.keys import KeySchema
+from session_service.store.outbox import OutboxEvent, RevocationRelay
 from session_service.store.scripts import Script, ScriptCode, Scripts
 
 log = logging.getLogger(__name__)
-
-REVOCATION_RETENTION_MARGIN_MS = 60_000
-"""Revocation events are kept this much longer than they matter, for clock skew between
-the service and Redis (trimming uses the Redis clock)."""
 
 DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_user", "publish_revocation"})
 """State changes a caller relies on; with SESSION_REDIS_WAIT_REPLICAS they wait for replicas.
@@ -49,16 +46,27 @@ class RedisSessionStore:
         prefix: str,
         policy: ExecutionPolicy | None = None,
         *,
-        revocation_window_ms: int | None = None,
+        revocation_window_ms: int,
+        redis_timeout: float = 2.0,
+        exit_before_relay: bool = False,
     ) -> None:
         self._client = client
         self._keys = KeySchema(prefix)
         self._scripts = Scripts()
         self._runner = ScriptRunner(client, policy or ExecutionPolicy())
         self._retry_timeout = (policy or ExecutionPolicy()).retry_timeout
-        # How long a revocation matters (the longest access-token lifetime plus leeway);
-        # None publishes nothing to the revocation stream (see store/revocations.py).
-        self._revocation_window_ms = revocation_window_ms
+        # revocation_window_ms: how long a revocation matters (the longest access-token
+        # lifetime plus leeway); see store/outbox.py for how events reach the stream.
+        self._relay = RevocationRelay(
+            client,
+            self._keys,
+            self._scripts,
+            self._runner,
+            window_ms=revocation_window_ms,
+            redis_timeout=redis_timeout,
+            retry_timeout=self._retry_timeout,
+            exit_before_relay=exit_before_relay,
+        )
 
     @property
     def keys(self) -> KeySchema:
@@ -69,6 +77,11 @@ class RedisSessionStore:
     def client(self) -> Any:
         """The redis-py client (standalone or cluster)."""
         return self._client
+
+    @property
+    def relay(self) -> RevocationRelay:
+        """The outbox relay; app.py runs its recovery loop."""
+        return self._relay
 
     @property
     def scripts(self) -> Scripts:
@@ -103,14 +116,17 @@ class RedisSessionStore:
         *,
         retry_after_loss: bool = True,
         optimistic: bool = False,
+        before_run: Callable[[int], Awaitable[None]] | None = None,
     ) -> Any:
         """Runs a script that may touch all of a user's sessions, declaring their keys.
 
-        The user's ``index`` (one of ``keys``) is read first and every member's session key is
-        passed in KEYS, so Redis Cluster can redirect all of them during a migration
+        The user's ``index`` is read first and every member's session key is passed in
+        KEYS after ``keys``, so Redis Cluster can redirect all of them during a migration
         (see declared_members in _lib.lua). With ``session_prefix`` None the script needs
         no other sessions and runs as is. ``optimistic`` first tries without the members:
         a script that needs them answers INDEX_CHANGED, and only then is the index read.
+        ``before_run`` is awaited with the number of members before each run that
+        declares them.
         """
         if session_prefix is None:
             return await self._run(script, keys, args, retry_after_loss=retry_after_loss)
@@ -122,6 +138,8 @@ class RedisSessionStore:
         attempt = 0
         while True:
             members = await translate_errors(self._client.zrange(index, 0, -1))
+            if before_run is not None:
+                await before_run(len(members))
             declared = [*keys, *(session_prefix + m.decode() for m in members)]
             reply = await self._run(script, declared, args, retry_after_loss=retry_after_loss)
             if reply[0] != ScriptCode.INDEX_CHANGED:
@@ -134,16 +152,31 @@ class RedisSessionStore:
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter
 
     async def create(
-        self, sid: SessionId, new: NewSession, refresh: RefreshToken, now_ms: int, policy: SessionPolicy
+        self,
+        sid: SessionId,
+        new: NewSession,
+        refresh: RefreshToken,
+        now_ms: int,
+        policy: SessionPolicy,
+        eviction_reason: RevocationReason,
     ) -> CreatedSession:
         """Stores a new session, enforcing the per-user limit atomically."""
         data: list[str | bytes] = []
         for k, v in new.data.items():
             data += [k, v]
         client = {"ip": new.client.ip, "user_agent": new.client.user_agent, "device": new.client.device}
+        event = self._relay.new_event(sid.tag)
+        noted: list[OutboxEvent] = []
+
+        async def note_if_full(members: int) -> None:
+            # Only a user at the limit can lose a session to this Create: note the outbox
+            # then (once), so an eviction reaches the stream even if this replica dies.
+            if members >= policy.max_sessions and not policy.reject_new and not noted:
+                noted.append(await self._relay.note(event))
+
         reply = await self._run_user_wide(
             self._scripts.create,
-            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "c")],
+            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "c"), self._keys.outbox(sid.tag)],
             self._keys.index(sid.tag),
             self._keys.session_prefix(sid.tag) if policy.max_sessions > 0 else None,
             [
@@ -162,19 +195,27 @@ class RedisSessionStore:
                 new.client_id,
                 repr(policy.create_rate),
                 policy.create_burst,
+                sid.tag,
+                *self._relay.outbox_args(event, now_ms, eviction_reason.value),
                 *data,
             ],
             retry_after_loss=False,
             optimistic=True,
+            before_run=note_if_full,
         )
         if reply[0] == ScriptCode.LIMIT_REACHED:
+            if noted:
+                await self._relay.after_script(noted[0], recorded=False)
             raise SessionLimitReached(policy.max_sessions)
         if reply[0] == ScriptCode.RATE_LIMITED:
             raise RateLimited("Create for this user", int(reply[1]) / 1000)
         evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
-        if evicted:
-            # The new session exists whatever happens here, so a failed publish is only logged.
-            await self._publish_revocation(evicted, now_ms, must_succeed=False)
+        if noted or evicted:
+            # Unnoted evictions (a user who reached the limit between our read of the
+            # index and the script) are noted now.
+            await self._relay.after_script(
+                noted[0] if noted else await self._note_after(event), recorded=bool(evicted)
+            )
         return CreatedSession(_decode(sid, reply[2]), evicted)
 
     async def touch(self, sid: SessionId, now_ms: int) -> Session:
@@ -191,12 +232,14 @@ class RedisSessionStore:
         sealed_successor: bytes,
         now_ms: int,
         policy: SessionPolicy,
+        reuse_reason: RevocationReason,
     ) -> Rotation:
         """Rotates the refresh token; a rotated token presented again ends the session."""
         sid = presented.session_id
+        event = self._relay.new_event(sid.tag)
         reply = await self._run(
             self._scripts.rotate,
-            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "r")],
+            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "r"), self._keys.outbox(sid.tag)],
             [
                 now_ms,
                 sid.nonce,
@@ -208,6 +251,8 @@ class RedisSessionStore:
                 RETIRED_HASH_CHARS,
                 repr(policy.refresh_rate),
                 policy.refresh_burst,
+                sid.tag,
+                *self._relay.outbox_args(event, now_ms, reuse_reason.value),
             ],
             retry_after_loss=policy.refresh_grace_ms > 0,
         )
@@ -219,8 +264,8 @@ class RedisSessionStore:
         if code == ScriptCode.GRACE:
             return Rotation(_decode(sid, reply[1]), reply[2])
         if code == ScriptCode.TOKEN_REUSED:
-            # A retry would find the session gone and could not publish again: log a failure.
-            await self._publish_revocation([str(sid)], now_ms, must_succeed=False)
+            # The event is in the outbox; noted after the script (see store/outbox.py).
+            await self._relay.after_script(await self._note_after(event), recorded=True)
             raise RefreshTokenReused()
         raise RefreshTokenInvalid()
 
@@ -253,32 +298,60 @@ class RedisSessionStore:
         raise SessionNotFound()
 
     async def revoke(
-        self, sid: SessionId, now_ms: int, *, refresh: RefreshToken | None = None, user_id: str = ""
-    ) -> int:
+        self,
+        sid: SessionId,
+        now_ms: int,
+        reason: RevocationReason,
+        *,
+        refresh: RefreshToken | None = None,
+        user_id: str = "",
+    ) -> tuple[str, ...]:
         """Ends one live session (matching the refresh token or user when given)."""
         required_hash = refresh.secret_hash if refresh else ""
+        event = await self._relay.note(self._relay.new_event(sid.tag))
         reply = int(
             await self._run(
-                self._scripts.revoke, self._keys.for_session(sid), [now_ms, sid.nonce, required_hash, user_id]
+                self._scripts.revoke,
+                [*self._keys.for_session(sid), self._keys.outbox(sid.tag)],
+                [
+                    now_ms,
+                    sid.nonce,
+                    required_hash,
+                    user_id,
+                    sid.tag,
+                    *self._relay.outbox_args(event, now_ms, reason.value),
+                ],
             )
         )
-        if reply >= 0:
-            # Published even when the session had already ended: a Revoke retried after a
-            # failed publish then still reaches the verifiers, and a duplicate event is harmless.
-            await self._publish_revocation([str(sid)], now_ms)
-        return max(reply, 0)
+        # Only a session this call ended has an event; a repeat after a lost reply finds
+        # the event already in the outbox (or the stream), recorded by the first run.
+        await self._relay.after_script(event, recorded=reply == 1)
+        return (str(sid),) if reply == 1 else ()
 
-    async def revoke_user(self, user_id: str, except_sid: SessionId | None, now_ms: int) -> int:
+    async def revoke_user(
+        self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
+    ) -> tuple[str, ...]:
         """Ends a user's sessions but one; works from the user's index, in one slot."""
         tag, index, session_prefix = self._keys.for_user(user_id)
         keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
+        event = await self._relay.note(self._relay.new_event(tag))
         reply = await self._run_user_wide(
-            self._scripts.revoke_user, [index], index, session_prefix, [now_ms, session_prefix, user_id, keep]
+            self._scripts.revoke_user,
+            [index, self._keys.outbox(tag)],
+            index,
+            session_prefix,
+            [
+                now_ms,
+                session_prefix,
+                user_id,
+                keep,
+                tag,
+                *self._relay.outbox_args(event, now_ms, reason.value),
+            ],
         )
-        ended = [f"{tag}.{m.decode()}" for m in reply[1]]
-        if ended:
-            await self._publish_revocation(ended, now_ms)
-        return len(ended)
+        ended = tuple(f"{tag}.{m.decode()}" for m in reply[1])
+        await self._relay.after_script(event, recorded=bool(ended))
+        return ended
 
     async def list_user(
         self, user_id: str, now_ms: int, page_size: int, after: str = ""
@@ -311,29 +384,13 @@ class RedisSessionStore:
         reply = await self._run(self._scripts.peek, [self._keys.session(sid)], [now_ms, required_hash])
         return _decode(sid, reply[1]) if reply[0] == ScriptCode.OK else None
 
-    async def _publish_revocation(
-        self, session_ids: Sequence[str], now_ms: int, *, must_succeed: bool = True
-    ) -> None:
-        """Appends a revocation event for sessions a script has just ended.
-
-        Not part of that script: the stream has its own slot, and a script may only touch
-        keys of one slot (the ended sessions' user's)."""
-        if self._revocation_window_ms is None:
-            return
-        window = self._revocation_window_ms
-        args: list[str | int] = [
-            window + REVOCATION_RETENTION_MARGIN_MS,
-            now_ms,
-            now_ms + window,
-            " ".join(session_ids),
-        ]
+    async def _note_after(self, event: OutboxEvent) -> OutboxEvent:
+        """Notes an event whose script has already run; without a reachable index the
+        fast path still relays it, only a crash before that would leave it unfound."""
         try:
-            # A repeat after a lost reply only duplicates the event, which watchers tolerate.
-            await self._run(self._scripts.publish_revocation, [self._keys.revocations()], args)
+            return await self._relay.note(event)
         except StoreUnavailable:
-            if must_succeed:
-                raise
-            log.error("could not publish the revocation of %d session(s)", len(session_ids))
+            return event
 
     async def ping(self) -> None:
         """Returns when Redis answers PING."""

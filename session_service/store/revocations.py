@@ -2,17 +2,21 @@
 
 Writing. The scripts that end sessions (revoke, revoke_user, rotate on reuse, create's
 evictions) only touch one user's slot, so they cannot append to a stream shared by all
-users. The store therefore appends one event per call to ``<prefix>:{revocations}``
-right after the script (``publish_revocation.lua``), trimming events older than the
-longest access-token lifetime. The stream thus holds exactly the events a verifier
-still needs, whatever the traffic was before.
+users. They write the event into the user's outbox instead, and the relay
+(store/outbox.py) appends it to ``<prefix>:{revocations}`` at least once
+(``publish_revocation.lua``, which also trims events older than the longest access-token
+lifetime). The stream thus holds exactly the events a verifier still needs.
 
 Reading. :class:`RedisRevocationFeed` serves any number of watchers from one reader
 task per server: the reader follows the stream with XREAD BLOCK on one connection and
 hands each new batch to every watcher's queue. A watcher first replays what it missed
 with non-blocking XRANGE pages (from its cursor, the id of the last entry it got),
 then switches to its queue; it registers with the reader before the replay, so
-nothing falls between the two. A watcher that falls too far behind is unregistered
+nothing falls between the two. A response carries at most ``MAX_SESSIONS_PER_RESPONSE``
+session ids (stream entries carry at most ``CHUNK_SESSIONS``), far below a client's
+receive limit. Heartbeats say "nothing is missing up to now", so none is sent while the
+relay is behind (an event older than a second could not reach the stream): verifiers
+then see their view go stale and stop trusting it. A watcher that falls too far behind is unregistered
 and replays again from its own cursor, so a slow client costs a bounded queue, not
 unbounded memory.
 """
@@ -23,17 +27,22 @@ import asyncio
 import contextvars
 import re
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as rx
 
+from session_service.domain.model import RevocationReason
 from session_service.domain.ports import Revocation, RevocationBatch
 from session_service.errors import StoreUnavailable
 from session_service.store.execution import translate_errors
 
 _CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+_REASONS = {r.value: r for r in RevocationReason}
+
+MAX_SESSIONS_PER_RESPONSE = 2000
+"""Session ids in one WatchRevocations response (about 90 KB), however many ended."""
 
 
 def _id(raw: str) -> tuple[int, int]:
@@ -49,9 +58,28 @@ def _decode(entries: Sequence[Any]) -> list[tuple[str, Revocation]]:
     out = []
     for raw_id, fields in entries:
         f = {_text(k): _text(v) for k, v in fields.items()}
-        revocation = Revocation(tuple(f.get("sids", "").split()), int(f.get("at", 0)), int(f.get("exp", 0)))
+        revocation = Revocation(
+            tuple(f.get("sids", "").split()),
+            int(f.get("at", 0)),
+            int(f.get("exp", 0)),
+            _REASONS.get(f.get("reason", "")),
+        )
         out.append((_text(raw_id), revocation))
     return out
+
+
+def _bounded(entries: list[tuple[str, Revocation]]) -> list[list[tuple[str, Revocation]]]:
+    """Entries in groups of at most MAX_SESSIONS_PER_RESPONSE session ids (an entry is never split)."""
+    groups: list[list[tuple[str, Revocation]]] = []
+    size = MAX_SESSIONS_PER_RESPONSE
+    for entry in entries:
+        n = len(entry[1].session_ids)
+        if size + n > MAX_SESSIONS_PER_RESPONSE and (not groups or groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += n
+    return groups
 
 
 @dataclass(frozen=True)
@@ -82,9 +110,10 @@ class RedisRevocationFeed:
         key: str,
         *,
         block_s: float = 1.0,
-        heartbeat_s: float = 5.0,
+        heartbeat_s: float = 1.0,
         page_size: int = 500,
         max_queued: int = 64,
+        lagging: Callable[[], bool] = lambda: False,
     ) -> None:
         self._client = client
         self._key = key
@@ -92,6 +121,7 @@ class RedisRevocationFeed:
         self._heartbeat_s = heartbeat_s
         self._page_size = page_size
         self._max_queued = max_queued
+        self._lagging = lagging
         self._subscribers: set[asyncio.Queue[_Item]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -123,14 +153,17 @@ class RedisRevocationFeed:
                     )
                     entries = _decode(page)
                     done = len(entries) < self._page_size
-                    if entries:
-                        last = entries[-1][0]
-                    if entries or (done and not caught_up):
-                        yield RevocationBatch(
-                            tuple(r for _, r in entries), last, reset, caught_up=done and not caught_up
-                        )
-                        reset = False
-                        caught_up = caught_up or done
+                    groups = _bounded(entries) or [[]]
+                    for n, group in enumerate(groups):
+                        final = done and n == len(groups) - 1
+                        if group:
+                            last = group[-1][0]
+                        if group or (final and not caught_up):
+                            yield RevocationBatch(
+                                tuple(r for _, r in group), last, reset, caught_up=final and not caught_up
+                            )
+                            reset = False
+                            caught_up = caught_up or final
                     if done:
                         break
                 # Live: what the reader hands over, minus what the replay already sent.
@@ -138,9 +171,9 @@ class RedisRevocationFeed:
                     item = await queue.get()
                     if isinstance(item, _Entries):
                         fresh = [(i, r) for i, r in item.entries if not last or _id(i) > _id(last)]
-                        if fresh:
-                            last = fresh[-1][0]
-                            yield RevocationBatch(tuple(r for _, r in fresh), last)
+                        for group in _bounded(fresh):
+                            last = group[-1][0]
+                            yield RevocationBatch(tuple(r for _, r in group), last)
                     elif isinstance(item, _Failure):
                         raise item.error
                     elif item is _HEARTBEAT:
@@ -221,7 +254,7 @@ class RedisRevocationFeed:
                 last = entries[-1][0]
                 self._dispatch(_Entries(entries))
                 quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= self._heartbeat_s:
+            elif time.monotonic() - quiet_since >= self._heartbeat_s and not self._lagging():
                 self._dispatch(_HEARTBEAT)
                 quiet_since = time.monotonic()
 

@@ -21,6 +21,9 @@ NAMES = (
     "list",
     "peek",
     "publish_revocation",
+    "outbox_register",
+    "outbox_ack",
+    "outbox_settle",
 )
 
 
@@ -87,3 +90,6 @@ class Scripts:
         self.list = self.by_name["list"]
         self.peek = self.by_name["peek"]
         self.publish_revocation = self.by_name["publish_revocation"]
+        self.outbox_register = self.by_name["outbox_register"]
+        self.outbox_ack = self.by_name["outbox_ack"]
+        self.outbox_settle = self.by_name["outbox_settle"]

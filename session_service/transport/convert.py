@@ -7,7 +7,14 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from session_wire.v1 import session_pb2 as pb
 
-from session_service.domain.model import ClientInfo, Introspection, IssuedTokens, NewSession, Session
+from session_service.domain.model import (
+    ClientInfo,
+    Introspection,
+    IssuedTokens,
+    NewSession,
+    RevocationReason,
+    Session,
+)
 from session_service.domain.ports import RevocationBatch
 
 
@@ -92,6 +99,7 @@ def revocation_batch_to_proto(batch: RevocationBatch) -> pb.WatchRevocationsResp
                 session_ids=list(r.session_ids),
                 revoked_at=timestamp(r.revoked_at_ms),
                 expires_at=timestamp(r.expires_at_ms),
+                reason=reason_to_proto(r.reason),
             )
             for r in batch.revocations
         ],
@@ -99,3 +107,21 @@ def revocation_batch_to_proto(batch: RevocationBatch) -> pb.WatchRevocationsResp
         cursor_reset=batch.cursor_reset,
         caught_up=batch.caught_up,
     )
+
+
+_REASON_PREFIX = "REVOCATION_REASON_"
+
+
+def reason_to_proto(reason: RevocationReason | None) -> pb.RevocationReason.ValueType:
+    """The wire value of a revocation reason (UNSPECIFIED for None)."""
+    name = "UNSPECIFIED" if reason is None else reason.name
+    return pb.RevocationReason.Value(_REASON_PREFIX + name)
+
+
+def reason_from_proto(value: int) -> RevocationReason | None:
+    """The domain reason of a wire value; None for UNSPECIFIED or a value this build does not know."""
+    try:
+        name = pb.RevocationReason.Name(value)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    return RevocationReason.__members__.get(name.removeprefix(_REASON_PREFIX))

@@ -11,10 +11,9 @@ from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
 from session_service.audit import AuditLog
-from session_service.domain.ids import parse_refresh_token
 from session_service.domain.manager import SessionManager
-from session_service.domain.model import DataPatch
-from session_service.errors import FieldViolation, InvalidArgument, RefreshTokenReused
+from session_service.domain.model import DataPatch, default_revocation_reason
+from session_service.errors import FieldViolation, InvalidArgument
 from session_service.transport import convert
 from session_service.transport.caller_guard import current_caller
 
@@ -31,10 +30,10 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
         """Starts a session."""
         issued = await self._manager.create(convert.new_session_from_proto(request))
-        session, caller = issued.session, current_caller.get()
-        self._audit.session_created(caller, session.user_id, session.session_id, session.client_id)
-        if issued.evicted:
-            self._audit.session_evicted(session.user_id, issued.evicted, caller)
+        session = issued.session
+        self._audit.session_created(
+            current_caller.get(), session.user_id, session.session_id, session.client_id
+        )
         return convert.create_response(issued)
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
@@ -44,15 +43,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Rotates a refresh token."""
-        try:
-            issued = await self._manager.refresh(request.refresh_token)
-        except RefreshTokenReused:
-            presented = parse_refresh_token(request.refresh_token)
-            if presented is not None:
-                self._audit.refresh_token_reuse_detected(
-                    str(presented.session_id), None, current_caller.get()
-                )
-            raise
+        issued = await self._manager.refresh(request.refresh_token)
         return convert.refresh_response(issued)
 
     async def Revoke(self, request: pb.RevokeRequest, context: Context) -> pb.RevokeResponse:
@@ -60,25 +51,27 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         target = request.WhichOneof("target")
         if request.except_session_id and target != "user_id":
             raise InvalidArgument([FieldViolation("except_session_id", "only applies together with user_id")])
-        reason = "logout"
+        given = convert.reason_from_proto(request.reason)
+        if request.reason and given is None:
+            raise InvalidArgument([FieldViolation("reason", "is not a RevocationReason")])
+        reason = given or default_revocation_reason(target or "", bool(request.except_session_id))
         if target == "session_id":
-            count = await self._manager.revoke_session(request.session_id)
+            count = await self._manager.revoke_session(request.session_id, given)
             named = request.session_id
         elif target == "refresh_token":
-            count = await self._manager.revoke_refresh_token(request.refresh_token)
+            count = await self._manager.revoke_refresh_token(request.refresh_token, given)
             named = request.refresh_token  # the audit line keeps only its session id
         elif target == "access_token":
-            count = await self._manager.revoke_access_token(request.access_token)
+            count = await self._manager.revoke_access_token(request.access_token, given)
             named = request.access_token  # the audit line keeps nothing of it
         elif target == "user_id":
-            count = await self._manager.revoke_user(request.user_id, request.except_session_id)
+            count = await self._manager.revoke_user(request.user_id, request.except_session_id, given)
             named = request.user_id
-            reason = "logout_other_devices" if request.except_session_id else "logout_everywhere"
         else:
             raise InvalidArgument(
                 [FieldViolation("target", "set one of session_id, refresh_token, access_token, user_id")]
             )
-        self._audit.sessions_revoked(current_caller.get(), target, named, count, reason)
+        self._audit.sessions_revoked(current_caller.get(), target, named, count, reason.value)
         return pb.RevokeResponse(revoked_count=count)
 
     async def Introspect(self, request: pb.IntrospectRequest, context: Context) -> pb.IntrospectResponse:

@@ -194,19 +194,83 @@ async def test_lost_revocation_stream_is_reported_and_fail_closed_rejects_older_
     assert verifier.verify(fresh.access_token).subject == "fay"
 
 
-async def test_silent_revocation_stream_fails_closed_only_when_asked(
+async def test_silent_revocation_stream_never_fails_open(
     start_service: ServiceFactory, connect: ClientFactory, start_verifier: VerifierFactory
 ) -> None:
     r = await start_service()
     created = await (await connect(r)).create("gus")
-    open_verifier = await start_verifier(r, max_silence=0.3)
-    closed_verifier = await start_verifier(r, max_silence=0.3, fail_closed=True)
+    introspecting = await start_verifier(r, max_silence=0.3, max_staleness=0.3)
+    rejecting = await start_verifier(r, max_silence=0.3, max_staleness=0.3, stale_policy="reject")
+    legacy = await start_verifier(r, max_silence=0.3, max_staleness=0.3, fail_closed=True)
     await r.service.stop(grace=0)
     await asyncio.sleep(0.5)
-    assert not open_verifier.status.synced and not closed_verifier.status.synced
-    assert open_verifier.verify(created.access_token).subject == "gus"
+    for verifier in (introspecting, rejecting, legacy):
+        assert not verifier.status.synced and verifier.staleness > 0.3
+        with pytest.raises(RevocationsStale):
+            verifier.verify(created.access_token)  # no I/O possible: refuses
+        with pytest.raises(RevocationsStale):
+            # Introspect cannot answer either (the service is gone): refused, not accepted.
+            await verifier.verify_async(created.access_token)
+
+
+async def test_stale_verifier_asks_introspect_or_rejects_within_the_bound(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory, caplog: Any, capsys: Any
+) -> None:
+    client = await connect(svc)
+    live, doomed = await client.create("hank"), await client.create("hank")
+    introspecting = await start_verifier(svc, max_staleness=0.5)
+    rejecting = await start_verifier(svc, max_staleness=0.5, stale_policy="reject")
+    for verifier in (introspecting, rejecting):
+        assert (await verifier.verify_async(doomed.access_token)).subject == "hank"
+    # The feed is cut (the service stops serving WatchRevocations) while Introspect works,
+    # and a revocation happens that the verifiers cannot hear of.
+    feed = svc.service.revocations
+    assert feed is not None
+    await feed.close()
+    cut = time.monotonic()
+    await client.revoke_session(doomed.session.session_id)
+    while True:
+        try:
+            await introspecting.verify_async(doomed.access_token)
+        except SessionRevoked as e:
+            assert e.reason == ""  # learnt from Introspect, which does not say why
+            break
+        assert time.monotonic() - cut < 0.5 + 0.5, "the revoked token was accepted past the bound"
+        await asyncio.sleep(0.01)
+    rejected_after = time.monotonic() - cut
+    assert introspecting.stale and introspecting.staleness > 0.5
+    assert (await introspecting.verify_async(live.access_token)).subject == "hank"  # asked, still active
     with pytest.raises(RevocationsStale):
-        closed_verifier.verify(created.access_token)
+        introspecting.verify(live.access_token)
+    with pytest.raises(RevocationsStale):
+        await rejecting.verify_async(live.access_token)
+    await asyncio.sleep(0.3)
+    assert "revocation view stale" in caplog.text
+    with capsys.disabled():
+        print(
+            "\n  feed cut → revoked token refused by a stale verifier after "
+            f"{rejected_after * 1000:.0f} ms (bound 500 ms)"
+        )
+
+
+async def test_session_revoked_says_why(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    client = await connect(svc)
+    verifier = await start_verifier(svc)
+    tokens = [await client.create("iris") for _ in range(3)]
+    await client.revoke_session(tokens[0].session.session_id)
+    await client.revoke_session(tokens[1].session.session_id, reason="ADMINISTRATIVE")
+    await client.revoke_user("iris")
+    expected = ["LOGOUT", "ADMINISTRATIVE", "LOGOUT_EVERYWHERE"]
+    deadline = time.monotonic() + 5
+    while not all(verifier.is_revoked(t.session.session_id) for t in tokens):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    for token, reason in zip(tokens, expected, strict=True):
+        with pytest.raises(SessionRevoked) as info:
+            verifier.verify(token.access_token)
+        assert info.value.reason == reason
 
 
 class CountingClient(SessionClient):

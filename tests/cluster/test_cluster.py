@@ -12,7 +12,7 @@ import collections
 import random
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,16 +27,10 @@ from session_service.domain.ids import new_session_id
 from session_service.store.keys import KeySchema
 from session_service.store.scripts import NAMES, Scripts
 from session_service.tokens.keyring import Keyring
-from tests.redis_cluster import LocalRedisCluster, local_cluster
+from tests.redis_cluster import LocalRedisCluster
 
 if TYPE_CHECKING:
     from session_wire.v1.session_pb2_grpc import SessionServiceAsyncStub
-
-
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[LocalRedisCluster]:
-    with local_cluster() as cluster:
-        yield cluster
 
 
 @pytest.fixture

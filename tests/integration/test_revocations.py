@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import grpc
+import pytest
 from redis.asyncio import Redis
 from session_wire.v1 import session_pb2 as pb
 
@@ -74,6 +75,12 @@ async def test_watch_replays_retained_revocations_then_streams_new_ones(svc: Run
     call.cancel()
 
 
+def reasons(response: pb.WatchRevocationsResponse) -> list[str]:
+    return [
+        pb.RevocationReason.Name(r.reason).removeprefix("REVOCATION_REASON_") for r in response.revocations
+    ]
+
+
 async def test_every_way_a_session_ends_is_published_and_nothing_else(start_service: ServiceFactory) -> None:
     r = await start_service(max_sessions_per_user=2, refresh_grace=0)
     evicted, stolen, _ = [await create(r, "erin") for _ in range(3)]  # the third evicts the first
@@ -91,19 +98,74 @@ async def test_every_way_a_session_ends_is_published_and_nothing_else(start_serv
     live = await create(r, "ivy")
     forged = live.session.session_id + "." + "A" * 43
     assert (await r.stub.Revoke(pb.RevokeRequest(refresh_token=forged))).revoked_count == 0
-    # Published again: a repeat Revoke (harmless, and it heals a publish that failed).
+    # Not published: a repeat Revoke (the first one's event is already on its way), a made-up
+    # session id, and a made-up user.
     repeat = await r.stub.Revoke(pb.RevokeRequest(session_id=by_refresh.session.session_id))
     assert repeat.revoked_count == 0
+    made_up = "AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBB"
+    assert (await r.stub.Revoke(pb.RevokeRequest(session_id=made_up))).revoked_count == 0
+    assert (await r.stub.Revoke(pb.RevokeRequest(user_id="nobody-at-all"))).revoked_count == 0
+    # An administrator's revoke says so.
+    admin = await create(r, "jill")
+    await r.stub.Revoke(
+        pb.RevokeRequest(session_id=admin.session.session_id, reason=pb.REVOCATION_REASON_ADMINISTRATIVE)
+    )
 
-    assert ids(await replay(r)) == [
+    everything = await replay(r)
+    assert ids(everything) == [
         [evicted.session.session_id],
         [stolen.session.session_id],
         [by_refresh.session.session_id],
         [by_access.session.session_id],
         [other.session.session_id],
         [kept.session.session_id],
-        [by_refresh.session.session_id],
+        [admin.session.session_id],
     ]
+    assert reasons(everything) == [
+        "SESSION_LIMIT_EVICTION",
+        "REFRESH_TOKEN_REUSE",
+        "LOGOUT",
+        "LOGOUT",
+        "LOGOUT_OTHER_DEVICES",
+        "LOGOUT_EVERYWHERE",
+        "ADMINISTRATIVE",
+    ]
+    # Nothing is left behind: outboxes are deleted once relayed, notes dropped.
+    assert await r.redis.exists(f"{r.prefix}:{{{admin.session.session_id.split('.')[0]}}}:o") == 0
+
+
+async def test_revoke_refuses_reasons_only_the_service_gives(svc: Running) -> None:
+    created = await create(svc)
+    for reason in (pb.REVOCATION_REASON_REFRESH_TOKEN_REUSE, pb.REVOCATION_REASON_SESSION_LIMIT_EVICTION, 99):
+        async with expect_error(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"):
+            request = pb.RevokeRequest(session_id=created.session.session_id)
+            request.reason = reason  # type: ignore[assignment] # 99 is no known value
+            await svc.stub.Revoke(request)
+    assert ids(await replay(svc)) == []
+
+
+async def test_a_large_revocation_arrives_in_bounded_pieces(start_service: ServiceFactory) -> None:
+    # A user far past the defaults (cap, Create rate), as a service configured for it allows.
+    svc = await start_service(max_sessions_per_user=0, create_rate_per_user=0)
+    many = 1100
+    sessions = set()
+    for start in range(0, many, 100):
+        batch = await asyncio.gather(*(create(svc, "kim") for _ in range(min(100, many - start))))
+        sessions |= {c.session.session_id for c in batch}
+    assert (await svc.stub.Revoke(pb.RevokeRequest(user_id="kim"))).revoked_count == many
+    key = f"{svc.prefix}:{{revocations}}"
+    entries = await svc.redis.xrange(key)
+    assert [len(fields[b"sids"].split()) for _, fields in entries] == [500, 500, 100]
+    # Replayed and followed live, no response carries more than a few thousand ids.
+    call = watch(svc)
+    seen: set[str] = set()
+    while len(seen) < many:
+        response = await next_response(call)
+        assert sum(len(r.session_ids) for r in response.revocations) <= 2000
+        assert response.ByteSize() < 200_000
+        seen |= {sid for r in response.revocations for sid in r.session_ids}
+    assert seen == sessions
+    call.cancel()
 
 
 async def test_log_out_everywhere_is_one_event_with_every_session(svc: Running) -> None:
@@ -270,6 +332,29 @@ async def test_a_long_replay_comes_in_pages_and_ends_caught_up(redis_server: Red
         stream = feed.watch("99999999999999-0")
         first, second = await anext(stream), await anext(stream)
         assert (first.cursor_reset, second.cursor_reset) == (True, False)
+        await stream.aclose()
+    finally:
+        await feed.close()
+        await client.aclose()
+
+
+async def test_no_heartbeats_while_the_relay_is_behind(redis_server: RedisServerProcess) -> None:
+    # A heartbeat tells verifiers "nothing is missing up to now"; while an event cannot
+    # reach the stream that would be false, so none is sent and verifiers go stale.
+    client = Redis.from_url(redis_server.url)
+    key = f"lagging{time.monotonic_ns()}:{{revocations}}"
+    behind = [True]
+    feed = RedisRevocationFeed(client, key, block_s=0.05, heartbeat_s=0.1, lagging=lambda: behind[0])
+    try:
+        stream = feed.watch("")
+        assert (await anext(stream)).caught_up
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(stream), 0.5)
+        stream = feed.watch("")
+        assert (await anext(stream)).caught_up
+        behind[0] = False
+        heartbeat = await asyncio.wait_for(anext(stream), 2)
+        assert heartbeat.revocations == ()
         await stream.aclose()
     finally:
         await feed.close()

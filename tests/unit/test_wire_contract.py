@@ -15,8 +15,8 @@ from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
 
 
-def _reasons_of(module: object, root: type[Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _reasons_of(module: object, root: type[Any]) -> dict[str, type[Any]]:
+    found: dict[str, type[Any]] = {}
     for value in vars(module).values():
         if isinstance(value, type) and issubclass(value, root) and value is not root:
             reason = getattr(value, "reason", "")

@@ -80,3 +80,21 @@ local function take_token(bucket, now, rate, burst)
   redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
   return 0
 end
+
+-- The revocation outbox: a hash in the user's slot, <prefix>:{<tag>}:o, field = event id,
+-- value = '<revoked at ms> <expires at ms> <reason> <tag> <nonce> <nonce>...'. The script
+-- that ends sessions writes it, so an end and its event are one atomic step; the relay
+-- (store/outbox.py) copies each entry to the revocation stream, which lives in another
+-- slot, and then deletes it. The hash expires when its newest event stops mattering.
+-- Scripts that can end sessions take the same four outbox ARGV, named here o_*:
+-- event id, expires at (ms), reason, outbox TTL (ms).
+local function record_ended(outbox, members, tag, now, o_id, o_exp, o_reason, o_ttl)
+  if #members == 0 then
+    return
+  end
+  redis.call('HSET', outbox, o_id,
+    now .. ' ' .. o_exp .. ' ' .. o_reason .. ' ' .. tag .. ' ' .. table.concat(members, ' '))
+  if redis.call('PTTL', outbox) < tonumber(o_ttl) then
+    redis.call('PEXPIRE', outbox, o_ttl)
+  end
+end

@@ -3,7 +3,8 @@
 -- KEYS[1]  session hash
 -- KEYS[2]  user index
 -- KEYS[3]  the user's Create rate-limit bucket (see take_token)
--- KEYS[4..] when the user is at the limit (ARGV[6] > 0): the session key of every member
+-- KEYS[4]  the user's revocation outbox (see record_ended)
+-- KEYS[5..] when the user is at the limit (ARGV[6] > 0): the session key of every member
 --           of the index (see declared_members); none needed below the limit
 -- ARGV[1]  now (ms)               ARGV[2]  index member (session nonce)   ARGV[3] user id
 -- ARGV[4]  idle timeout (ms)      ARGV[5]  absolute lifetime (ms)
@@ -13,9 +14,11 @@
 -- ARGV[9]  hash of the refresh token
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
--- ARGV[16..] data, as key, value pairs
+-- ARGV[16] user tag   ARGV[17..20] outbox event id, expires at, reason, TTL (record_ended)
+-- ARGV[21..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, {session hash as field, value...}}, {LIMIT_REACHED},
--- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}
+-- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
+-- event is in the outbox.
 local key, idx = KEYS[1], KEYS[2]
 local now, member = tonumber(ARGV[1]), ARGV[2]
 local idle_ms, abs_ms, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -27,7 +30,7 @@ local evicting = false
 if max > 0 then
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
   if redis.call('ZCARD', idx) >= max then
-    if not declared_members(idx, prefix, 4) then
+    if not declared_members(idx, prefix, 5) then
       return {INDEX_CHANGED}
     end
     evicting = true
@@ -61,7 +64,8 @@ local idle_exp = now + math.min(idle_ms, abs_ms)
 redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
   'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'claims', ARGV[10], 'scopes', ARGV[11],
   'client', ARGV[12], 'client_id', ARGV[13], 'rt', ARGV[9], 'rt_old', '')
-for i = 16, #ARGV, 2 do
+record_ended(KEYS[4], evicted, ARGV[16], now, ARGV[17], ARGV[18], ARGV[19], ARGV[20])
+for i = 21, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

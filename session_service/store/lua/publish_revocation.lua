@@ -1,19 +1,33 @@
 #!lua flags=allow-oom
--- publish_revocation: appends one revocation event to the revocation stream and drops the
--- allow-oom: it appends one small, trimmed stream entry, so it runs even when Redis is at maxmemory (logout must work).
--- events that no longer matter. The stream is the one key outside the users' slots (hash
--- tag {revocations}), so this runs as its own call right after the script that ended the
--- sessions: a script may only touch keys of one slot.
+-- publish_revocation: appends one revocation event (an outbox entry, or one chunk of a
+-- large one) to the revocation stream, once, and drops the events that no longer matter.
+-- The relay (store/outbox.py) calls it for every outbox entry and deletes the entry only
+-- afterwards, so it may call it again for the same chunk (a lost reply, two relays, a
+-- crash in between): the chunk id makes the repeat a no-op.
+-- allow-oom: it appends one small, trimmed stream entry, so it runs even when Redis is at
+-- maxmemory (logout must work).
 -- KEYS[1] the revocation stream
+-- KEYS[2] ids of the chunks already appended (sorted set scored by when, same slot)
 -- ARGV[1] retention (ms): how long after its entry an event can still matter
--- ARGV[2] revoked at (ms)   ARGV[3] expires at (ms): no access token of the sessions is valid after it
--- ARGV[4] the ended session ids, space-separated
--- Returns the id of the new entry (the cursor of the event).
+-- ARGV[2] chunk id (the outbox event id and the chunk's number)
+-- ARGV[3] revoked at (ms)   ARGV[4] expires at (ms): no access token of the sessions is valid after it
+-- ARGV[5] reason            ARGV[6] the ended session ids, space-separated
+-- Returns the id of the new entry (the cursor of the event), or '' when the chunk had
+-- been appended before.
 -- Entry ids come from the Redis clock (XADD *), so the trimming bound is taken from the same
 -- clock (TIME) rather than from the service's, which may be skewed or, in tests, fake.
 -- Exact (not ~) trimming, so an event goes as soon as it stops mattering; each call removes
--- only what aged out since the previous one.
+-- only what aged out since the previous one. A chunk id is forgotten with its event.
+local stream, seen = KEYS[1], KEYS[2]
 local now = redis.call('TIME')
-local horizon = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[1])
-return redis.call('XADD', KEYS[1], 'MINID', math.max(horizon, 0), '*',
-  'at', ARGV[2], 'exp', ARGV[3], 'sids', ARGV[4])
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local retention = tonumber(ARGV[1])
+local horizon = math.max(now_ms - retention, 0)
+redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. horizon)
+if redis.call('ZSCORE', seen, ARGV[2]) then
+  return ''
+end
+redis.call('ZADD', seen, now_ms, ARGV[2])
+redis.call('PEXPIRE', seen, retention)
+return redis.call('XADD', stream, 'MINID', horizon, '*',
+  'at', ARGV[3], 'exp', ARGV[4], 'reason', ARGV[5], 'sids', ARGV[6])

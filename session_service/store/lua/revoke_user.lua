@@ -1,14 +1,17 @@
 #!lua flags=allow-oom
 -- revoke_user: ends all of a user's sessions, optionally keeping one ("other devices").
--- allow-oom: it only deletes, so it runs even when Redis is at maxmemory (logout must work).
+-- allow-oom: it only deletes (and records the event in the outbox), so it runs even when
+-- Redis is at maxmemory (logout must work).
 -- KEYS[1]  user index
--- KEYS[2..] the session key of every member of the index (see declared_members)
+-- KEYS[2]  the user's revocation outbox (see record_ended)
+-- KEYS[3..] the session key of every member of the index (see declared_members)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix (a member appended gives its key)
 -- ARGV[3] user id    ARGV[4] member to keep ('' = none)
--- Returns {OK, {members (session nonces) of the live sessions it ended}}, so that the
--- caller can publish their revocation, or {INDEX_CHANGED}.
+-- ARGV[5] user tag   ARGV[6..9] outbox event id, expires at, reason, TTL (record_ended)
+-- Returns {OK, {members (session nonces) of the live sessions it ended}} (their event is
+-- in the outbox; none is recorded when nothing ended) or {INDEX_CHANGED}.
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local members = declared_members(idx, prefix, 2)
+local members = declared_members(idx, prefix, 3)
 if not members then
   return {INDEX_CHANGED}
 end
@@ -26,4 +29,5 @@ for _, m in ipairs(members) do
     end
   end
 end
+record_ended(KEYS[2], ended, ARGV[5], now, ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 return {OK, ended}

@@ -3,16 +3,19 @@
 -- KEYS[1] session hash
 -- KEYS[2] user index
 -- KEYS[3] the user's Refresh rate-limit bucket (see take_token)
+-- KEYS[4] the user's revocation outbox (see record_ended)
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
 -- ARGV[3] hash of the presented token   ARGV[4] hash of the successor
 -- ARGV[5] the successor sealed with a key only the presented token yields
 -- ARGV[6] grace window (ms)   ARGV[7] how many rotated tokens to remember
 -- ARGV[8] characters of a hash kept per remembered token
 -- ARGV[9] Refreshes per second per user (0 = no limit)   ARGV[10] burst
+-- ARGV[11] user tag   ARGV[12..15] outbox event id, expires at, reason, TTL (record_ended)
 -- Returns {OK, {session hash}}                  the successor was installed
 --         {GRACE, {session hash}, sealed}       a duplicate within the grace window: the
 --                                               successor an earlier call installed
---         {TOKEN_REUSED}                        an already rotated token: session ended
+--         {TOKEN_REUSED}                        an already rotated token: session ended,
+--                                               its event in the outbox
 --         {TOKEN_INVALID}                       unknown token, or the session has ended
 --         {RATE_LIMITED, ms}                    the user refreshes too often; retry then
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
@@ -21,13 +24,18 @@ local _, abs_exp, idle_ms = live(key, idx, member, now)
 if not abs_exp then
   return {TOKEN_INVALID}
 end
-local wait = take_token(KEYS[3], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
-if wait > 0 then
-  return {RATE_LIMITED, wait}
-end
 local t = redis.call('HMGET', key, 'rt', 'rt_prev', 'rt_prev_until', 'rt_prev_sealed', 'rt_old')
 local remembered = t[5] or ''
 local short = string.sub(presented, 1, width)
+
+-- Only a rotation or a grace duplicate costs a token: reuse detection (below) must never
+-- wait behind a rate limit.
+if presented == t[1] or (presented == t[2] and now < tonumber(t[3])) then
+  local wait = take_token(KEYS[3], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
+  if wait > 0 then
+    return {RATE_LIMITED, wait}
+  end
+end
 
 if presented == t[1] then
   remembered = string.sub(short .. remembered, 1, tonumber(ARGV[7]) * width)
@@ -46,6 +54,7 @@ for i = 1, #remembered, width do
   if string.sub(remembered, i, i + width - 1) == short then
     -- A rotated token came back: one of its holders is a thief. End the session.
     end_session(key, idx, member)
+    record_ended(KEYS[4], {member}, ARGV[11], now, ARGV[12], ARGV[13], ARGV[14], ARGV[15])
     return {TOKEN_REUSED}
   end
 end

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,48 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _RevocationReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RevocationReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RevocationReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVOCATION_REASON_UNSPECIFIED: _RevocationReason.ValueType  # 0
+    """Not set: in a RevokeRequest, derived from the target; never sent in a Revocation."""
+    REVOCATION_REASON_LOGOUT: _RevocationReason.ValueType  # 1
+    """The user logged out of this session."""
+    REVOCATION_REASON_LOGOUT_EVERYWHERE: _RevocationReason.ValueType  # 2
+    """The user logged out of all their sessions."""
+    REVOCATION_REASON_LOGOUT_OTHER_DEVICES: _RevocationReason.ValueType  # 3
+    """The user logged out of all their sessions but the current one."""
+    REVOCATION_REASON_ADMINISTRATIVE: _RevocationReason.ValueType  # 4
+    """An administrator or another service ended the sessions on the user's behalf."""
+    REVOCATION_REASON_REFRESH_TOKEN_REUSE: _RevocationReason.ValueType  # 5
+    """A rotated refresh token came back (token theft): the service ended the session."""
+    REVOCATION_REASON_SESSION_LIMIT_EVICTION: _RevocationReason.ValueType  # 6
+    """A new session pushed the user past the per-user limit (evict-oldest)."""
+
+class RevocationReason(_RevocationReason, metaclass=_RevocationReasonEnumTypeWrapper):
+    """RevocationReason says why sessions ended (in the spirit of the OpenID CAEP
+    "session-revoked" event). Values are never renumbered or reused.
+    """
+
+REVOCATION_REASON_UNSPECIFIED: RevocationReason.ValueType  # 0
+"""Not set: in a RevokeRequest, derived from the target; never sent in a Revocation."""
+REVOCATION_REASON_LOGOUT: RevocationReason.ValueType  # 1
+"""The user logged out of this session."""
+REVOCATION_REASON_LOGOUT_EVERYWHERE: RevocationReason.ValueType  # 2
+"""The user logged out of all their sessions."""
+REVOCATION_REASON_LOGOUT_OTHER_DEVICES: RevocationReason.ValueType  # 3
+"""The user logged out of all their sessions but the current one."""
+REVOCATION_REASON_ADMINISTRATIVE: RevocationReason.ValueType  # 4
+"""An administrator or another service ended the sessions on the user's behalf."""
+REVOCATION_REASON_REFRESH_TOKEN_REUSE: RevocationReason.ValueType  # 5
+"""A rotated refresh token came back (token theft): the service ended the session."""
+REVOCATION_REASON_SESSION_LIMIT_EVICTION: RevocationReason.ValueType  # 6
+"""A new session pushed the user past the per-user limit (evict-oldest)."""
+Global___RevocationReason: _TypeAlias = RevocationReason  # noqa: Y015
 
 @_typing.final
 class ClientInfo(_message.Message):
@@ -369,6 +412,7 @@ class RevokeRequest(_message.Message):
     ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     EXCEPT_SESSION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     refresh_token: _builtins.str
     access_token: _builtins.str
@@ -376,6 +420,14 @@ class RevokeRequest(_message.Message):
     """All sessions of this user ("log out everywhere")."""
     except_session_id: _builtins.str
     """With user_id: keep this session ("log out other devices")."""
+    reason: Global___RevocationReason.ValueType
+    """Why the sessions end, as subscribers of WatchRevocations will see it. Unspecified
+    derives it from the target: session or token → LOGOUT, user_id →
+    LOGOUT_EVERYWHERE, user_id with except_session_id → LOGOUT_OTHER_DEVICES. A caller
+    ending sessions on a user's behalf (support, security) sets ADMINISTRATIVE. The
+    reasons the service decides itself (REFRESH_TOKEN_REUSE, SESSION_LIMIT_EVICTION)
+    are INVALID_ARGUMENT here.
+    """
     def __init__(
         self,
         *,
@@ -384,10 +436,11 @@ class RevokeRequest(_message.Message):
         access_token: _builtins.str = ...,
         user_id: _builtins.str = ...,
         except_session_id: _builtins.str = ...,
+        reason: Global___RevocationReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "refresh_token", b"refresh_token", "session_id", b"session_id", "target", b"target", "user_id", b"user_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "except_session_id", b"except_session_id", "refresh_token", b"refresh_token", "session_id", b"session_id", "target", b"target", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "except_session_id", b"except_session_id", "reason", b"reason", "refresh_token", b"refresh_token", "session_id", b"session_id", "target", b"target", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["session_id", "refresh_token", "access_token", "user_id"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
@@ -683,6 +736,9 @@ class Revocation(_message.Message):
     SESSION_IDS_FIELD_NUMBER: _builtins.int
     REVOKED_AT_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: Global___RevocationReason.ValueType
+    """Why these sessions ended."""
     @_builtins.property
     def session_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -699,10 +755,11 @@ class Revocation(_message.Message):
         session_ids: _abc.Iterable[_builtins.str] | None = ...,
         revoked_at: _timestamp_pb2.Timestamp | None = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: Global___RevocationReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "revoked_at", b"revoked_at", "session_ids", b"session_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "reason", b"reason", "revoked_at", b"revoked_at", "session_ids", b"session_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -728,7 +785,10 @@ class WatchRevocationsResponse(_message.Message):
     """Set on the response that ends the replay: from here on revocations arrive live."""
     @_builtins.property
     def revocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Revocation]:
-        """Oldest first. Empty in a heartbeat."""
+        """Oldest first. Empty in a heartbeat (one every second of quiet). A response carries
+        at most a few thousand session ids in all, however many sessions one call ended:
+        a large revocation arrives split over several events.
+        """
 
     def __init__(
         self,

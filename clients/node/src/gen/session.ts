@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { MessageTypeDefinition } from '@grpc/proto-loader';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
 import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from './session/v1/ClientInfo';
@@ -51,6 +51,7 @@ export interface ProtoGrpcType {
       RefreshRequest: MessageTypeDefinition<_session_v1_RefreshRequest, _session_v1_RefreshRequest__Output>
       RefreshResponse: MessageTypeDefinition<_session_v1_RefreshResponse, _session_v1_RefreshResponse__Output>
       Revocation: MessageTypeDefinition<_session_v1_Revocation, _session_v1_Revocation__Output>
+      RevocationReason: EnumTypeDefinition
       RevokeRequest: MessageTypeDefinition<_session_v1_RevokeRequest, _session_v1_RevokeRequest__Output>
       RevokeResponse: MessageTypeDefinition<_session_v1_RevokeResponse, _session_v1_RevokeResponse__Output>
       Session: MessageTypeDefinition<_session_v1_Session, _session_v1_Session__Output>

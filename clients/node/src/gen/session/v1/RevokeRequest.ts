@@ -1,5 +1,6 @@
 // Original file: ../../protos/session/v1/session.proto
 
+import type { RevocationReason as _session_v1_RevocationReason, RevocationReason__Output as _session_v1_RevocationReason__Output } from '../../session/v1/RevocationReason';
 
 export interface RevokeRequest {
   'session_id'?: (string);
@@ -13,6 +14,15 @@ export interface RevokeRequest {
    * With user_id: keep this session ("log out other devices").
    */
   'except_session_id'?: (string);
+  /**
+   * Why the sessions end, as subscribers of WatchRevocations will see it. Unspecified
+   * derives it from the target: session or token → LOGOUT, user_id →
+   * LOGOUT_EVERYWHERE, user_id with except_session_id → LOGOUT_OTHER_DEVICES. A caller
+   * ending sessions on a user's behalf (support, security) sets ADMINISTRATIVE. The
+   * reasons the service decides itself (REFRESH_TOKEN_REUSE, SESSION_LIMIT_EVICTION)
+   * are INVALID_ARGUMENT here.
+   */
+  'reason'?: (_session_v1_RevocationReason);
   'target'?: "session_id"|"refresh_token"|"access_token"|"user_id";
 }
 
@@ -28,5 +38,14 @@ export interface RevokeRequest__Output {
    * With user_id: keep this session ("log out other devices").
    */
   'except_session_id': (string);
+  /**
+   * Why the sessions end, as subscribers of WatchRevocations will see it. Unspecified
+   * derives it from the target: session or token → LOGOUT, user_id →
+   * LOGOUT_EVERYWHERE, user_id with except_session_id → LOGOUT_OTHER_DEVICES. A caller
+   * ending sessions on a user's behalf (support, security) sets ADMINISTRATIVE. The
+   * reasons the service decides itself (REFRESH_TOKEN_REUSE, SESSION_LIMIT_EVICTION)
+   * are INVALID_ARGUMENT here.
+   */
+  'reason': (_session_v1_RevocationReason__Output);
   'target'?: "session_id"|"refresh_token"|"access_token"|"user_id";
 }

@@ -4,7 +4,9 @@ import type { Revocation as _session_v1_Revocation, Revocation__Output as _sessi
 
 export interface WatchRevocationsResponse {
   /**
-   * Oldest first. Empty in a heartbeat.
+   * Oldest first. Empty in a heartbeat (one every second of quiet). A response carries
+   * at most a few thousand session ids in all, however many sessions one call ended:
+   * a large revocation arrives split over several events.
    */
   'revocations'?: (_session_v1_Revocation)[];
   /**
@@ -26,7 +28,9 @@ export interface WatchRevocationsResponse {
 
 export interface WatchRevocationsResponse__Output {
   /**
-   * Oldest first. Empty in a heartbeat.
+   * Oldest first. Empty in a heartbeat (one every second of quiet). A response carries
+   * at most a few thousand session ids in all, however many sessions one call ended:
+   * a large revocation arrives split over several events.
    */
   'revocations': (_session_v1_Revocation__Output)[];
   /**
