@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -383,3 +384,29 @@ async def test_bearer_caller_tokens_authenticate_callers_without_mtls(
         if token:
             assert token not in audit_text
     assert sa in audit_text
+
+
+async def test_sessionctl_speaks_mtls_and_sends_a_caller_token(
+    start_secure: Starter, pki: Pki, tmp_path: Path
+) -> None:
+    policy = _policy(tmp_path, {ALICE_SVC: ["GetJwks", "Create"]})
+    service = await _mtls_service(start_secure, pki, policy)
+    client = pki.ca.issue_client(uri=ALICE_SVC)
+    cert, key = client.write(tmp_path / "client", "sessionctl")
+    ca = pki.ca.write(tmp_path / "client")
+    base = [sys.executable, "-m", "session_client.cli", "--target", f"127.0.0.1:{service.port}"]
+    tls = ["--ca", str(ca), "--cert", str(cert), "--key", str(key), "--server-name", "localhost"]
+
+    async def sessionctl(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            *base, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        return process.returncode or 0, out.decode(), err.decode()
+
+    code, out, _ = await sessionctl(*tls, "create", "alice")
+    assert code == 0 and json.loads(out)["session"]["user_id"] == "alice"
+    code, _, err = await sessionctl(*tls, "list", "alice")
+    assert code == 1 and json.loads(err)["reason"] == "CALLER_NOT_ALLOWED"
+    code, _, err = await sessionctl("jwks")  # plaintext to a TLS port: refused
+    assert code == 1 and json.loads(err)["code"] == "UNAVAILABLE"
