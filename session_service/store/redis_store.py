@@ -236,10 +236,9 @@ class RedisSessionStore:
     ) -> Rotation:
         """Rotates the refresh token; a rotated token presented again ends the session."""
         sid = presented.session_id
-        event = self._relay.new_event(sid.tag)
         reply = await self._run(
             self._scripts.rotate,
-            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "r"), self._keys.outbox(sid.tag)],
+            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "r")],
             [
                 now_ms,
                 sid.nonce,
@@ -251,8 +250,6 @@ class RedisSessionStore:
                 RETIRED_HASH_CHARS,
                 repr(policy.refresh_rate),
                 policy.refresh_burst,
-                sid.tag,
-                *self._relay.outbox_args(event, now_ms, reuse_reason.value),
             ],
             retry_after_loss=policy.refresh_grace_ms > 0,
         )
@@ -264,8 +261,11 @@ class RedisSessionStore:
         if code == ScriptCode.GRACE:
             return Rotation(_decode(sid, reply[1]), reply[2])
         if code == ScriptCode.TOKEN_REUSED:
-            # The event is in the outbox; noted after the script (see store/outbox.py).
-            await self._relay.after_script(await self._note_after(event), recorded=True)
+            # Ended in a second step, through the revoke script and its noted outbox event, so
+            # the hot path (every Refresh) needs no note. A crash between the two steps ends
+            # nothing: the session and its retired hashes stay, and the next presentation of
+            # a rotated token is detected again.
+            await self.revoke(sid, now_ms, reuse_reason)
             raise RefreshTokenReused()
         raise RefreshTokenInvalid()
 

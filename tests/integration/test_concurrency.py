@@ -43,12 +43,13 @@ async def test_fifty_concurrent_refreshes_without_grace_revoke_the_session(
     errors = [error_details(x) for x in results if isinstance(x, grpc.aio.AioRpcError)]
     assert len(winners) == 1
     assert len(errors) == 49
-    # The first duplicate is reuse and ends the session; later ones find it gone.
+    # Duplicates are reuse and end the session (rotate reports it, the revoke script ends
+    # it); those that arrive after the end find the session gone.
     reasons = {e.reason for e in errors}
     assert "REFRESH_TOKEN_REUSED" in reasons
     assert reasons <= {"REFRESH_TOKEN_REUSED", "REFRESH_TOKEN_INVALID"}
     assert all(e.code == grpc.StatusCode.UNAUTHENTICATED for e in errors)
-    assert sum(e.reason == "REFRESH_TOKEN_REUSED" for e in errors) == 1
+    assert sum(e.reason == "REFRESH_TOKEN_REUSED" for e in errors) >= 1
     inactive = await r.stub.Introspect(pb.IntrospectRequest(token=winners[0].refresh_token))
     assert not inactive.active
 

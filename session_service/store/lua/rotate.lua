@@ -3,19 +3,20 @@
 -- KEYS[1] session hash
 -- KEYS[2] user index
 -- KEYS[3] the user's Refresh rate-limit bucket (see take_token)
--- KEYS[4] the user's revocation outbox (see record_ended)
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
 -- ARGV[3] hash of the presented token   ARGV[4] hash of the successor
 -- ARGV[5] the successor sealed with a key only the presented token yields
 -- ARGV[6] grace window (ms)   ARGV[7] how many rotated tokens to remember
 -- ARGV[8] characters of a hash kept per remembered token
 -- ARGV[9] Refreshes per second per user (0 = no limit)   ARGV[10] burst
--- ARGV[11] user tag   ARGV[12..15] outbox event id, expires at, reason, TTL (record_ended)
 -- Returns {OK, {session hash}}                  the successor was installed
 --         {GRACE, {session hash}, sealed}       a duplicate within the grace window: the
 --                                               successor an earlier call installed
---         {TOKEN_REUSED}                        an already rotated token: session ended,
---                                               its event in the outbox
+--         {TOKEN_REUSED}                        an already rotated token: the caller ends
+--                                               the session (revoke.lua, after noting its
+--                                               outbox), so a crash in between loses no
+--                                               event: the session and the evidence stay,
+--                                               and the next presentation detects it again
 --         {TOKEN_INVALID}                       unknown token, or the session has ended
 --         {RATE_LIMITED, ms}                    the user refreshes too often; retry then
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
@@ -52,9 +53,8 @@ end
 
 for i = 1, #remembered, width do
   if string.sub(remembered, i, i + width - 1) == short then
-    -- A rotated token came back: one of its holders is a thief. End the session.
-    end_session(key, idx, member)
-    record_ended(KEYS[4], {member}, ARGV[11], now, ARGV[12], ARGV[13], ARGV[14], ARGV[15])
+    -- A rotated token came back: one of its holders is a thief. The caller ends the
+    -- session through the revoke script, whose event is noted before it runs.
     return {TOKEN_REUSED}
   end
 end
