@@ -37,6 +37,11 @@ DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_use
 Get's expiry slide (touch) and List's index pruning are cheap to lose in a failover."""
 
 
+USER_WIDE_BATCH = 500
+"""Sessions one revoke_user script call ends at most: a user with many sessions costs
+several bounded calls rather than one long one that blocks Redis."""
+
+
 class RedisSessionStore:
     """Implements :class:`~session_service.domain.ports.SessionStore` with the scripts in lua/."""
 
@@ -331,27 +336,37 @@ class RedisSessionStore:
     async def revoke_user(
         self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
     ) -> tuple[str, ...]:
-        """Ends a user's sessions but one; works from the user's index, in one slot."""
+        """Ends a user's sessions but one, from the user's index in one slot, a bounded batch
+        of sessions per script call (each batch its own revocation event)."""
         tag, index, session_prefix = self._keys.for_user(user_id)
         keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
-        event = await self._relay.note(self._relay.new_event(tag))
-        reply = await self._run_user_wide(
-            self._scripts.revoke_user,
-            [index, self._keys.outbox(tag)],
-            index,
-            session_prefix,
-            [
-                now_ms,
-                session_prefix,
-                user_id,
-                keep,
-                tag,
-                *self._relay.outbox_args(event, now_ms, reason.value),
-            ],
-        )
-        ended = tuple(f"{tag}.{m.decode()}" for m in reply[1])
-        await self._relay.after_script(event, recorded=bool(ended))
-        return ended
+        ended: list[str] = []
+        tried: set[str] = {keep}
+        while True:
+            members = [m.decode() for m in await translate_errors(self._client.zrange(index, 0, -1))]
+            batch = [m for m in members if m not in tried][:USER_WIDE_BATCH]
+            if not batch:
+                return tuple(ended)
+            # Sessions that a batch could not end (another user's, by a tag collision) are
+            # not tried again; ones created meanwhile are ended by a later batch.
+            tried.update(batch)
+            event = await self._relay.note(self._relay.new_event(tag))
+            reply = await self._run(
+                self._scripts.revoke_user,
+                [index, self._keys.outbox(tag), *(session_prefix + m for m in batch)],
+                [
+                    now_ms,
+                    session_prefix,
+                    user_id,
+                    keep,
+                    tag,
+                    *self._relay.outbox_args(event, now_ms, reason.value),
+                    *batch,
+                ],
+            )
+            batch_ended = [f"{tag}.{m.decode()}" for m in reply[1]]
+            await self._relay.after_script(event, recorded=bool(batch_ended))
+            ended += batch_ended
 
     async def list_user(
         self, user_id: str, now_ms: int, page_size: int, after: str = ""

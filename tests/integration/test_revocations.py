@@ -155,6 +155,8 @@ async def test_a_large_revocation_arrives_in_bounded_pieces(start_service: Servi
     assert (await svc.stub.Revoke(pb.RevokeRequest(user_id="kim"))).revoked_count == many
     key = f"{svc.prefix}:{{revocations}}"
     entries = await svc.redis.xrange(key)
+    # One revoke_user script call (and one event) per batch of at most 500 sessions: the
+    # work of each call is bounded, whatever the user's session count.
     assert [len(fields[b"sids"].split()) for _, fields in entries] == [500, 500, 100]
     # Replayed and followed live, no response carries more than a few thousand ids.
     call = watch(svc)

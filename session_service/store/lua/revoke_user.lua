@@ -4,21 +4,21 @@
 -- Redis is at maxmemory (logout must work).
 -- KEYS[1]  user index
 -- KEYS[2]  the user's revocation outbox (see record_ended)
--- KEYS[3..] the session key of every member of the index (see declared_members)
+-- KEYS[3..] the session keys of this batch's members, in ARGV[10..]'s order: the caller
+--           reads the index and ends a large user's sessions a batch at a time, so the
+--           work of one call is bounded by the batch size (and Redis Cluster can redirect
+--           every key it touches)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix (a member appended gives its key)
 -- ARGV[3] user id    ARGV[4] member to keep ('' = none)
 -- ARGV[5] user tag   ARGV[6..9] outbox event id, expires at, reason, TTL (record_ended)
--- Returns {OK, {members (session nonces) of the live sessions it ended}} (their event is
--- in the outbox; none is recorded when nothing ended) or {INDEX_CHANGED}.
+-- ARGV[10..] the batch's members (session nonces)
+-- Returns {OK, {members (session nonces) of the live sessions it ended}}; their event is
+-- in the outbox (none is recorded when nothing ended).
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local members = declared_members(idx, prefix, 3)
-if not members then
-  return {INDEX_CHANGED}
-end
 local ended = {}
-for _, m in ipairs(members) do
-  if m ~= ARGV[4] then
-    local key = prefix .. m
+for i = 10, #ARGV do
+  local m, key = ARGV[i], KEYS[i - 7]
+  if m ~= ARGV[4] and key == prefix .. m then
     -- The slot tag is a hash of the user id; the owner check keeps a collision harmless.
     local owner = redis.call('HGET', key, 'user')
     if not owner then
