@@ -8,7 +8,6 @@ object directly. Each failure raises the same error class PyJWT's path raised.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Callable
@@ -28,10 +27,13 @@ _ES256_HALF = 32
 """Bytes of each of r and s in an ES256 signature (RFC 7518 section 3.4)."""
 
 
-def b64url_decode(segment: str) -> bytes:
+_JSON_OBJECT = json.JSONDecoder().decode
+
+
+def b64url_decode(segment: bytes) -> bytes:
     """A base64url segment without padding; MalformedToken when it is not one."""
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return binascii.a2b_base64(segment.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as e:
         raise MalformedToken(f"invalid base64url segment: {e}") from e
 
@@ -39,8 +41,8 @@ def b64url_decode(segment: str) -> bytes:
 def json_object(raw: bytes, what: str) -> dict[str, Any]:
     """A JSON object, or MalformedToken."""
     try:
-        value = json.loads(raw)
-    except ValueError as e:
+        value = _JSON_OBJECT(raw.decode())
+    except ValueError as e:  # UnicodeDecodeError included
         raise MalformedToken(f"invalid {what}: {e}") from e
     if not isinstance(value, dict):
         raise MalformedToken(f"invalid {what}: must be a JSON object")

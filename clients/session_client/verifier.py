@@ -203,6 +203,8 @@ class Verifier:
         self._leeway = leeway
         self._algorithms = frozenset(algorithms)
         self._required = list(dict.fromkeys([*required_claims, "sub", "sid", "exp"]))
+        # The issuer and audience are always checked, so they are always required.
+        self._required_with_iss_aud = tuple(dict.fromkeys([*self._required, "iss", "aud"]))
         self._refetch_interval = jwks_refetch_interval
         self._refresh_interval = jwks_refresh_interval
         if stale_policy not in ("introspect", "reject"):
@@ -216,7 +218,7 @@ class Verifier:
 
         self._keys: dict[str, _Key] = {}
         self._jwks_fingerprint = ""
-        self._headers: dict[str, _Key] = {}  # header segment → its key, after its checks
+        self._headers: dict[bytes, _Key] = {}  # header segment → its key, after its checks
         self._verified = _VerifiedTokens(cache_size)
         self._jwks_fetched_at = -float("inf")  # monotonic
         self._jwks_fetch: asyncio.Task[None] | None = None
@@ -319,10 +321,14 @@ class Verifier:
 
     def _verify_locally(self, token: str) -> VerifiedToken:
         now = self._clock()
-        digest = hashlib.sha256(token.encode()).digest()
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError as e:
+            raise MalformedToken("tokens are ASCII") from e
+        digest = hashlib.sha256(raw).digest()
         verified = self._verified.get(digest, now)
         if verified is None:
-            verified = self._verify_signed(token, now)
+            verified = self._verify_signed(raw, now)
             # Valid until pyjwt's rule would call it expired: exp <= now - leeway.
             self._verified.put(digest, verified.expires_at + self._leeway, verified)
         sid = verified.session_id
@@ -330,23 +336,19 @@ class Verifier:
             raise SessionRevoked(f"session {sid} has been revoked", self._reasons.get(sid, ""))
         return verified
 
-    def _verify_signed(self, token: str, now: float) -> VerifiedToken:
-        parts = token.split(".")
+    def _verify_signed(self, token: bytes, now: float) -> VerifiedToken:
+        parts = token.split(b".")
         if len(parts) != 3:
             raise MalformedToken("Not enough segments" if len(parts) < 3 else "Too many segments")
         header_segment, payload_segment, signature_segment = parts
         key = self._headers.get(header_segment)
         if key is None:
             key = self._key_for(header_segment)
-        try:
-            signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-        except UnicodeEncodeError as e:
-            raise MalformedToken("tokens are ASCII") from e
-        key.check(b64url_decode(signature_segment), signing_input)
+        key.check(b64url_decode(signature_segment), token[: len(header_segment) + 1 + len(payload_segment)])
         claims = json_object(b64url_decode(payload_segment), "payload")
         self._check_claims(claims, now)
-        sub, sid = claims.get("sub"), claims.get("sid")
-        if not isinstance(sub, str) or not sub or not isinstance(sid, str) or not sid:
+        sub, sid = claims["sub"], claims["sid"]
+        if type(sub) is not str or not sub or type(sid) is not str or not sid:
             raise MissingClaim("sub and sid must be non-empty strings")
         scope = claims.get("scope")
         client_id = claims.get("client_id")
@@ -361,7 +363,7 @@ class Verifier:
             claims=claims,
         )
 
-    def _key_for(self, header_segment: str) -> _Key:
+    def _key_for(self, header_segment: bytes) -> _Key:
         """The key a JOSE header names, once its typ, kid and alg have been checked."""
         header = json_object(b64url_decode(header_segment), "header")
         kid = header.get("kid")
@@ -384,33 +386,35 @@ class Verifier:
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         """The registered claims, as PyJWT checked them (same failures, same error classes)."""
-        for name in (*self._required, "iss", "aud"):
+        for name in self._required_with_iss_aud:
             if claims.get(name) is None:
                 raise MissingClaim(f'Token is missing the "{name}" claim')
-        exp, leeway = claims["exp"], self._leeway
+        leeway = self._leeway
+        iat = claims.get("iat")
+        if iat is not None:
+            if not _is_number(iat):
+                raise TokenNotYetValid("Issued At claim (iat) must be a number.")
+            if iat > now + leeway:
+                raise TokenNotYetValid("The token is not yet valid (iat)")
+        nbf = claims.get("nbf")
+        if nbf is not None:
+            if not _is_number(nbf):
+                raise MalformedToken("Not Before claim (nbf) must be a number.")
+            if nbf > now + leeway:
+                raise TokenNotYetValid("The token is not yet valid (nbf)")
+        exp = claims["exp"]
         if not _is_number(exp):
             raise MalformedToken("Expiration Time claim (exp) must be a number.")
-        if "iat" in claims:
-            if not _is_number(claims["iat"]):
-                raise TokenNotYetValid("Issued At claim (iat) must be a number.")
-            if claims["iat"] > now + leeway:
-                raise TokenNotYetValid("The token is not yet valid (iat)")
-        if "nbf" in claims:
-            if not _is_number(claims["nbf"]):
-                raise MalformedToken("Not Before claim (nbf) must be a number.")
-            if claims["nbf"] > now + leeway:
-                raise TokenNotYetValid("The token is not yet valid (nbf)")
         if exp <= now - leeway:
             raise TokenExpired("Signature has expired")
         if claims["iss"] != self._issuer:
             raise InvalidIssuer("Invalid issuer")
         aud = claims["aud"]
-        if isinstance(aud, str):
-            aud = [aud]
-        if not isinstance(aud, list) or not all(isinstance(a, str) for a in aud):
-            raise InvalidAudience("Invalid claim format in token")
-        if self._audience not in aud:
-            raise InvalidAudience("Audience doesn't match")
+        if aud != self._audience:
+            if type(aud) is not list or not all(type(a) is str for a in aud):
+                raise InvalidAudience("Invalid claim format in token")
+            if self._audience not in aud:
+                raise InvalidAudience("Audience doesn't match")
 
     async def verify_async(self, token: str) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
@@ -599,4 +603,5 @@ def _reason_name(value: int) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    kind = type(value)
+    return kind is int or kind is float
