@@ -55,7 +55,9 @@ def _all_active(sids: Sequence[str]) -> Callable[[bytes], None]:
         reply = pb.IntrospectBatchResponse.FromString(raw)
         _expect(len(reply.responses) == len(sids), "IntrospectBatch: not one answer per token")
         for answer, sid in zip(reply.responses, sids, strict=True):
-            _expect(answer.active and answer.sid == sid, "IntrospectBatch: a token is inactive or out of order")
+            _expect(
+                answer.active and answer.sid == sid, "IntrospectBatch: a token is inactive or out of order"
+            )
 
     return check
 
@@ -75,16 +77,24 @@ def prepare(client: Client, batch: int) -> tuple[Case, Case, list[pb.CreateRespo
         check_unary,
     )
     body = pb.IntrospectBatchRequest(
-        requests=[pb.IntrospectRequest(token=s.access_token, token_type_hint="access_token") for s in sessions]
+        requests=[
+            pb.IntrospectRequest(token=s.access_token, token_type_hint="access_token") for s in sessions
+        ]
     ).SerializeToString()
-    return unary, Case("IntrospectBatch", body, _all_active([s.session.session_id for s in sessions])), sessions
+    return (
+        unary,
+        Case("IntrospectBatch", body, _all_active([s.session.session_id for s in sessions])),
+        sessions,
+    )
 
 
 def check_revocation_seen(client: Client, sessions: Sequence[pb.CreateResponse]) -> None:
     """After the measured runs: a revoked session is inactive in the very next batch."""
     victim = sessions[len(sessions) // 2]
     client.stub.Revoke(pb.RevokeRequest(session_id=victim.session.session_id), timeout=CALL_TIMEOUT_S)
-    request = pb.IntrospectBatchRequest(requests=[pb.IntrospectRequest(token=s.access_token) for s in sessions])
+    request = pb.IntrospectBatchRequest(
+        requests=[pb.IntrospectRequest(token=s.access_token) for s in sessions]
+    )
     reply = pb.IntrospectBatchResponse.FromString(client.call("IntrospectBatch", request.SerializeToString()))
     active = [answer.active for answer in reply.responses]
     _expect(active == [s is not victim for s in sessions], "IntrospectBatch: a revoked session stayed active")
@@ -98,10 +108,11 @@ def report(unary: Measurement, batched: Measurement, batch: int, pinning: Pinnin
     return "\n".join(
         [
             f"token checks/s ({where}; tokens seen before)",
-            f"  Introspect       1 token/call   {unary.req_per_s:9.0f} calls/s  {unary_checks:9.0f} checks/s  "
-            f"p50 {unary.p50_ms:.2f} ms  p99 {unary.p99_ms:.2f} ms",
-            f"  IntrospectBatch {batch:3d} tokens/call {batched.req_per_s:7.0f} calls/s  {batch_checks:9.0f} checks/s  "
-            f"p50 {batched.p50_ms:.2f} ms  p99 {batched.p99_ms:.2f} ms",
+            f"  Introspect         1 token/call  {unary.req_per_s:7.0f} calls/s {unary_checks:7.0f} checks/s"
+            f"  p50 {unary.p50_ms:.2f} ms  p99 {unary.p99_ms:.2f} ms",
+            f"  IntrospectBatch {batch:3d} tokens/call {batched.req_per_s:7.0f} calls/s"
+            f" {batch_checks:7.0f} checks/s"
+            f"  p50 {batched.p50_ms:.2f} ms  p99 {batched.p99_ms:.2f} ms",
             f"  batch / unary: {batch_checks / unary_checks:.1f}x",
         ]
     )
@@ -119,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pinning = Pinning.detect()
     unwind_on_sigterm()
     try:
-        with tempfile.TemporaryDirectory(prefix="bulk-introspect-") as raw_tmp, contextlib.ExitStack() as stack:
+        with (
+            tempfile.TemporaryDirectory(prefix="bulk-introspect-") as raw_tmp,
+            contextlib.ExitStack() as stack,
+        ):
             tmp = Path(raw_tmp)
             server = stack.enter_context(running_server("ours", OURS_ARGV, our_service_env(), tmp, pinning))
             client = stack.enter_context(connected(server))

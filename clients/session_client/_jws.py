@@ -33,7 +33,9 @@ _JSON_OBJECT = json.JSONDecoder().decode
 def b64url_decode(segment: bytes) -> bytes:
     """A base64url segment without padding; MalformedToken when it is not one."""
     try:
-        return binascii.a2b_base64(segment.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(segment) % 4))
+        return binascii.a2b_base64(
+            segment.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(segment) % 4)
+        )
     except (binascii.Error, ValueError) as e:
         raise MalformedToken(f"invalid base64url segment: {e}") from e
 
@@ -53,7 +55,11 @@ def signature_check(algorithm: str, key: Any) -> SignatureCheck | None:
     """The check of ``algorithm`` with this public key object, or None when they do not go together."""
     if algorithm == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
         return _ed25519(key)
-    if algorithm == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+    if (
+        algorithm == "ES256"
+        and isinstance(key, ec.EllipticCurvePublicKey)
+        and isinstance(key.curve, ec.SECP256R1)
+    ):
         return _es256(key)
     if algorithm == "RS256" and isinstance(key, rsa.RSAPublicKey):
         return _rs256(key)

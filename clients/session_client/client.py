@@ -294,7 +294,9 @@ class SessionClient:
             requests=[pb.IntrospectRequest(token=t, token_type_hint=token_type_hint) for t in tokens]
         )
         reply = await _call(
-            self._stub.IntrospectBatch(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
+            self._stub.IntrospectBatch(
+                request, timeout=self._deadline(timeout), metadata=self._call_metadata()
+            )
         )
         return list(reply.responses)
 
@@ -447,7 +449,9 @@ class SyncSessionClient:
         self, tokens: Sequence[str], *, token_type_hint: str = "", timeout: float | None = None
     ) -> list[pb.IntrospectResponse]:
         """See :meth:`SessionClient.introspect_many`."""
-        return self._run(self._client.introspect_many(tokens, token_type_hint=token_type_hint, timeout=timeout))
+        return self._run(
+            self._client.introspect_many(tokens, token_type_hint=token_type_hint, timeout=timeout)
+        )
 
     def update(self, session_id: str, **kwargs: Any) -> pb.Session:
         """See :meth:`SessionClient.update`."""

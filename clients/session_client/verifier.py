@@ -46,7 +46,6 @@ from session_client.errors import (
     DisallowedAlgorithm,
     InvalidAudience,
     InvalidIssuer,
-    InvalidSignature,
     InvalidTokenType,
     MalformedToken,
     MissingClaim,

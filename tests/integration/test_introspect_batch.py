@@ -18,7 +18,9 @@ async def create(r: Running, user: str = "alice") -> pb.CreateResponse:
 
 async def batch(r: Running, *tokens: str, hint: str = "") -> list[pb.IntrospectResponse]:
     reply = await r.stub.IntrospectBatch(
-        pb.IntrospectBatchRequest(requests=[pb.IntrospectRequest(token=t, token_type_hint=hint) for t in tokens])
+        pb.IntrospectBatchRequest(
+            requests=[pb.IntrospectRequest(token=t, token_type_hint=hint) for t in tokens]
+        )
     )
     return list(reply.responses)
 
@@ -47,7 +49,9 @@ async def test_batch_answers_each_token_in_order_as_introspect_does(svc: Running
         assert answers == [await unary(svc, t, hint) for t in tokens]
         assert [x.active for x in answers] == [True, False, True, False, True, False, False, True, True]
     answers = await batch(svc, *tokens)
-    assert answers[0].sub == "alice" and answers[0].token_type == "access_token" and answers[0].scope == "read"
+    assert (
+        answers[0].sub == "alice" and answers[0].token_type == "access_token" and answers[0].scope == "read"
+    )
     assert answers[2].sub == "bob" and answers[2].token_type == "refresh_token"
     assert answers[4].sid == b.session.session_id and answers[4].client_id == "web"
     assert await batch(svc) == []
