@@ -43,6 +43,12 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
         """Returns an empty IntrospectResponse."""
         return pb.IntrospectResponse()
 
+    async def IntrospectBatch(
+        self, request: pb.IntrospectBatchRequest, context: Context
+    ) -> pb.IntrospectBatchResponse:
+        """Returns an empty IntrospectBatchResponse."""
+        return pb.IntrospectBatchResponse()
+
     async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
         """Returns an empty UpdateResponse."""
         return pb.UpdateResponse()

@@ -28,7 +28,7 @@ from session_client.tracing import tracing_interceptors
 T = TypeVar("T")
 
 SERVICE = "session.v1.SessionService"
-IDEMPOTENT_METHODS = ("Get", "Revoke", "Introspect", "List", "GetJwks")
+IDEMPOTENT_METHODS = ("Get", "Revoke", "Introspect", "IntrospectBatch", "List", "GetJwks")
 """Methods a retry cannot harm: reads, and Revoke (ending an ended session does nothing)."""
 
 
@@ -286,6 +286,20 @@ class SessionClient:
             self._stub.Introspect(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
 
+    async def introspect_many(
+        self, tokens: Sequence[str], *, token_type_hint: str = "", timeout: float | None = None
+    ) -> list[pb.IntrospectResponse]:
+        """:meth:`introspect` for many tokens (at most 500) in one call; answers in order."""
+        request = pb.IntrospectBatchRequest(
+            requests=[pb.IntrospectRequest(token=t, token_type_hint=token_type_hint) for t in tokens]
+        )
+        reply = await _call(
+            self._stub.IntrospectBatch(
+                request, timeout=self._deadline(timeout), metadata=self._call_metadata()
+            )
+        )
+        return list(reply.responses)
+
     async def update(
         self,
         session_id: str,
@@ -430,6 +444,14 @@ class SyncSessionClient:
     ) -> pb.IntrospectResponse:
         """See :meth:`SessionClient.introspect`."""
         return self._run(self._client.introspect(token, token_type_hint=token_type_hint, timeout=timeout))
+
+    def introspect_many(
+        self, tokens: Sequence[str], *, token_type_hint: str = "", timeout: float | None = None
+    ) -> list[pb.IntrospectResponse]:
+        """See :meth:`SessionClient.introspect_many`."""
+        return self._run(
+            self._client.introspect_many(tokens, token_type_hint=token_type_hint, timeout=timeout)
+        )
 
     def update(self, session_id: str, **kwargs: Any) -> pb.Session:
         """See :meth:`SessionClient.update`."""

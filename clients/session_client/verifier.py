@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
+import json
 import logging
 import math
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,12 +40,12 @@ import jwt
 from session_wire.token_profile import DEFAULT_LEEWAY_S, REQUIRED_CLAIMS, SUPPORTED_ALGORITHMS, TOKEN_TYPE
 from session_wire.v1 import session_pb2 as pb
 
+from session_client._jws import SignatureCheck, b64url_decode, json_object, signature_check
 from session_client.client import SessionClient
 from session_client.errors import (
     DisallowedAlgorithm,
     InvalidAudience,
     InvalidIssuer,
-    InvalidSignature,
     InvalidTokenType,
     MalformedToken,
     MissingClaim,
@@ -111,7 +114,42 @@ class VerifierStatus:
 @dataclass(frozen=True)
 class _Key:
     algorithm: str
-    key: Any
+    check: SignatureCheck
+
+
+_MAX_HEADERS = 64
+"""Distinct verified JOSE headers remembered (one or two per key in practice)."""
+
+
+class _VerifiedTokens:
+    """A bounded LRU of verified tokens by SHA-256 of the token, each until it expires."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, tuple[float, VerifiedToken]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: bytes, now: float) -> VerifiedToken | None:
+        found = self._entries.get(digest)
+        if found is None:
+            return None
+        if now >= found[0]:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return found[1]
+
+    def put(self, digest: bytes, valid_until: float, token: VerifiedToken) -> None:
+        if self._max <= 0:
+            return
+        self._entries[digest] = (valid_until, token)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class Verifier:
@@ -129,6 +167,11 @@ class Verifier:
     ``max_silence`` is how long the stream may stay silent before the verifier
     reconnects. ``fail_closed=True`` is the former name of ``stale_policy="reject"``;
     ``fail_closed=False`` no longer means accepting while stale.
+
+    A token that passed the signature and claims checks is remembered (by its SHA-256,
+    at most ``cache_size`` of them, until it expires) so that verifying it again costs a
+    digest and a look-up; the revocation and freshness checks still run on every call,
+    so a revoked session is refused at once and an expired token on time.
     """
 
     def __init__(
@@ -148,6 +191,7 @@ class Verifier:
         introspect_timeout: float = 2.0,
         fail_closed: bool | None = None,
         clock: Callable[[], float] = time.time,
+        cache_size: int = 10_000,
     ) -> None:
         unsupported = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if unsupported or not algorithms:
@@ -158,6 +202,8 @@ class Verifier:
         self._leeway = leeway
         self._algorithms = frozenset(algorithms)
         self._required = list(dict.fromkeys([*required_claims, "sub", "sid", "exp"]))
+        # The issuer and audience are always checked, so they are always required.
+        self._required_with_iss_aud = tuple(dict.fromkeys([*self._required, "iss", "aud"]))
         self._refetch_interval = jwks_refetch_interval
         self._refresh_interval = jwks_refresh_interval
         if stale_policy not in ("introspect", "reject"):
@@ -170,6 +216,9 @@ class Verifier:
         self._stale_logged = False
 
         self._keys: dict[str, _Key] = {}
+        self._jwks_fingerprint = ""
+        self._headers: dict[bytes, _Key] = {}  # header segment → its key, after its checks
+        self._verified = _VerifiedTokens(cache_size)
         self._jwks_fetched_at = -float("inf")  # monotonic
         self._jwks_fetch: asyncio.Task[None] | None = None
         self._revoked: dict[str, float] = {}  # session id → forget after (epoch seconds)
@@ -270,25 +319,36 @@ class Verifier:
         return verified
 
     def _verify_locally(self, token: str) -> VerifiedToken:
+        now = self._clock()
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as e:
-            raise MalformedToken(str(e)) from e
-        if header.get("typ") != TOKEN_TYPE:
-            raise InvalidTokenType(f"typ must be {TOKEN_TYPE}")
-        kid = header.get("kid")
-        key = self._keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            self._request_jwks_refetch()
-            raise UnknownSigningKey(f"no verification key with kid {kid!r}")
-        if header.get("alg") != key.algorithm:
-            raise DisallowedAlgorithm(f"key {kid} is only used with {key.algorithm}")
-        claims = self._decode(token, key)
-        sub, sid = claims.get("sub"), claims.get("sid")
-        if not isinstance(sub, str) or not sub or not isinstance(sid, str) or not sid:
-            raise MissingClaim("sub and sid must be non-empty strings")
+            raw = token.encode("ascii")
+        except UnicodeEncodeError as e:
+            raise MalformedToken("tokens are ASCII") from e
+        digest = hashlib.sha256(raw).digest()
+        verified = self._verified.get(digest, now)
+        if verified is None:
+            verified = self._verify_signed(raw, now)
+            # Valid until pyjwt's rule would call it expired: exp <= now - leeway.
+            self._verified.put(digest, verified.expires_at + self._leeway, verified)
+        sid = verified.session_id
         if self.is_revoked(sid):
             raise SessionRevoked(f"session {sid} has been revoked", self._reasons.get(sid, ""))
+        return verified
+
+    def _verify_signed(self, token: bytes, now: float) -> VerifiedToken:
+        parts = token.split(b".")
+        if len(parts) != 3:
+            raise MalformedToken("Not enough segments" if len(parts) < 3 else "Too many segments")
+        header_segment, payload_segment, signature_segment = parts
+        key = self._headers.get(header_segment)
+        if key is None:
+            key = self._key_for(header_segment)
+        key.check(b64url_decode(signature_segment), token[: len(header_segment) + 1 + len(payload_segment)])
+        claims = json_object(b64url_decode(payload_segment), "payload")
+        self._check_claims(claims, now)
+        sub, sid = claims["sub"], claims["sid"]
+        if type(sub) is not str or not sub or type(sid) is not str or not sid:
+            raise MissingClaim("sub and sid must be non-empty strings")
         scope = claims.get("scope")
         client_id = claims.get("client_id")
         return VerifiedToken(
@@ -301,6 +361,59 @@ class Verifier:
             expires_at=int(claims["exp"]),
             claims=claims,
         )
+
+    def _key_for(self, header_segment: bytes) -> _Key:
+        """The key a JOSE header names, once its typ, kid and alg have been checked."""
+        header = json_object(b64url_decode(header_segment), "header")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise MalformedToken("Key ID header parameter must be a string")
+        if "crit" in header or header.get("b64", True) is not True:
+            raise MalformedToken("no critical or b64 header parameters are supported")
+        if header.get("typ") != TOKEN_TYPE:
+            raise InvalidTokenType(f"typ must be {TOKEN_TYPE}")
+        key = self._keys.get(kid) if kid is not None else None
+        if key is None:
+            self._request_jwks_refetch()
+            raise UnknownSigningKey(f"no verification key with kid {kid!r}")
+        if header.get("alg") != key.algorithm:
+            raise DisallowedAlgorithm(f"key {kid} is only used with {key.algorithm}")
+        if len(self._headers) >= _MAX_HEADERS:
+            self._headers.clear()
+        self._headers[header_segment] = key
+        return key
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+        """The registered claims, as PyJWT checked them (same failures, same error classes)."""
+        for name in self._required_with_iss_aud:
+            if claims.get(name) is None:
+                raise MissingClaim(f'Token is missing the "{name}" claim')
+        leeway = self._leeway
+        iat = claims.get("iat")
+        if iat is not None:
+            if not _is_number(iat):
+                raise TokenNotYetValid("Issued At claim (iat) must be a number.")
+            if iat > now + leeway:
+                raise TokenNotYetValid("The token is not yet valid (iat)")
+        nbf = claims.get("nbf")
+        if nbf is not None:
+            if not _is_number(nbf):
+                raise MalformedToken("Not Before claim (nbf) must be a number.")
+            if nbf > now + leeway:
+                raise TokenNotYetValid("The token is not yet valid (nbf)")
+        exp = claims["exp"]
+        if not _is_number(exp):
+            raise MalformedToken("Expiration Time claim (exp) must be a number.")
+        if exp <= now - leeway:
+            raise TokenExpired("Signature has expired")
+        if claims["iss"] != self._issuer:
+            raise InvalidIssuer("Invalid issuer")
+        aud = claims["aud"]
+        if aud != self._audience:
+            if type(aud) is not list or not all(type(a) is str for a in aud):
+                raise InvalidAudience("Invalid claim format in token")
+            if self._audience not in aud:
+                raise InvalidAudience("Audience doesn't match")
 
     async def verify_async(self, token: str) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
@@ -333,35 +446,6 @@ class Verifier:
             raise RevocationsStale(f"revocations are stale and Introspect failed: {e}") from e
         if not answer.active or answer.sid != verified.session_id:
             raise SessionRevoked(f"session {verified.session_id} is no longer active (Introspect)")
-
-    def _decode(self, token: str, key: _Key) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=[key.algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": self._required},
-            )
-        except jwt.ExpiredSignatureError as e:
-            raise TokenExpired(str(e)) from e
-        except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError) as e:
-            raise TokenNotYetValid(str(e)) from e
-        except jwt.InvalidAudienceError as e:
-            raise InvalidAudience(str(e)) from e
-        except jwt.InvalidIssuerError as e:
-            raise InvalidIssuer(str(e)) from e
-        except jwt.MissingRequiredClaimError as e:
-            raise MissingClaim(str(e)) from e
-        except jwt.InvalidSignatureError as e:
-            raise InvalidSignature(str(e)) from e
-        except jwt.InvalidAlgorithmError as e:
-            raise DisallowedAlgorithm(str(e)) from e
-        except jwt.PyJWTError as e:
-            raise MalformedToken(str(e)) from e
-        return claims
 
     def _check_fresh(self, issued_at: int | None) -> None:
         staleness = self.staleness
@@ -397,15 +481,26 @@ class Verifier:
     async def _fetch_jwks(self) -> None:
         jwks = await self._client.get_jwks()
         keys: dict[str, _Key] = {}
+        fingerprint = json.dumps(jwks.get("keys", []), sort_keys=True)
         for jwk in jwks.get("keys", []):
             kid, alg = jwk.get("kid"), jwk.get("alg")
             if not isinstance(kid, str) or alg not in self._algorithms or jwk.get("use", "sig") != "sig":
                 continue
             try:
-                keys[kid] = _Key(alg, jwt.PyJWK(jwk, algorithm=alg).key)
+                check = signature_check(alg, jwt.PyJWK(jwk, algorithm=alg).key)
             except jwt.PyJWTError as e:
                 log.warning("ignoring JWK %s: %s", kid, e)
+                continue
+            if check is None:
+                log.warning("ignoring JWK %s: its key does not fit %s", kid, alg)
+                continue
+            keys[kid] = _Key(alg, check)
+        if fingerprint != self._jwks_fingerprint:
+            # A key that left the set no longer vouches for the tokens it signed.
+            self._verified.clear()
+        self._jwks_fingerprint = fingerprint
         self._keys = keys
+        self._headers = {}
         self._jwks_fetched_at = time.monotonic()
 
     def _request_jwks_refetch(self) -> None:
@@ -504,3 +599,8 @@ def _reason_name(value: int) -> str:
     except ValueError:  # a reason newer than this client
         return ""
     return "" if value == 0 else name.removeprefix("REVOCATION_REASON_")
+
+
+def _is_number(value: object) -> bool:
+    kind = type(value)
+    return kind is int or kind is float

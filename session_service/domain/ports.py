@@ -131,6 +131,11 @@ class SessionStore(Protocol):
         """A live session without touching it (matching ``refresh`` when given), else None."""
         ...
 
+    async def live_owners(self, sids: Sequence[SessionId], now_ms: int) -> list[str | None]:
+        """For each session in order, its user while it is live, else None; without
+        touching them, in one round trip per store node (bulk Introspect)."""
+        ...
+
     async def ping(self) -> None:
         """Returns when the store answers; raises StoreUnavailable otherwise."""
         ...

@@ -49,6 +49,7 @@ RPC_NAMES: tuple[str, ...] = (
     "Refresh",
     "Revoke",
     "Introspect",
+    "IntrospectBatch",
     "Update",
     "List",
     "GetJwks",

@@ -79,6 +79,15 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         result = await self._manager.introspect(request.token, request.token_type_hint)
         return convert.introspection_to_proto(result)
 
+    async def IntrospectBatch(
+        self, request: pb.IntrospectBatchRequest, context: Context
+    ) -> pb.IntrospectBatchResponse:
+        """Reports whether each of many tokens is active, in order."""
+        results = await self._manager.introspect_many(
+            [(r.token, r.token_type_hint) for r in request.requests]
+        )
+        return pb.IntrospectBatchResponse(responses=[convert.introspection_to_proto(r) for r in results])
+
     async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
         """Patches session data."""
         patch = DataPatch(dict(request.set), tuple(request.remove), request.expected_version)

@@ -372,3 +372,49 @@ async def test_refuses_forged_and_malformed_tokens(
     for token, error in cases:
         with pytest.raises(error):
             verifier.verify(token)
+
+
+async def test_remembered_token_of_a_revoked_session_is_refused_at_once(
+    svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
+) -> None:
+    verifier = await start_verifier(svc)
+    client = await connect(svc)
+    created = await client.create("jay")
+    for _ in range(3):  # the first call verifies the signature, the others find it remembered
+        assert verifier.verify(created.access_token).session_id == created.session.session_id
+    await client.revoke_session(created.session.session_id)
+    deadline = time.monotonic() + 5
+    while not verifier.is_revoked(created.session.session_id):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.005)
+    with pytest.raises(SessionRevoked):
+        verifier.verify(created.access_token)
+
+
+async def test_remembered_token_expires_on_time(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    now = [time.time()]
+    verifier = await start_verifier(svc, clock=lambda: now[0], leeway=5)
+    exp = int(now[0]) + 60
+    token = sign(keyring, claims_for(exp=exp))
+    assert verifier.verify(token).expires_at == exp
+    now[0] = exp + 5 - 0.001  # within the leeway: still valid, from memory
+    assert verifier.verify(token).expires_at == exp
+    now[0] = exp + 5
+    with pytest.raises(TokenExpired):
+        verifier.verify(token)
+
+
+async def test_a_remembered_token_does_not_vouch_for_another_signature(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    verifier = await start_verifier(svc)
+    token = sign(keyring, claims_for())
+    verifier.verify(token)
+    header, payload, _ = token.split(".")
+    with pytest.raises(InvalidSignature):
+        verifier.verify(f"{header}.{payload}.{_b64(b'x' * 64)}")
+    with pytest.raises(MalformedToken):
+        verifier.verify(f"{header}.{payload}")
+    assert verifier.verify(token).subject == "mallory"

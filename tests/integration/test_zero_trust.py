@@ -43,6 +43,7 @@ REQUESTS: dict[str, Any] = {
     "Refresh": pb.RefreshRequest(refresh_token="x"),
     "Revoke": pb.RevokeRequest(session_id="x"),
     "Introspect": pb.IntrospectRequest(token="x"),
+    "IntrospectBatch": pb.IntrospectBatchRequest(requests=[pb.IntrospectRequest(token="x")]),
     "Update": pb.UpdateRequest(session_id="x"),
     "List": pb.ListRequest(user_id="u"),
     "GetJwks": pb.GetJwksRequest(),

@@ -546,6 +546,50 @@ class IntrospectResponse(_message.Message):
 Global___IntrospectResponse: _TypeAlias = IntrospectResponse  # noqa: Y015
 
 @_typing.final
+class IntrospectBatchRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___IntrospectRequest]:
+        """At most 500; each token must be non-empty, as for Introspect."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___IntrospectRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntrospectBatchRequest: _TypeAlias = IntrospectBatchRequest  # noqa: Y015
+
+@_typing.final
+class IntrospectBatchResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___IntrospectResponse]:
+        """One per request, in the requests' order."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___IntrospectResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntrospectBatchResponse: _TypeAlias = IntrospectBatchResponse  # noqa: Y015
+
+@_typing.final
 class UpdateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

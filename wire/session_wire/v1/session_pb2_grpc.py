@@ -66,6 +66,11 @@ class SessionServiceStub:
                 request_serializer=session_dot_v1_dot_session__pb2.IntrospectRequest.SerializeToString,
                 response_deserializer=session_dot_v1_dot_session__pb2.IntrospectResponse.FromString,
                 _registered_method=True)
+        self.IntrospectBatch = channel.unary_unary(
+                '/session.v1.SessionService/IntrospectBatch',
+                request_serializer=session_dot_v1_dot_session__pb2.IntrospectBatchRequest.SerializeToString,
+                response_deserializer=session_dot_v1_dot_session__pb2.IntrospectBatchResponse.FromString,
+                _registered_method=True)
         self.Update = channel.unary_unary(
                 '/session.v1.SessionService/Update',
                 request_serializer=session_dot_v1_dot_session__pb2.UpdateRequest.SerializeToString,
@@ -133,6 +138,14 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IntrospectBatch(self, request, context):
+        """IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+        request, in the same order, each exactly what Introspect would answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Update(self, request, context):
         """Update atomically patches the session's data, optionally as compare-and-set.
         """
@@ -192,6 +205,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Introspect,
                     request_deserializer=session_dot_v1_dot_session__pb2.IntrospectRequest.FromString,
                     response_serializer=session_dot_v1_dot_session__pb2.IntrospectResponse.SerializeToString,
+            ),
+            'IntrospectBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.IntrospectBatch,
+                    request_deserializer=session_dot_v1_dot_session__pb2.IntrospectBatchRequest.FromString,
+                    response_serializer=session_dot_v1_dot_session__pb2.IntrospectBatchResponse.SerializeToString,
             ),
             'Update': grpc.unary_unary_rpc_method_handler(
                     servicer.Update,
@@ -356,6 +374,33 @@ class SessionService:
             '/session.v1.SessionService/Introspect',
             session_dot_v1_dot_session__pb2.IntrospectRequest.SerializeToString,
             session_dot_v1_dot_session__pb2.IntrospectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IntrospectBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/session.v1.SessionService/IntrospectBatch',
+            session_dot_v1_dot_session__pb2.IntrospectBatchRequest.SerializeToString,
+            session_dot_v1_dot_session__pb2.IntrospectBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

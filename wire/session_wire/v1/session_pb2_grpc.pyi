@@ -50,6 +50,10 @@ class SessionServiceStub:
     """Revoke ends one session, the session behind a token, or all of a user's sessions."""
     Introspect: _grpc.UnaryUnaryMultiCallable[_session_pb2.IntrospectRequest, _session_pb2.IntrospectResponse]
     """Introspect reports whether a token is active (RFC 7662 semantics)."""
+    IntrospectBatch: _grpc.UnaryUnaryMultiCallable[_session_pb2.IntrospectBatchRequest, _session_pb2.IntrospectBatchResponse]
+    """IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+    request, in the same order, each exactly what Introspect would answer.
+    """
     Update: _grpc.UnaryUnaryMultiCallable[_session_pb2.UpdateRequest, _session_pb2.UpdateResponse]
     """Update atomically patches the session's data, optionally as compare-and-set."""
     List: _grpc.UnaryUnaryMultiCallable[_session_pb2.ListRequest, _session_pb2.ListResponse]
@@ -86,6 +90,10 @@ class SessionServiceAsyncStub(SessionServiceStub):
     """Revoke ends one session, the session behind a token, or all of a user's sessions."""
     Introspect: _aio.UnaryUnaryMultiCallable[_session_pb2.IntrospectRequest, _session_pb2.IntrospectResponse]  # type: ignore[assignment]
     """Introspect reports whether a token is active (RFC 7662 semantics)."""
+    IntrospectBatch: _aio.UnaryUnaryMultiCallable[_session_pb2.IntrospectBatchRequest, _session_pb2.IntrospectBatchResponse]  # type: ignore[assignment]
+    """IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+    request, in the same order, each exactly what Introspect would answer.
+    """
     Update: _aio.UnaryUnaryMultiCallable[_session_pb2.UpdateRequest, _session_pb2.UpdateResponse]  # type: ignore[assignment]
     """Update atomically patches the session's data, optionally as compare-and-set."""
     List: _aio.UnaryUnaryMultiCallable[_session_pb2.ListRequest, _session_pb2.ListResponse]  # type: ignore[assignment]
@@ -149,6 +157,16 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.IntrospectResponse, _abc.Awaitable[_session_pb2.IntrospectResponse]]:
         """Introspect reports whether a token is active (RFC 7662 semantics)."""
+
+    @_abc_1.abstractmethod
+    def IntrospectBatch(
+        self,
+        request: _session_pb2.IntrospectBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.IntrospectBatchResponse, _abc.Awaitable[_session_pb2.IntrospectBatchResponse]]:
+        """IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+        request, in the same order, each exactly what Introspect would answer.
+        """
 
     @_abc_1.abstractmethod
     def Update(

@@ -9,6 +9,8 @@ import type { GetJwksRequest as _session_v1_GetJwksRequest, GetJwksRequest__Outp
 import type { GetJwksResponse as _session_v1_GetJwksResponse, GetJwksResponse__Output as _session_v1_GetJwksResponse__Output } from './session/v1/GetJwksResponse';
 import type { GetRequest as _session_v1_GetRequest, GetRequest__Output as _session_v1_GetRequest__Output } from './session/v1/GetRequest';
 import type { GetResponse as _session_v1_GetResponse, GetResponse__Output as _session_v1_GetResponse__Output } from './session/v1/GetResponse';
+import type { IntrospectBatchRequest as _session_v1_IntrospectBatchRequest, IntrospectBatchRequest__Output as _session_v1_IntrospectBatchRequest__Output } from './session/v1/IntrospectBatchRequest';
+import type { IntrospectBatchResponse as _session_v1_IntrospectBatchResponse, IntrospectBatchResponse__Output as _session_v1_IntrospectBatchResponse__Output } from './session/v1/IntrospectBatchResponse';
 import type { IntrospectRequest as _session_v1_IntrospectRequest, IntrospectRequest__Output as _session_v1_IntrospectRequest__Output } from './session/v1/IntrospectRequest';
 import type { IntrospectResponse as _session_v1_IntrospectResponse, IntrospectResponse__Output as _session_v1_IntrospectResponse__Output } from './session/v1/IntrospectResponse';
 import type { ListRequest as _session_v1_ListRequest, ListRequest__Output as _session_v1_ListRequest__Output } from './session/v1/ListRequest';
@@ -44,6 +46,8 @@ export interface ProtoGrpcType {
       GetJwksResponse: MessageTypeDefinition<_session_v1_GetJwksResponse, _session_v1_GetJwksResponse__Output>
       GetRequest: MessageTypeDefinition<_session_v1_GetRequest, _session_v1_GetRequest__Output>
       GetResponse: MessageTypeDefinition<_session_v1_GetResponse, _session_v1_GetResponse__Output>
+      IntrospectBatchRequest: MessageTypeDefinition<_session_v1_IntrospectBatchRequest, _session_v1_IntrospectBatchRequest__Output>
+      IntrospectBatchResponse: MessageTypeDefinition<_session_v1_IntrospectBatchResponse, _session_v1_IntrospectBatchResponse__Output>
       IntrospectRequest: MessageTypeDefinition<_session_v1_IntrospectRequest, _session_v1_IntrospectRequest__Output>
       IntrospectResponse: MessageTypeDefinition<_session_v1_IntrospectResponse, _session_v1_IntrospectResponse__Output>
       ListRequest: MessageTypeDefinition<_session_v1_ListRequest, _session_v1_ListRequest__Output>

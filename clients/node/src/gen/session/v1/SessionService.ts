@@ -8,6 +8,8 @@ import type { GetJwksRequest as _session_v1_GetJwksRequest, GetJwksRequest__Outp
 import type { GetJwksResponse as _session_v1_GetJwksResponse, GetJwksResponse__Output as _session_v1_GetJwksResponse__Output } from '../../session/v1/GetJwksResponse';
 import type { GetRequest as _session_v1_GetRequest, GetRequest__Output as _session_v1_GetRequest__Output } from '../../session/v1/GetRequest';
 import type { GetResponse as _session_v1_GetResponse, GetResponse__Output as _session_v1_GetResponse__Output } from '../../session/v1/GetResponse';
+import type { IntrospectBatchRequest as _session_v1_IntrospectBatchRequest, IntrospectBatchRequest__Output as _session_v1_IntrospectBatchRequest__Output } from '../../session/v1/IntrospectBatchRequest';
+import type { IntrospectBatchResponse as _session_v1_IntrospectBatchResponse, IntrospectBatchResponse__Output as _session_v1_IntrospectBatchResponse__Output } from '../../session/v1/IntrospectBatchResponse';
 import type { IntrospectRequest as _session_v1_IntrospectRequest, IntrospectRequest__Output as _session_v1_IntrospectRequest__Output } from '../../session/v1/IntrospectRequest';
 import type { IntrospectResponse as _session_v1_IntrospectResponse, IntrospectResponse__Output as _session_v1_IntrospectResponse__Output } from '../../session/v1/IntrospectResponse';
 import type { ListRequest as _session_v1_ListRequest, ListRequest__Output as _session_v1_ListRequest__Output } from '../../session/v1/ListRequest';
@@ -90,6 +92,23 @@ export interface SessionServiceClient extends grpc.Client {
   introspect(argument: _session_v1_IntrospectRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_IntrospectResponse__Output>): grpc.ClientUnaryCall;
   introspect(argument: _session_v1_IntrospectRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_IntrospectResponse__Output>): grpc.ClientUnaryCall;
   introspect(argument: _session_v1_IntrospectRequest, callback: grpc.requestCallback<_session_v1_IntrospectResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+   * request, in the same order, each exactly what Introspect would answer.
+   */
+  IntrospectBatch(argument: _session_v1_IntrospectBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  IntrospectBatch(argument: _session_v1_IntrospectBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  IntrospectBatch(argument: _session_v1_IntrospectBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  IntrospectBatch(argument: _session_v1_IntrospectBatchRequest, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+   * request, in the same order, each exactly what Introspect would answer.
+   */
+  introspectBatch(argument: _session_v1_IntrospectBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  introspectBatch(argument: _session_v1_IntrospectBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  introspectBatch(argument: _session_v1_IntrospectBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
+  introspectBatch(argument: _session_v1_IntrospectBatchRequest, callback: grpc.requestCallback<_session_v1_IntrospectBatchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * List returns a user's live sessions (one per device), a page at a time.
@@ -203,6 +222,12 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
   Introspect: grpc.handleUnaryCall<_session_v1_IntrospectRequest__Output, _session_v1_IntrospectResponse>;
   
   /**
+   * IntrospectBatch checks up to 500 tokens in one call: one IntrospectResponse per
+   * request, in the same order, each exactly what Introspect would answer.
+   */
+  IntrospectBatch: grpc.handleUnaryCall<_session_v1_IntrospectBatchRequest__Output, _session_v1_IntrospectBatchResponse>;
+  
+  /**
    * List returns a user's live sessions (one per device), a page at a time.
    */
   List: grpc.handleUnaryCall<_session_v1_ListRequest__Output, _session_v1_ListResponse>;
@@ -238,6 +263,7 @@ export interface SessionServiceDefinition extends grpc.ServiceDefinition {
   Get: MethodDefinition<_session_v1_GetRequest, _session_v1_GetResponse, _session_v1_GetRequest__Output, _session_v1_GetResponse__Output>
   GetJwks: MethodDefinition<_session_v1_GetJwksRequest, _session_v1_GetJwksResponse, _session_v1_GetJwksRequest__Output, _session_v1_GetJwksResponse__Output>
   Introspect: MethodDefinition<_session_v1_IntrospectRequest, _session_v1_IntrospectResponse, _session_v1_IntrospectRequest__Output, _session_v1_IntrospectResponse__Output>
+  IntrospectBatch: MethodDefinition<_session_v1_IntrospectBatchRequest, _session_v1_IntrospectBatchResponse, _session_v1_IntrospectBatchRequest__Output, _session_v1_IntrospectBatchResponse__Output>
   List: MethodDefinition<_session_v1_ListRequest, _session_v1_ListResponse, _session_v1_ListRequest__Output, _session_v1_ListResponse__Output>
   Refresh: MethodDefinition<_session_v1_RefreshRequest, _session_v1_RefreshResponse, _session_v1_RefreshRequest__Output, _session_v1_RefreshResponse__Output>
   Revoke: MethodDefinition<_session_v1_RevokeRequest, _session_v1_RevokeResponse, _session_v1_RevokeRequest__Output, _session_v1_RevokeResponse__Output>

@@ -1,0 +1,107 @@
+"""Compact JWS (RFC 7515) parsing and signature checks for the Verifier, on `cryptography`.
+
+PyJWT's general-purpose decode spends more time than the signature check itself; the
+Verifier only ever needs one profile (a pinned ``typ``, the algorithm of the key named by
+``kid``, our registered claims), so it parses the three segments itself and calls the key
+object directly. Each failure raises the same error class PyJWT's path raised.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature as _BadSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from session_client.errors import InvalidSignature, MalformedToken
+
+SignatureCheck = Callable[[bytes, bytes], None]
+"""Checks ``signature`` over ``signing_input``; raises InvalidSignature when it does not verify."""
+
+_ES256_HALF = 32
+"""Bytes of each of r and s in an ES256 signature (RFC 7518 section 3.4)."""
+
+
+_JSON_OBJECT = json.JSONDecoder().decode
+
+
+def b64url_decode(segment: bytes) -> bytes:
+    """A base64url segment without padding; MalformedToken when it is not one."""
+    try:
+        return binascii.a2b_base64(
+            segment.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(segment) % 4)
+        )
+    except (binascii.Error, ValueError) as e:
+        raise MalformedToken(f"invalid base64url segment: {e}") from e
+
+
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """A JSON object, or MalformedToken."""
+    try:
+        value = _JSON_OBJECT(raw.decode())
+    except ValueError as e:  # UnicodeDecodeError included
+        raise MalformedToken(f"invalid {what}: {e}") from e
+    if not isinstance(value, dict):
+        raise MalformedToken(f"invalid {what}: must be a JSON object")
+    return value
+
+
+def signature_check(algorithm: str, key: Any) -> SignatureCheck | None:
+    """The check of ``algorithm`` with this public key object, or None when they do not go together."""
+    if algorithm == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
+        return _ed25519(key)
+    if (
+        algorithm == "ES256"
+        and isinstance(key, ec.EllipticCurvePublicKey)
+        and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return _es256(key)
+    if algorithm == "RS256" and isinstance(key, rsa.RSAPublicKey):
+        return _rs256(key)
+    return None
+
+
+def _ed25519(key: ed25519.Ed25519PublicKey) -> SignatureCheck:
+    verify = key.verify
+
+    def check(signature: bytes, signing_input: bytes) -> None:
+        try:
+            verify(signature, signing_input)
+        except _BadSignature as e:
+            raise InvalidSignature("Signature verification failed") from e
+
+    return check
+
+
+def _es256(key: ec.EllipticCurvePublicKey) -> SignatureCheck:
+    verify, algorithm = key.verify, ec.ECDSA(hashes.SHA256())
+
+    def check(signature: bytes, signing_input: bytes) -> None:
+        # JWS carries r||s (RFC 7518 section 3.4); cryptography wants DER.
+        if len(signature) != 2 * _ES256_HALF:
+            raise InvalidSignature("Signature verification failed")
+        r = int.from_bytes(signature[:_ES256_HALF], "big")
+        s = int.from_bytes(signature[_ES256_HALF:], "big")
+        try:
+            verify(encode_dss_signature(r, s), signing_input, algorithm)
+        except _BadSignature as e:
+            raise InvalidSignature("Signature verification failed") from e
+
+    return check
+
+
+def _rs256(key: rsa.RSAPublicKey) -> SignatureCheck:
+    verify, scheme, digest = key.verify, padding.PKCS1v15(), hashes.SHA256()
+
+    def check(signature: bytes, signing_input: bytes) -> None:
+        try:
+            verify(signature, signing_input, scheme, digest)
+        except _BadSignature as e:
+            raise InvalidSignature("Signature verification failed") from e
+
+    return check
