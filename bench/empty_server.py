@@ -110,6 +110,7 @@ async def serve(host: str, port: int, one_script: bool = False) -> None:
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+
         from session_service.store.embedded import RedisServerProcess
 
         embedded = RedisServerProcess()

@@ -450,9 +450,7 @@ class H2Load:
     tmp: Path
     """Where request bodies and logs go."""
 
-    def run(
-        self, server: Server, case: Case, requests: int, log: Path | None = None, rps: int = 0
-    ) -> str:
+    def run(self, server: Server, case: Case, requests: int, log: Path | None = None, rps: int = 0) -> str:
         """Sends ``requests`` calls of ``case``; h2load's summary. ``rps`` > 0 paces each
         connection to that many calls per second (latency at a fixed load)."""
         body = self.tmp / f"{case.rpc}.bin"
@@ -868,7 +866,8 @@ def measure_memory(pinning: Pinning, tmp: Path) -> dict[str, float]:
                 refreshed = client.stub.Create(_typical_session(f"mem-ref-{i}"), timeout=CALL_TIMEOUT_S)
                 token = refreshed.refresh_token
                 for _ in range(MEMORY_REFRESHES):
-                    reply = client.stub.Refresh(pb.RefreshRequest(refresh_token=token), timeout=CALL_TIMEOUT_S)
+                    request = pb.RefreshRequest(refresh_token=token)
+                    reply = client.stub.Refresh(request, timeout=CALL_TIMEOUT_S)
                     token = reply.refresh_token
                 sizes["typical_refreshed"].append(_user_bytes(r, refreshed.session.session_id))
     finally:
