@@ -239,6 +239,7 @@ async def _start(
         limits,
         revocations=revocations,
         on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
+        verified_tokens=settings.gateway_cache_size,
     )
 
     server = grpc.aio.server(

@@ -135,7 +135,9 @@ class Settings:
         GATEWAY_MODES,
     )
     gateway_cache_size: int = _setting(
-        10000, "Verified access tokens gateway checks remember (by SHA-256, until exp); 0: none."
+        10000,
+        "Verified access tokens Introspect and gateway checks each remember (by SHA-256, until exp); "
+        "0: none.",
     )
     gateway_freshness: float = _setting(
         3.0,

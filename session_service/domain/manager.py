@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from session_service.domain.access import AccessCheck
+from session_service.domain.access import AccessCheck, VerifiedTokens
 from session_service.domain.clock import Clock
 from session_service.domain.ids import (
     RefreshToken,
@@ -60,8 +60,10 @@ class SessionManager:
         *,
         revocations: RevocationFeed,
         on_ended: Callable[[SessionsEnded], None] | None = None,
+        verified_tokens: int = 0,
     ) -> None:
-        """``on_ended`` hears every end of sessions (the audit trail)."""
+        """``on_ended`` hears every end of sessions (the audit trail); ``verified_tokens``
+        bounds the cache of verified access tokens Introspect keeps (0: none)."""
         self._on_ended = on_ended
         self._store = store
         self._tokens = tokens
@@ -69,7 +71,9 @@ class SessionManager:
         self._policy = policy
         self._limits = limits
         self._revocations = revocations
-        self.access = AccessCheck(tokens, store)
+        self.access = AccessCheck(
+            tokens, store, VerifiedTokens(verified_tokens) if verified_tokens > 0 else None
+        )
         """The access-token check Introspect and the gateway checks share."""
 
     async def create(self, request: NewSession) -> IssuedTokens:
