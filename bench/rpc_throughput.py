@@ -812,6 +812,26 @@ def run(
     return rows, paced
 
 
+# --- worker processes ------------------------------------------------------------------------
+
+
+def measure_workers(load: Load, pinning: Pinning, tmp: Path) -> list[tuple[int, Measurement]]:
+    """Get with ``--workers 1..N`` (N = CPUs, at most 4). The workers are not pinned (they
+    need several cores) while h2load stays on its CPU, so on a 2-core machine the second
+    worker shares a core with h2load: read the scaling as a lower bound."""
+    h2load = H2Load(load, Pinning((), pinning.load), tmp)
+    found: list[tuple[int, Measurement]] = []
+    for workers in range(1, min(os.cpu_count() or 1, 4) + 1):
+        argv = (*OURS_ARGV, "--workers", str(workers))
+        with (
+            running_server(f"ours-{workers}w", argv, our_service_env(), tmp, Pinning((), ())) as server,
+            connected(server) as client,
+        ):
+            found.append((workers, measure(client, PREPARE["Get"](client), h2load)))
+        print(f"Get with {workers} worker(s): {found[-1][1].req_per_s:.0f} req/s", file=sys.stderr)
+    return found
+
+
 # --- Redis memory per session ----------------------------------------------------------------
 
 MEMORY_SESSIONS = 50
@@ -919,6 +939,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp:
             rows, paced = run(load, rpcs, pinning, Path(tmp))
             memory = measure_memory(pinning, Path(tmp))
+            scaling = measure_workers(load, pinning, Path(tmp))
     except BenchmarkError as e:
         print(f"rpc_throughput: FAILED: {e}", file=sys.stderr)
         return 1
@@ -931,9 +952,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print()
+    one = scaling[0][1].req_per_s
+    print(
+        markdown_table(
+            ("Get, workers (unpinned)", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
+            [
+                [
+                    str(n),
+                    f"{m.req_per_s:.0f}",
+                    f"{m.p50_ms:.1f}",
+                    f"{m.p99_ms:.1f}",
+                    f"{m.req_per_s / one:.2f}",
+                ]
+                for n, m in scaling
+            ],
+        )
+    )
+    print()
     print(targets_table([*targets(rows, paced), *memory_targets(memory)]))
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    results = report(rows, load, pinning, paced, {"memory_bytes_per_session": memory})
+    results = report(
+        rows,
+        load,
+        pinning,
+        paced,
+        {
+            "memory_bytes_per_session": memory,
+            "workers_get": [{"workers": n, **asdict(m)} for n, m in scaling],
+        },
+    )
     results["targets"] = [*results["targets"], *(asdict(t) for t in memory_targets(memory))]  # type: ignore[misc]
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {json_path}", file=sys.stderr)
