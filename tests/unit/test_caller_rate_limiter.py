@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from session_service.transport import admission
 from session_service.transport.admission import CallerRateLimiter
 
 
@@ -19,7 +18,7 @@ class FakeMonotonic:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     fake = FakeMonotonic()
-    monkeypatch.setattr(admission.time, "monotonic", fake)
+    monkeypatch.setattr("session_service.transport.admission.time.monotonic", fake)
     return fake
 
 
