@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -155,8 +156,20 @@ def _served_calls(metrics_port: int) -> float:
     )
 
 
+def _two_free_ports() -> int:
+    """A port that is free, and the next one too (worker i serves metrics on port + i)."""
+    while True:
+        first = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+
+
 def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigterm() -> None:
-    port, metrics = free_port(), free_port()
+    port, metrics = free_port(), _two_free_ports()
     process = _spawn(
         {
             "SESSION_PORT": str(port),
