@@ -37,8 +37,6 @@ RUNTIME = [
     "wrapt>=1.14",
     # Reloading rotated certificates, caller keys and the policy (security/reload.py).
     "watchfiles>=1.0,<2",
-    # Per-caller rate limits in each replica (transport/admission.py).
-    "limits>=5.0,<6",
     # The authorization policy may be YAML (security/policy.py).
     "pyyaml>=6.0,<7",
     # The HTTP forward-auth endpoint for nginx, Traefik and Caddy (transport/forward_auth.py).

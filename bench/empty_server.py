@@ -3,6 +3,11 @@
 It is the baseline of ``rpc_throughput.py``: what grpc.aio itself costs per call on this
 machine, the ceiling our service is measured against. Run as
 ``python bench/empty_server.py --port P``; stops on SIGTERM or SIGINT.
+
+With ``--one-script`` every unary handler first runs exactly one EVALSHA (a script that
+reads a small session-like hash) against a private redis-server it starts like our
+service does (unix socket, same redis-py client with hiredis, inheriting the same CPU
+pinning): the truer ceiling for an RPC that needs one Redis round trip.
 """
 
 from __future__ import annotations
@@ -20,27 +25,60 @@ from session_wire.v1 import session_pb2_grpc
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+ONE_SCRIPT = "return redis.call('HGETALL', KEYS[1])"
+"""The one script of ``--one-script``: as small as a read can be, one round trip."""
+ONE_SCRIPT_KEY = "bench:{s}:one"
+
+
+class OneScript:
+    """Runs ONE_SCRIPT once per call when a Redis client is set; does nothing otherwise."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
+        self.sha = ""
+
+    async def load(self) -> None:
+        """Registers the script and writes the hash it reads."""
+        if self.client is not None:
+            self.sha = await self.client.script_load(ONE_SCRIPT)
+            await self.client.hset(
+                ONE_SCRIPT_KEY, mapping={"u": "bench-user", "c": "1", "a": "1", "i": "2", "x": "3", "v": "1"}
+            )
+
+    async def __call__(self) -> None:
+        if self.client is not None:
+            await self.client.evalsha(self.sha, 1, ONE_SCRIPT_KEY)
+
+
 class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
     """Answers every SessionService call with the empty response message."""
 
+    def __init__(self, script: OneScript | None = None) -> None:
+        self._script = script or OneScript()
+
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
         """Returns an empty CreateResponse."""
+        await self._script()
         return pb.CreateResponse()
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         """Returns an empty GetResponse."""
+        await self._script()
         return pb.GetResponse()
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Returns an empty RefreshResponse."""
+        await self._script()
         return pb.RefreshResponse()
 
     async def Revoke(self, request: pb.RevokeRequest, context: Context) -> pb.RevokeResponse:
         """Returns an empty RevokeResponse."""
+        await self._script()
         return pb.RevokeResponse()
 
     async def Introspect(self, request: pb.IntrospectRequest, context: Context) -> pb.IntrospectResponse:
         """Returns an empty IntrospectResponse."""
+        await self._script()
         return pb.IntrospectResponse()
 
     async def IntrospectBatch(
@@ -51,10 +89,12 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
         """Returns an empty UpdateResponse."""
+        await self._script()
         return pb.UpdateResponse()
 
     async def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
         """Returns an empty ListResponse."""
+        await self._script()
         return pb.ListResponse()
 
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
@@ -68,11 +108,37 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
         yield pb.WatchRevocationsResponse(caught_up=True)
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, one_script: bool = False) -> None:
     """Serves until SIGTERM or SIGINT."""
+    script = OneScript()
+    embedded = None
+    if one_script:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        from session_service.store.embedded import RedisServerProcess
+
+        embedded = RedisServerProcess()
+        embedded.start()
+        # The options of session_service.store.connect.redis_client.
+        script = OneScript(
+            Redis.from_url(
+                embedded.url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
+            )
+        )
+        await script.load()
+    try:
+        await _serve(host, port, script)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _serve(host: str, port: int, script: OneScript) -> None:
     # No SO_REUSEPORT, as in our service: a port picked as free must fail loudly if taken.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    session_pb2_grpc.add_SessionServiceServicer_to_server(EmptySessionServicer(), server)
+    session_pb2_grpc.add_SessionServiceServicer_to_server(EmptySessionServicer(script), server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"could not listen on {host}:{port}")
     await server.start()
@@ -100,8 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
+    parser.add_argument(
+        "--one-script", action="store_true", help="run one EVALSHA per unary call on a private redis-server"
+    )
     args = parser.parse_args(argv)
-    _run(serve(args.host, args.port))
+    _run(serve(args.host, args.port, args.one_script))
     return 0
 
 

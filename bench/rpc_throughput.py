@@ -216,10 +216,11 @@ def our_service_env() -> dict[str, str]:
     # h2load repeats one body, so every Create and Refresh is the same user's: the per-user
     # rate limits and session cap (on by default) would refuse almost all of them. What is
     # measured is the cost of a call, so they are off here (bench/soak.py exercises them).
+    # The per-caller rate limit stays on at its default (far above what one core serves):
+    # its cost per call is part of ours.
     env["SESSION_CREATE_RATE_PER_USER"] = "0"
     env["SESSION_REFRESH_RATE_PER_USER"] = "0"
     env["SESSION_MAX_SESSIONS_PER_USER"] = "0"
-    env["SESSION_CALLER_RATE_LIMIT"] = "0"
     return env
 
 
@@ -434,6 +435,7 @@ class Measurement:
     p99_ms: float
     reply_bytes: float
     """Mean DATA bytes received per call, gRPC framing included."""
+    p999_ms: float = 0.0
 
 
 _SUMMARY = re.compile(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded")
@@ -449,14 +451,16 @@ class H2Load:
     tmp: Path
     """Where request bodies and logs go."""
 
-    def run(self, server: Server, case: Case, requests: int, log: Path | None = None) -> str:
-        """Sends ``requests`` calls of ``case``; h2load's summary."""
+    def run(self, server: Server, case: Case, requests: int, log: Path | None = None, rps: int = 0) -> str:
+        """Sends ``requests`` calls of ``case``; h2load's summary. ``rps`` > 0 paces each
+        connection to that many calls per second (latency at a fixed load)."""
         body = self.tmp / f"{case.rpc}.bin"
         body.write_bytes(b"\0" + len(case.body).to_bytes(4, "big") + case.body)
         argv = [
             *self.pinning.load,
             "h2load",
             *("-c", str(self.load.clients), "-m", str(self.load.streams), "-t", "1", "-n", str(requests)),
+            *(["--rps", str(rps)] if rps > 0 else []),
             *("-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers"),
             *(["--log-file", str(log)] if log is not None else []),
             f"http://{server.target}/{SERVICE}/{case.rpc}",
@@ -490,12 +494,17 @@ def _from_log(log: Path, requests: int, reply_bytes: float) -> Measurement:
         p50_ms=round(percentiles[49] / 1000, 2),
         p99_ms=round(percentiles[98] / 1000, 2),
         reply_bytes=round(reply_bytes, 1),
+        p999_ms=round(statistics.quantiles(durations, n=1000, method="inclusive")[998] / 1000, 2),
     )
 
 
-def measure(client: Client, case: Case, h2load: H2Load) -> Measurement:
-    """Checks the body, drives it with h2load, checks again; the measured run's numbers."""
+def measure(client: Client, case: Case, h2load: H2Load, *, total_rate: float = 0.0) -> Measurement:
+    """Checks the body, drives it with h2load, checks again; the measured run's numbers.
+
+    ``total_rate`` > 0 paces the load to about that many calls per second in all (latency
+    at a fixed share of the peak) instead of as fast as the server answers."""
     server, load = client.server, h2load.load
+    rps = max(1, round(total_rate / load.clients)) if total_rate > 0 else 0
     checked = client.call(case.rpc, case.body)
     case.check_reply(checked)
     expected_reply_bytes = GRPC_FRAME_HEADER + len(checked)
@@ -503,7 +512,8 @@ def measure(client: Client, case: Case, h2load: H2Load) -> Measurement:
     if load.warmup:
         h2load.run(server, case, load.warmup)
     log = h2load.tmp / f"{server.name}-{case.rpc}.log"
-    summary = h2load.run(server, case, load.requests, log)
+    log.unlink(missing_ok=True)  # h2load appends
+    summary = h2load.run(server, case, load.requests, log, rps=rps)
 
     where = f"{case.rpc} on the {server.name} server"
     counts = _SUMMARY.search(summary)
@@ -531,16 +541,25 @@ def measure(client: Client, case: Case, h2load: H2Load) -> Measurement:
 
 @dataclass(frozen=True)
 class Row:
-    """One RPC's numbers on both servers."""
+    """One RPC's numbers on our server, the empty server and the one-script server."""
 
     rpc: str
     ours: Measurement
     baseline: Measurement
+    one_script: Measurement | None = None
+    """The handler that does exactly one EVALSHA (``empty_server.py --one-script``)."""
 
     @property
     def ratio(self) -> float:
         """Our throughput as a share of the empty server's."""
         return round(self.ours.req_per_s / self.baseline.req_per_s, 3)
+
+    @property
+    def ratio_one_script(self) -> float | None:
+        """Our throughput as a share of the one-script server's."""
+        if self.one_script is None:
+            return None
+        return round(self.ours.req_per_s / self.one_script.req_per_s, 3)
 
 
 HEADERS = (
@@ -548,10 +567,11 @@ HEADERS = (
     "ours req/s",
     "p50 ms",
     "p99 ms",
-    "baseline req/s",
-    "baseline p50",
-    "baseline p99",
-    "ours/baseline",
+    "p99.9 ms",
+    "one-script req/s",
+    "empty req/s",
+    "ours/one-script",
+    "ours/empty",
 )
 
 
@@ -563,14 +583,85 @@ def table(rows: Sequence[Row]) -> str:
             f"{r.ours.req_per_s:.0f}",
             f"{r.ours.p50_ms:.1f}",
             f"{r.ours.p99_ms:.1f}",
+            f"{r.ours.p999_ms:.1f}",
+            f"{r.one_script.req_per_s:.0f}" if r.one_script else "-",
             f"{r.baseline.req_per_s:.0f}",
-            f"{r.baseline.p50_ms:.1f}",
-            f"{r.baseline.p99_ms:.1f}",
+            f"{r.ratio_one_script:.2f}" if r.ratio_one_script is not None else "-",
             f"{r.ratio:.2f}",
         ]
         for r in rows
     ]
     return markdown_table(HEADERS, cells)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the performance issue, its measured value and whether it is met."""
+
+    name: str
+    target: str
+    measured: str
+    baseline: str
+    met: bool
+
+
+THROUGHPUT_TARGETS = {"Get": 0.9, "Introspect": 0.9, "Create": 0.75, "Refresh": 0.75}
+THROUGHPUT_TARGETS |= {"Update": 0.75, "Revoke": 0.75, "List": 0.75}
+"""Least ours/one-script throughput per RPC."""
+PACED_SHARE = 0.7
+"""Paced latency runs load the server at this share of its measured peak."""
+PACED_P99_MS = 5.0
+SATURATED_P99_OVER_P50 = 3.0
+
+
+def targets(rows: Sequence[Row], paced: Sequence[tuple[str, Measurement]]) -> list[Target]:
+    """Every throughput and latency target with what this run measured."""
+    found: list[Target] = []
+    for r in rows:
+        share = THROUGHPUT_TARGETS.get(r.rpc)
+        if share is not None and r.ratio_one_script is not None:
+            found.append(
+                Target(
+                    f"{r.rpc} ours/one-script",
+                    f">= {share:.2f}",
+                    f"{r.ratio_one_script:.2f}",
+                    f"one-script {r.one_script.req_per_s:.0f} req/s" if r.one_script else "-",
+                    r.ratio_one_script >= share,
+                )
+            )
+    for r in rows:
+        if r.rpc in ("Get", "Introspect"):
+            spread = r.ours.p99_ms / r.ours.p50_ms if r.ours.p50_ms else float("inf")
+            found.append(
+                Target(
+                    f"{r.rpc} saturated p99/p50",
+                    f"<= {SATURATED_P99_OVER_P50:.0f}",
+                    f"{spread:.2f} (p50 {r.ours.p50_ms:.1f}, p99 {r.ours.p99_ms:.1f}, "
+                    f"p99.9 {r.ours.p999_ms:.1f} ms)",
+                    f"empty p99/p50 {r.baseline.p99_ms / r.baseline.p50_ms:.2f}",
+                    spread <= SATURATED_P99_OVER_P50,
+                )
+            )
+    by_rpc = {r.rpc: r for r in rows}
+    for rpc, m in paced:
+        found.append(
+            Target(
+                f"{rpc} p99 at {PACED_SHARE:.0%} of peak",
+                f"<= {PACED_P99_MS:.0f} ms",
+                f"{m.p99_ms:.1f} ms (p50 {m.p50_ms:.1f}, p99.9 {m.p999_ms:.1f}) at {m.req_per_s:.0f} req/s",
+                f"peak {by_rpc[rpc].ours.req_per_s:.0f} req/s",
+                m.p99_ms <= PACED_P99_MS,
+            )
+        )
+    return found
+
+
+def targets_table(found: Sequence[Target]) -> str:
+    """The targets as a Markdown table."""
+    headers = ("target", "wanted", "measured", "same-run baseline", "met")
+    return markdown_table(
+        headers, [[t.name, t.target, t.measured, t.baseline, "yes" if t.met else "NO"] for t in found]
+    )
 
 
 def markdown_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
@@ -592,7 +683,13 @@ def _h2load_version() -> str:
     return done.stdout.strip()
 
 
-def report(rows: Sequence[Row], load: Load, pinning: Pinning) -> dict[str, object]:
+def report(
+    rows: Sequence[Row],
+    load: Load,
+    pinning: Pinning,
+    paced: Sequence[tuple[str, Measurement]] = (),
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
     """The results with what is needed to compare them with another run."""
     try:
         import uvloop  # noqa: F401
@@ -612,9 +709,19 @@ def report(rows: Sequence[Row], load: Load, pinning: Pinning) -> dict[str, objec
         "pinned": pinning.enabled,
         "refresh_grace_s": REFRESH_GRACE_S,
         "results": [
-            {"rpc": r.rpc, "ours": asdict(r.ours), "baseline": asdict(r.baseline), "ratio": r.ratio}
+            {
+                "rpc": r.rpc,
+                "ours": asdict(r.ours),
+                "baseline": asdict(r.baseline),
+                "one_script": asdict(r.one_script) if r.one_script else None,
+                "ratio": r.ratio,
+                "ratio_one_script": r.ratio_one_script,
+            }
             for r in rows
         ],
+        "paced": [{"rpc": rpc, "share_of_peak": PACED_SHARE, **asdict(m)} for rpc, m in paced],
+        "targets": [asdict(t) for t in targets(rows, paced)],
+        **(extra or {}),
     }
 
 
@@ -656,29 +763,156 @@ def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
     return load, rpcs, args.json
 
 
-def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> list[Row]:
-    """Starts both servers, measures every RPC on each and stops them again."""
+PACED_RPCS = ("Get", "Introspect")
+"""RPCs whose latency is also measured at PACED_SHARE of their peak."""
+
+
+def run(
+    load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path
+) -> tuple[list[Row], list[tuple[str, Measurement]]]:
+    """Starts the three servers, measures every RPC on each and stops them again; also the
+    paced latency of PACED_RPCS on ours."""
     baseline_argv = [sys.executable, str(BENCH_DIR / "empty_server.py"), "--host", HOST]
     h2load = H2Load(load, pinning, tmp)
     rows: list[Row] = []
+    paced: list[tuple[str, Measurement]] = []
     with contextlib.ExitStack() as stack:
         ours = stack.enter_context(running_server("ours", OURS_ARGV, our_service_env(), tmp, pinning))
         baseline = stack.enter_context(
             running_server("baseline", baseline_argv, dict(os.environ), tmp, pinning)
         )
+        one_script = stack.enter_context(
+            running_server("one-script", [*baseline_argv, "--one-script"], dict(os.environ), tmp, pinning)
+        )
         ours_client = stack.enter_context(connected(ours))
         baseline_client = stack.enter_context(connected(baseline))
+        one_script_client = stack.enter_context(connected(one_script))
         for rpc in rpcs:
             # Prepared right before its run, so the Refresh grace window starts just then.
             case = PREPARE[rpc](ours_client)
             ours_numbers = measure(ours_client, case, h2load)
-            row = Row(rpc, ours_numbers, measure(baseline_client, baseline_case(case), h2load))
+            empty = baseline_case(case)
+            row = Row(
+                rpc,
+                ours_numbers,
+                measure(baseline_client, empty, h2load),
+                measure(one_script_client, empty, h2load),
+            )
             print(
-                f"{rpc}: ours {row.ours.req_per_s:.0f} req/s, baseline {row.baseline.req_per_s:.0f} req/s",
+                f"{rpc}: ours {row.ours.req_per_s:.0f} req/s, one-script "
+                f"{row.one_script.req_per_s if row.one_script else 0:.0f} req/s, "
+                f"empty {row.baseline.req_per_s:.0f} req/s",
                 file=sys.stderr,
             )
             rows.append(row)
-    return rows
+            if rpc in PACED_RPCS:
+                rate = PACED_SHARE * ours_numbers.req_per_s
+                paced.append((rpc, measure(ours_client, case, h2load, total_rate=rate)))
+                print(f"{rpc} at {rate:.0f} req/s: p99 {paced[-1][1].p99_ms:.1f} ms", file=sys.stderr)
+    return rows, paced
+
+
+# --- worker processes ------------------------------------------------------------------------
+
+
+def measure_workers(load: Load, pinning: Pinning, tmp: Path) -> list[tuple[int, Measurement]]:
+    """Get with ``--workers 1..N`` (N = CPUs, at most 4). The workers are not pinned (they
+    need several cores) while h2load stays on its CPU, so on a 2-core machine the second
+    worker shares a core with h2load: read the scaling as a lower bound."""
+    h2load = H2Load(load, Pinning((), pinning.load), tmp)
+    found: list[tuple[int, Measurement]] = []
+    for workers in range(1, min(os.cpu_count() or 1, 4) + 1):
+        argv = (*OURS_ARGV, "--workers", str(workers))
+        with (
+            running_server(f"ours-{workers}w", argv, our_service_env(), tmp, Pinning((), ())) as server,
+            connected(server) as client,
+        ):
+            found.append((workers, measure(client, PREPARE["Get"](client), h2load)))
+        print(f"Get with {workers} worker(s): {found[-1][1].req_per_s:.0f} req/s", file=sys.stderr)
+    return found
+
+
+# --- Redis memory per session ----------------------------------------------------------------
+
+MEMORY_SESSIONS = 50
+"""Sessions of each kind measured (one user each); the mean is reported."""
+MEMORY_REFRESHES = 10
+
+
+def _typical_session(user_id: str) -> pb.CreateRequest:
+    """A few claims, scopes, client info and two data keys."""
+    return pb.CreateRequest(
+        user_id=user_id,
+        claims={"tenant": "acme", "role": "member", "plan": "pro"},
+        data={"locale": b"en-GB", "theme": b"dark"},
+        scopes=["openid", "profile", "email"],
+        client=pb.ClientInfo(
+            ip="203.0.113.7", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", device="laptop"
+        ),
+        client_id="web",
+    )
+
+
+def _user_bytes(redis_client: object, session_id: str) -> int:
+    """MEMORY USAGE of every key in the session's user slot: its hash, the user index and
+    anything else the user costs (one session per user, so all of it is the session's)."""
+    tag = session_id.partition(".")[0]
+    total = 0
+    for key in redis_client.scan_iter(match=f"*{{{tag}}}*", count=1000):  # type: ignore[attr-defined]
+        total += int(redis_client.memory_usage(key, samples=0) or 0)  # type: ignore[attr-defined]
+    return total
+
+
+def measure_memory(pinning: Pinning, tmp: Path) -> dict[str, float]:
+    """Mean Redis bytes per session: minimal, typical and typical after MEMORY_REFRESHES refreshes."""
+    import redis
+
+    from session_service.store.embedded import RedisServerProcess
+
+    redis_server = RedisServerProcess("redis-server", free_port())
+    redis_server.start()
+    try:
+        env = our_service_env() | {"SESSION_REDIS_URL": redis_server.url, "SESSION_DEV": "true"}
+        with (
+            running_server("ours-memory", OURS_ARGV, env, tmp, pinning) as server,
+            connected(server) as client,
+            contextlib.closing(redis.Redis.from_url(redis_server.url)) as r,
+        ):
+            sizes: dict[str, list[int]] = {"minimal": [], "typical": [], "typical_refreshed": []}
+            for i in range(MEMORY_SESSIONS):
+                minimal = client.stub.Create(pb.CreateRequest(user_id=f"mem-min-{i}"), timeout=CALL_TIMEOUT_S)
+                sizes["minimal"].append(_user_bytes(r, minimal.session.session_id))
+                typical = client.stub.Create(_typical_session(f"mem-typ-{i}"), timeout=CALL_TIMEOUT_S)
+                sizes["typical"].append(_user_bytes(r, typical.session.session_id))
+                refreshed = client.stub.Create(_typical_session(f"mem-ref-{i}"), timeout=CALL_TIMEOUT_S)
+                token = refreshed.refresh_token
+                for _ in range(MEMORY_REFRESHES):
+                    request = pb.RefreshRequest(refresh_token=token)
+                    reply = client.stub.Refresh(request, timeout=CALL_TIMEOUT_S)
+                    token = reply.refresh_token
+                sizes["typical_refreshed"].append(_user_bytes(r, refreshed.session.session_id))
+    finally:
+        redis_server.stop()
+    return {kind: round(statistics.mean(values), 1) for kind, values in sizes.items()}
+
+
+MEMORY_TARGETS = {"minimal": 500, "typical_refreshed": 1024}
+MEMORY_LABELS = {"minimal": "minimal", "typical": "typical", "typical_refreshed": "typical, refreshed 10x,"}
+"""Most bytes per session."""
+
+
+def memory_targets(memory: dict[str, float]) -> list[Target]:
+    """The memory targets with this run's values."""
+    return [
+        Target(
+            f"Redis bytes per {MEMORY_LABELS[kind]} session",
+            f"<= {limit}",
+            f"{memory[kind]:.0f}",
+            f"typical (no refresh) {memory['typical']:.0f}",
+            memory[kind] <= limit,
+        )
+        for kind, limit in MEMORY_TARGETS.items()
+    ]
 
 
 def unwind_on_sigterm() -> None:
@@ -703,13 +937,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     unwind_on_sigterm()
     try:
         with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp:
-            rows = run(load, rpcs, pinning, Path(tmp))
+            rows, paced = run(load, rpcs, pinning, Path(tmp))
+            memory = measure_memory(pinning, Path(tmp))
+            scaling = measure_workers(load, pinning, Path(tmp))
     except BenchmarkError as e:
         print(f"rpc_throughput: FAILED: {e}", file=sys.stderr)
         return 1
     print(table(rows))
+    print()
+    print(
+        markdown_table(
+            ("Redis bytes per session", "minimal", "typical", f"typical after {MEMORY_REFRESHES} refreshes"),
+            [["ours", *(f"{memory[k]:.0f}" for k in ("minimal", "typical", "typical_refreshed"))]],
+        )
+    )
+    print()
+    one = scaling[0][1].req_per_s
+    print(
+        markdown_table(
+            ("Get, workers (unpinned)", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
+            [
+                [
+                    str(n),
+                    f"{m.req_per_s:.0f}",
+                    f"{m.p50_ms:.1f}",
+                    f"{m.p99_ms:.1f}",
+                    f"{m.req_per_s / one:.2f}",
+                ]
+                for n, m in scaling
+            ],
+        )
+    )
+    print()
+    print(targets_table([*targets(rows, paced), *memory_targets(memory)]))
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report(rows, load, pinning), indent=2) + "\n")
+    results = report(
+        rows,
+        load,
+        pinning,
+        paced,
+        {
+            "memory_bytes_per_session": memory,
+            "workers_get": [{"workers": n, **asdict(m)} for n, m in scaling],
+        },
+    )
+    results["targets"] = [*results["targets"], *(asdict(t) for t in memory_targets(memory))]  # type: ignore[misc]
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {json_path}", file=sys.stderr)
     return 0
 

@@ -179,8 +179,16 @@ class Service:
             self.embedded_redis.stop()
 
 
-async def start(settings: Settings, *, clock: Clock | None = None, keyring: Keyring | None = None) -> Service:
-    """Builds everything from the settings and starts serving; all slow work happens here."""
+async def start(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    keyring: Keyring | None = None,
+    reuse_port: bool = False,
+) -> Service:
+    """Builds everything from the settings and starts serving; all slow work happens here.
+
+    ``reuse_port`` lets several worker processes listen on the same ports (session_service.workers)."""
     embedded = None
     url = settings.redis_url
     if settings.embedded_redis:
@@ -190,7 +198,7 @@ async def start(settings: Settings, *, clock: Clock | None = None, keyring: Keyr
         log.warning("no SESSION_REDIS_URL set: started a private redis-server at %s (development only)", url)
     try:
         return await _start(
-            settings, url, embedded, clock or SystemClock(), keyring or keyring_from(settings)
+            settings, url, embedded, clock or SystemClock(), keyring or keyring_from(settings), reuse_port
         )
     except BaseException:
         if embedded is not None:
@@ -199,7 +207,12 @@ async def start(settings: Settings, *, clock: Clock | None = None, keyring: Keyr
 
 
 async def _start(
-    settings: Settings, url: str, embedded: RedisServerProcess | None, clock: Clock, keyring: Keyring
+    settings: Settings,
+    url: str,
+    embedded: RedisServerProcess | None,
+    clock: Clock,
+    keyring: Keyring,
+    reuse_port: bool,
 ) -> Service:
     telemetry = Telemetry.from_environ()
     audit = AuditLog(clock)
@@ -239,6 +252,7 @@ async def _start(
         limits,
         revocations=revocations,
         on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
+        verified_tokens=settings.gateway_cache_size,
     )
 
     server = grpc.aio.server(
@@ -257,7 +271,8 @@ async def _start(
         ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
+            # Off unless workers share the port: a port picked as free must fail loudly if taken.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
@@ -310,7 +325,9 @@ async def _start(
     service.gateway = gateway
     await security.start(service._resources)
     try:
-        service.forward_auth_port = await _start_gateway(settings, gateway, door, service._gateway_resources)
+        service.forward_auth_port = await _start_gateway(
+            settings, gateway, door, service._gateway_resources, reuse_port
+        )
     except OSError as e:
         await service._gateway_resources.aclose()
         await service._resources.aclose()
@@ -373,7 +390,11 @@ def _gateway_check(
 
 
 async def _start_gateway(
-    settings: Settings, gateway: GatewayCheck, door: GatewayDoor, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    gateway: GatewayCheck,
+    door: GatewayDoor,
+    stack: contextlib.AsyncExitStack,
+    reuse_port: bool = False,
 ) -> int:
     """Starts the forward-auth endpoint; returns its port. Both stop with ``stack``.
 
@@ -384,7 +405,7 @@ async def _start_gateway(
     port = 0
     if settings.forward_auth_port:
         forward_auth = ForwardAuthServer(door)
-        port = await forward_auth.start(settings.host, settings.forward_auth_port)
+        port = await forward_auth.start(settings.host, settings.forward_auth_port, reuse_port=reuse_port)
         stack.push_async_callback(forward_auth.close)
         log.info("forward-auth on http://%s:%d/auth", settings.host, port)
     return port
@@ -418,9 +439,9 @@ async def _watch_health(service: Service) -> None:
             await _set_health(service)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, keyring: Keyring | None = None, reuse_port: bool = False) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls and stops."""
-    service = await start(settings)
+    service = await start(settings, keyring=keyring, reuse_port=reuse_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

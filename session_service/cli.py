@@ -49,14 +49,19 @@ def _serve(argv: Sequence[str] | None) -> int:
     configure_logging(settings.log_level)
 
     try:
-        _run(serve(settings))
+        if settings.workers > 1:
+            from session_service import workers
+
+            return workers.run(settings)
+        run_event_loop(serve(settings))
     except ConfigError as e:
         print(f"session-service: invalid configuration: {e}", file=sys.stderr)
         return 2
     return 0
 
 
-def _run(coro: object) -> None:
+def run_event_loop(coro: object) -> None:
+    """Runs ``coro`` to completion on uvloop when it is installed, else on asyncio's loop."""
     try:
         import uvloop
     except ImportError:

@@ -115,6 +115,11 @@ class Settings:
     max_watchers: int = _setting(
         1000, "WatchRevocations streams one replica serves at once; 0 disables the cap."
     )
+    workers: int = _setting(
+        1,
+        "Server processes sharing the gRPC port (SO_REUSEPORT), one per CPU core, each with its own "
+        "Redis pool and revocation feed; worker i serves metrics on metrics_port + i.",
+    )
     log_level: str = _setting("INFO", "Log level.", LOG_LEVELS)
     shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
     health_interval: float = _setting(1.0, "Seconds between Redis health checks.")
@@ -135,7 +140,9 @@ class Settings:
         GATEWAY_MODES,
     )
     gateway_cache_size: int = _setting(
-        10000, "Verified access tokens gateway checks remember (by SHA-256, until exp); 0: none."
+        10000,
+        "Verified access tokens Introspect and gateway checks each remember (by SHA-256, until exp); "
+        "0: none.",
     )
     gateway_freshness: float = _setting(
         3.0,
@@ -282,6 +289,7 @@ def _validate(s: Settings) -> None:
     _require(s.caller_rate_limit, 0, 10_000_000, "caller_rate_limit")
     _require(s.max_concurrent_rpcs, 0, 1_000_000, "max_concurrent_rpcs")
     _require(s.max_watchers, 0, 1_000_000, "max_watchers")
+    _require(s.workers, 1, 1024, "workers")
     _require(s.redis_timeout, 0.01, 600, "redis_timeout")
     _require(s.redis_retry_timeout, 0, 600, "redis_retry_timeout")
     _require(s.redis_wait_replicas, 0, 16, "redis_wait_replicas")

@@ -242,12 +242,37 @@ class RpcTelemetry:
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self._metrics = metrics
+        # Looking a labelled child up costs more than the observation itself: once per method.
+        self._children: dict[str, _MethodMetrics] = {}
 
     def call_started(self, method: str) -> CallTelemetry | _Unwatched:
         """Starts watching one call of ``method`` (a full gRPC method name)."""
-        if not method.startswith("/" + TRACED_SERVICE_PREFIX):
-            return _UNWATCHED
-        return CallTelemetry(self._metrics, method.rsplit("/", 1)[-1])
+        children = self._children.get(method)
+        if children is None:
+            if not method.startswith("/" + TRACED_SERVICE_PREFIX):
+                return _UNWATCHED
+            # Only the service's own methods get here (the interceptor wraps known ones): bounded.
+            children = self._children[method] = _MethodMetrics(self._metrics, method.rsplit("/", 1)[-1])
+        return CallTelemetry(self._metrics, children.method, children)
+
+
+class _MethodMetrics:
+    """One method's labelled metric children, looked up once."""
+
+    __slots__ = ("_durations", "_metrics", "in_flight", "method")
+
+    def __init__(self, metrics: ServiceMetrics, method: str) -> None:
+        self._metrics = metrics
+        self.method = method
+        self.in_flight = metrics.rpc_in_flight.labels(method)
+        self._durations: dict[grpc.StatusCode, Any] = {}
+
+    def duration(self, code: grpc.StatusCode) -> Any:
+        """The duration histogram child of this method and ``code``."""
+        child = self._durations.get(code)
+        if child is None:
+            child = self._durations[code] = self._metrics.rpc_duration.labels(self.method, code.name)
+        return child
 
 
 class _Unwatched:
@@ -267,17 +292,18 @@ _UNWATCHED = _Unwatched()
 class CallTelemetry:
     """One call: told its outcome once, then that it ended."""
 
-    __slots__ = ("_code", "_method", "_metrics", "_reason", "_span", "_started")
+    __slots__ = ("_children", "_code", "_method", "_metrics", "_reason", "_span", "_started")
 
-    def __init__(self, metrics: ServiceMetrics, method: str) -> None:
+    def __init__(self, metrics: ServiceMetrics, method: str, children: _MethodMetrics | None = None) -> None:
         self._metrics = metrics
         self._method = method
+        self._children = children or _MethodMetrics(metrics, method)
         self._started = time.perf_counter()
         self._code: grpc.StatusCode | None = None
         self._reason = ""
         # The server span the gRPC instrumentation opened, when tracing is on.
         self._span = trace.get_current_span()
-        metrics.rpc_in_flight.labels(method).inc()
+        self._children.in_flight.inc()
 
     def succeeded(self, response: Any) -> None:
         """The handler returned ``response``."""
@@ -320,8 +346,8 @@ class CallTelemetry:
             self._code, self._reason = grpc.StatusCode.CANCELLED, "CANCELLED"
         code, method = self._code, self._method
         elapsed = time.perf_counter() - self._started
-        self._metrics.rpc_in_flight.labels(method).dec()
-        self._metrics.rpc_duration.labels(method, code.name).observe(elapsed)
+        self._children.in_flight.dec()
+        self._children.duration(code).observe(elapsed)
         span = self._span
         if span.is_recording():
             span.set_attribute(GRPC_STATUS_CODE, code.value[0])

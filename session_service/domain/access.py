@@ -10,6 +10,9 @@ back to this same authoritative read; nothing else decides.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 from session_service.domain.ids import parse_session_id
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import AccessClaims, AccessTokenCodec, SessionStore
@@ -18,9 +21,14 @@ from session_service.domain.ports import AccessClaims, AccessTokenCodec, Session
 class AccessCheck:
     """Verifies access tokens and confirms their sessions in the store."""
 
-    def __init__(self, tokens: AccessTokenCodec, store: SessionStore) -> None:
+    def __init__(
+        self, tokens: AccessTokenCodec, store: SessionStore, verified: VerifiedTokens | None = None
+    ) -> None:
+        """``verified`` remembers tokens that verified, so a repeated Introspect of one token
+        costs a digest instead of a signature check (its session is still read every time)."""
         self._tokens = tokens
         self._store = store
+        self._verified = verified
 
     def verify(self, token: str) -> Introspection | None:
         """The token's identity when it verifies (no I/O), else None."""
@@ -41,7 +49,16 @@ class AccessCheck:
 
     async def authoritative(self, token: str, now_ms: int) -> Introspection | None:
         """The answer Introspect gives for an access token; None when it is not one at all."""
-        verified = self.verify(token)
+        cache = self._verified
+        if cache is None:
+            verified = self.verify(token)
+        else:
+            digest = cache.digest(token)
+            verified = cache.get(digest, now_ms)
+            if verified is None:
+                verified = self.verify(token)
+                if verified is not None:
+                    cache.put(digest, verified)
         if verified is None:
             return None
         return await self.confirm(verified, now_ms)
@@ -63,3 +80,45 @@ def identity_of(claims: AccessClaims) -> Introspection:
         aud=claims.aud,
         jti=claims.jti,
     )
+
+
+class VerifiedTokens:
+    """A bounded LRU of verified tokens' identities, by SHA-256 of the token, until their exp.
+
+    Only a token that verified is put here, and the keyring is fixed for the life of the
+    process, so a hit is exactly what verifying again would answer until ``exp`` (the
+    leeway past ``exp`` is left to a fresh verification). It says nothing about the
+    session: callers still read or follow it. Shared by Introspect and the gateway checks.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, Introspection] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def digest(token: str) -> bytes:
+        """The cache key of a token: the token itself is never stored."""
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, digest: bytes, now_ms: int) -> Introspection | None:
+        """The identity of an unexpired cached token."""
+        found = self._entries.get(digest)
+        if found is None:
+            return None
+        if found.exp * 1000 <= now_ms:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return found
+
+    def put(self, digest: bytes, identity: Introspection) -> None:
+        """Remembers a verified token, evicting the least recently used beyond the bound."""
+        if self._max <= 0:
+            return
+        self._entries[digest] = identity
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)

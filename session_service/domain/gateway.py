@@ -23,19 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hashlib
 import heapq
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
-from session_service.domain.access import AccessCheck
+from session_service.domain.access import AccessCheck, VerifiedTokens
 from session_service.domain.clock import Clock
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
 from session_service.errors import SessionError
+
+__all__ = ["GatewayCheck", "RevokedSessions", "VerifiedTokens"]
 
 log = logging.getLogger(__name__)
 
@@ -141,42 +141,6 @@ class RevokedSessions:
             self._synced = False
             await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
             backoff = min(backoff * 2, 2.0)
-
-
-class VerifiedTokens:
-    """A bounded LRU of verified tokens' identities, by SHA-256 of the token, until their exp."""
-
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._entries: OrderedDict[bytes, Introspection] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @staticmethod
-    def digest(token: str) -> bytes:
-        """The cache key of a token: the token itself is never stored."""
-        return hashlib.sha256(token.encode()).digest()
-
-    def get(self, digest: bytes, now_ms: int) -> Introspection | None:
-        """The identity of an unexpired cached token."""
-        found = self._entries.get(digest)
-        if found is None:
-            return None
-        if found.exp * 1000 <= now_ms:
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return found
-
-    def put(self, digest: bytes, identity: Introspection) -> None:
-        """Remembers a verified token, evicting the least recently used beyond the bound."""
-        if self._max <= 0:
-            return
-        self._entries[digest] = identity
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
 
 
 class GatewayCheck:

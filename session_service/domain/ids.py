@@ -26,8 +26,13 @@ _SECRET_BYTES = 32
 _B64 = r"[A-Za-z0-9_-]"
 _SESSION_ID = re.compile(rf"({_B64}{{16}})\.({_B64}{{22}})")
 _REFRESH_TOKEN = re.compile(rf"({_B64}{{16}})\.({_B64}{{22}})\.({_B64}{{43}})")
-RETIRED_HASH_CHARS = 32
-"""Rotated refresh tokens are remembered by the first 128 bits of their hash."""
+RETIRED_HASH_CHARS = 16
+"""Rotated refresh tokens are remembered by the first 64 bits (16 hex digits) of their hash.
+
+Only a token whose full hash matched the session once is ever remembered, and the secret
+behind it is 256 random bits, so an honest token is mistaken for a retired one with a
+chance of 2**-64 per remembered token; guessing a prefix on purpose needs the session's
+hashes, which never leave Redis. Half the former 128 bits halves the rotation memory."""
 
 
 def _b64(raw: bytes) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from session_service.domain.access import AccessCheck
+from session_service.domain.access import AccessCheck, VerifiedTokens
 from session_service.domain.clock import Clock
-from session_service.domain.gateway import VerifiedTokens
 from session_service.domain.ids import (
     RefreshToken,
     SessionId,
@@ -67,8 +66,10 @@ class SessionManager:
         *,
         revocations: RevocationFeed,
         on_ended: Callable[[SessionsEnded], None] | None = None,
+        verified_tokens: int = 0,
     ) -> None:
-        """``on_ended`` hears every end of sessions (the audit trail)."""
+        """``on_ended`` hears every end of sessions (the audit trail); ``verified_tokens``
+        bounds the cache of verified access tokens Introspect keeps (0: none)."""
         self._on_ended = on_ended
         self._store = store
         self._tokens = tokens
@@ -76,11 +77,13 @@ class SessionManager:
         self._policy = policy
         self._limits = limits
         self._revocations = revocations
-        self.access = AccessCheck(tokens, store)
+        # One cache of verified access tokens for Introspect and IntrospectBatch. Only the
+        # signature and claims checks are remembered, never a session's liveness: every
+        # call reads the store, so a revoked session is inactive in the next one.
+        shared = VerifiedTokens(verified_tokens) if verified_tokens > 0 else None
+        self.access = AccessCheck(tokens, store, shared)
         """The access-token check Introspect and the gateway checks share."""
-        # Only the signature and claims checks are remembered, never a session's liveness:
-        # every batch reads the store, so a revoked session is inactive in the next one.
-        self._batch_verified = VerifiedTokens(INTROSPECT_BATCH_CACHE_SIZE)
+        self._batch_verified = shared or VerifiedTokens(INTROSPECT_BATCH_CACHE_SIZE)
 
     async def create(self, request: NewSession) -> IssuedTokens:
         """Starts a new session with an id the caller cannot choose (no fixation)."""

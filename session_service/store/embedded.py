@@ -16,8 +16,9 @@ import redis
 from session_service.errors import ConfigError
 
 
-def _die_with_parent() -> None:
-    # Linux only: the child gets SIGTERM if the service dies without stopping it.
+def die_with_parent() -> None:
+    """Asks for SIGTERM when the parent process dies (Linux only; a no-op elsewhere), so a
+    child never outlives the service that started it."""
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -72,7 +73,7 @@ class RedisServerProcess:
             str(self._dir / "redis.log"),
             *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: S603
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)  # noqa: S603
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import grpc
-from limits import RateLimitItemPerSecond, storage, strategies
 
 from session_service.errors import Overloaded, RateLimited
 from session_service.transport.caller_guard import current_caller
@@ -35,9 +34,7 @@ class Admission:
         self._max_watchers = max_watchers
         self._calls = 0
         self._watchers = 0
-        self._rate = RateLimitItemPerSecond(caller_rate_limit) if caller_rate_limit > 0 else None
-        # A sliding-window counter per caller in this process; limits drops idle callers' counters.
-        self._limiter = strategies.SlidingWindowCounterRateLimiter(storage.MemoryStorage())
+        self._limiter = CallerRateLimiter(caller_rate_limit) if caller_rate_limit > 0 else None
 
     def enter(self, method: str, context: Context, *, watch: bool) -> bool:
         """Admits the call or raises Overloaded / RateLimited. True when ``leave`` must follow."""
@@ -48,11 +45,11 @@ class Admission:
                 raise Overloaded("revocation watchers", _RETRY_WHEN_OVERLOADED_S)
         elif self._max_calls and self._calls >= self._max_calls:
             raise Overloaded("concurrent calls", _RETRY_WHEN_OVERLOADED_S)
-        if self._rate is not None:
+        if self._limiter is not None:
             caller = current_caller.get() or _peer_host(context.peer())
-            if not self._limiter.hit(self._rate, caller):
-                reset_at = self._limiter.get_window_stats(self._rate, caller).reset_time
-                raise RateLimited("calls from this caller", max(0.001, reset_at - time.time()))
+            wait = self._limiter.hit(caller)
+            if wait > 0:
+                raise RateLimited("calls from this caller", wait)
         if watch:
             self._watchers += 1
         else:
@@ -70,6 +67,55 @@ class Admission:
     def in_flight(self) -> tuple[int, int]:
         """(calls, watchers) being served now."""
         return self._calls, self._watchers
+
+
+class CallerRateLimiter:
+    """A sliding-window counter per caller, one window a second, in this process.
+
+    It runs on every call, so it is a dict lookup and a few float operations: no lock (one
+    event loop), no timer thread; callers without a call in the last window are dropped when a
+    window turns over, so the table stays as small as the set of recent callers.
+    """
+
+    __slots__ = ("_counts", "_limit", "_window_start")
+
+    def __init__(self, per_second: int) -> None:
+        self._limit = per_second
+        self._window_start = float(int(time.monotonic()))
+        # caller -> [calls in the current window, calls in the previous window]
+        self._counts: dict[str, list[int]] = {}
+
+    def hit(self, caller: str) -> float:
+        """Counts one call of ``caller``; 0 when admitted, else the seconds until one would be."""
+        now = time.monotonic()
+        elapsed = now - self._window_start
+        if elapsed >= 1.0:
+            self._turn(now)
+            elapsed = now - self._window_start
+        counts = self._counts.get(caller)
+        if counts is None:
+            counts = self._counts[caller] = [0, 0]
+        # The previous window's calls count in proportion to its part still inside the last second.
+        weighted = counts[1] * (1.0 - elapsed) + counts[0]
+        if weighted + 1 > self._limit:
+            if counts[1] and counts[0] < self._limit:
+                # The previous window's weight decays: a slot frees once enough of it has passed.
+                return max(0.001, min(1.0 - elapsed, (weighted + 1 - self._limit) / counts[1]))
+            return max(0.001, 1.0 - elapsed)
+        counts[0] += 1
+        return 0.0
+
+    def _turn(self, now: float) -> None:
+        windows = int(now - self._window_start)
+        self._window_start += windows
+        if windows == 1:
+            for caller, counts in list(self._counts.items()):
+                if counts[0] == 0:  # would count nothing in the new window
+                    del self._counts[caller]
+                else:
+                    counts[1], counts[0] = counts[0], 0
+        else:
+            self._counts.clear()  # two windows or more without a call: nothing counts any more
 
 
 def _peer_host(peer: str | None) -> str:

@@ -35,10 +35,11 @@ class ForwardAuthServer:
         self.port = 0
         """The port it listens on, once started."""
 
-    async def start(self, host: str, port: int) -> int:
-        """Listens on ``host``:``port`` (0 picks a free one); returns the port."""
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        """Listens on ``host``:``port`` (0 picks a free one); returns the port. ``reuse_port``
+        lets worker processes share it."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_port=False)
+        site = web.TCPSite(self._runner, host, port, reuse_port=reuse_port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         return self.port

@@ -697,6 +697,20 @@ def test_configmap_carries_every_setting_from_values(full_manifests: list[Manife
     assert {"name": "SESSION_JWT_LEEWAY", "value": "10"} in container["env"]
 
 
+@pytest.mark.parametrize(
+    ("values", "workers"),
+    [
+        ({}, "1"),  # no CPU limit: one worker
+        ({"resources": {"limits": {"cpu": 2, "memory": "256Mi"}}}, "2"),
+        ({"resources": {"limits": {"cpu": "1500m", "memory": "256Mi"}}}, "2"),
+        ({"resources": {"limits": {"cpu": "0.5", "memory": "256Mi"}}}, "1"),
+        ({"resources": {"limits": {"cpu": "4", "memory": "256Mi"}}, "config": {"workers": 3}}, "3"),
+    ],
+)
+def test_workers_follow_the_cpu_limit_unless_set(chart: Chart, values: dict[str, Any], workers: str) -> None:
+    assert configmap_data(chart.render(REQUIRED, values))["SESSION_WORKERS"] == workers
+
+
 def test_chart_defaults_match_the_service_defaults(default_manifests: list[Manifest]) -> None:
     service_defaults: dict[str, Any] = {
         ENV_PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)

@@ -6,9 +6,11 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -146,6 +148,76 @@ def test_serve_command_with_embedded_redis_works_and_drains_on_sigterm() -> None
                 ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True, check=False
             ).stdout
         )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _served_calls(metrics_port: int) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("session_service_rpc_duration_seconds_count")
+    )
+
+
+def _two_free_ports() -> int:
+    """A port that is free, and the next one too (worker i serves metrics on port + i)."""
+    while True:
+        first = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+
+
+def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigterm() -> None:
+    port, metrics = free_port(), _two_free_ports()
+    process = _spawn(
+        {
+            "SESSION_PORT": str(port),
+            "SESSION_HOST": "127.0.0.1",
+            "SESSION_METRICS_PORT": str(metrics),
+            "SESSION_SHUTDOWN_GRACE": "5",
+            "SESSION_WORKERS": "2",
+        }
+    )
+    try:
+        _wait_serving(port, process)
+        workers = subprocess.run(
+            ["ps", "-o", "pid=,args=", "--ppid", str(process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
+        assert sum("session_service" in w for w in workers) == 2
+        assert sum("redis-server" in w for w in workers) == 1  # one private Redis, shared
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            created = session_pb2_grpc.SessionServiceStub(ch).Create(pb.CreateRequest(user_id="workers"))
+        # Each new connection may land on either worker: every one knows the session and
+        # verifies the token the other signed (one key, one Redis).
+        deadline = time.monotonic() + 20
+        while min(_served_calls(metrics), _served_calls(metrics + 1)) == 0:
+            assert time.monotonic() < deadline, "one worker never served a call"
+            options = [("grpc.use_local_subchannel_pool", 1)]  # a connection of its own
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
+                stub = session_pb2_grpc.SessionServiceStub(ch)
+                assert stub.Introspect(pb.IntrospectRequest(token=created.access_token)).active
+                assert (
+                    stub.Get(pb.GetRequest(session_id=created.session.session_id)).session.user_id
+                    == "workers"
+                )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert output.count("draining") == 2
+        assert not subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True, check=False
+        ).stdout.strip()
     finally:
         if process.poll() is None:
             process.kill()

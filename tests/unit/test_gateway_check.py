@@ -177,3 +177,25 @@ def test_a_revocation_is_forgotten_once_its_tokens_have_expired() -> None:
     assert revoked.is_revoked("s1")
     clock.ms += 1000 + 5000
     assert not revoked.is_revoked("s1")
+
+
+async def test_authoritative_check_verifies_a_repeated_token_once_but_reads_its_session_every_time() -> None:
+    codec, store = Codec(), Store()
+    sid = str(new_session_id("alice"))
+    store.live[sid] = "alice"
+    access = AccessCheck(codec, store, VerifiedTokens(10))  # type: ignore[arg-type]
+    token = f"alice:{sid}:{NOW_S}"
+    for _ in range(3):
+        assert (await access.authoritative(token, NOW_MS)) == access.verify(token)
+    assert codec.verified == 1 + 3  # the three direct verify() calls above are uncached
+    assert store.reads == 3
+    # The cache never outlives the session: an ended session is inactive at once.
+    del store.live[sid]
+    assert await access.authoritative(token, NOW_MS) is INACTIVE
+    # Nor the token: past its exp it is verified again (and the codec decides).
+    assert await access.authoritative(token, (NOW_S + 901) * 1000) is not None
+    assert codec.verified == 5
+    # A token that does not verify is never remembered.
+    assert await access.authoritative("junk", NOW_MS) is None
+    assert await access.authoritative("junk", NOW_MS) is None
+    assert codec.verified == 7

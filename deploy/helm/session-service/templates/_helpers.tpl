@@ -265,3 +265,26 @@ Deployment, so any render fails with a message naming the value to fix.
   {{- fail "config.idleTimeout must not exceed config.absoluteTimeout" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Worker processes per pod: config.workers, or with 0 the CPU limit rounded up ("2", 2,
+"1500m", "0.5"), 1 without a CPU limit.
+*/}}
+{{- define "session-service.workers" -}}
+{{- $workers := int .Values.config.workers -}}
+{{- if gt $workers 0 -}}
+{{- $workers -}}
+{{- else -}}
+{{- $cpu := "" -}}
+{{- with (.Values.resources).limits -}}
+{{- if .cpu -}}{{- $cpu = toString .cpu -}}{{- end -}}
+{{- end -}}
+{{- if not $cpu -}}
+1
+{{- else if hasSuffix "m" $cpu -}}
+{{- max 1 (div (add (int64 (trimSuffix "m" $cpu)) 999) 1000) -}}
+{{- else -}}
+{{- max 1 (int64 (ceil (float64 $cpu))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
