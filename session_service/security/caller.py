@@ -37,7 +37,6 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import jwt
@@ -45,7 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from session_service.errors import CallerUnauthenticated, ConfigError
-from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader
+from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +213,7 @@ def _algorithm_of(jwk: Mapping[str, Any]) -> str | None:
     return derived if declared == derived else None
 
 
-class CallerTokenVerifier:
+class CallerTokenVerifier(Watching):
     """Verifies bearer caller tokens against a JWK Set file that is reloaded on change."""
 
     def __init__(
@@ -241,6 +240,7 @@ class CallerTokenVerifier:
         self._keys: Reloader[CallerKeySet] = Reloader(
             {JWKS_FILE_SETTING: Path(jwks_file)}, parse, poll_interval=poll_interval
         )
+        self._watched = self._keys
 
     @property
     def key_set(self) -> CallerKeySet:
@@ -285,28 +285,6 @@ class CallerTokenVerifier:
         """
         token = bearer_token(metadata)
         return None if token is None else self.verify(token)
-
-    async def start(self) -> None:
-        """Starts watching the JWK Set file."""
-        await self._keys.start()
-
-    async def close(self) -> None:
-        """Stops watching the JWK Set file."""
-        await self._keys.close()
-
-    async def __aenter__(self) -> CallerTokenVerifier:
-        """Starts watching the JWK Set file."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stops watching the JWK Set file."""
-        await self.close()
 
 
 def _failure_reason(e: jwt.InvalidTokenError) -> str:

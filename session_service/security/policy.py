@@ -33,13 +33,12 @@ import json
 from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
-from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader
+from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
 
 POLICY_FILE_SETTING = "SESSION_AUTHZ_POLICY_FILE"
 
@@ -168,7 +167,7 @@ def decide(policy: Policy, identity: str | None, rpc: str, client_id: str | None
         raise CallerNotAllowed(rpc, "this client_id is not allowed for this caller")
 
 
-class PolicyFile:
+class PolicyFile(Watching):
     """The policy file, reloaded when it changes."""
 
     def __init__(
@@ -189,6 +188,7 @@ class PolicyFile:
         self._policy: Reloader[Policy] = Reloader(
             {POLICY_FILE_SETTING: path}, parse, poll_interval=poll_interval
         )
+        self._watched = self._policy
 
     @property
     def policy(self) -> Policy:
@@ -202,28 +202,6 @@ class PolicyFile:
     def decide(self, identity: str | None, rpc: str, client_id: str | None = None) -> None:
         """:func:`decide` with the current policy."""
         decide(self._policy.value, identity, rpc, client_id)
-
-    async def start(self) -> None:
-        """Starts watching the file."""
-        await self._policy.start()
-
-    async def close(self) -> None:
-        """Stops watching the file."""
-        await self._policy.close()
-
-    async def __aenter__(self) -> PolicyFile:
-        """Starts watching the file."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stops watching the file."""
-        await self.close()
 
 
 def _load(data: bytes, yaml_allowed: bool) -> Any:

@@ -47,7 +47,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import watchfiles
 
@@ -81,7 +81,48 @@ class InvalidFile(ValueError):
         """What is wrong, without quoting the content."""
 
 
-class Reloader(Generic[T]):
+class AsyncStartStop:
+    """``async with`` for anything with ``start`` and ``close``: started on entry, closed on exit."""
+
+    async def start(self) -> None:
+        """Starts the background work."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Stops it and waits for it."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        """Starts."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stops."""
+        await self.close()
+
+
+class Watching(AsyncStartStop):
+    """For a holder of files a :class:`Reloader` keeps up to date: its start and close
+    start and stop that reloader (``_watched``)."""
+
+    _watched: Reloader[Any]
+
+    async def start(self) -> None:
+        """Starts watching the files."""
+        await self._watched.start()
+
+    async def close(self) -> None:
+        """Stops watching the files."""
+        await self._watched.close()
+
+
+class Reloader(AsyncStartStop, Generic[T]):
     """A value parsed from one or more files, kept up to date while the files change."""
 
     def __init__(
@@ -245,20 +286,6 @@ class Reloader(Generic[T]):
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    async def __aenter__(self) -> Reloader[T]:
-        """Starts watching."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stops watching."""
-        await self.close()
 
     async def _watch(self) -> None:
         # A change between construction (or the last check) and now would produce no

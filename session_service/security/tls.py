@@ -39,14 +39,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 import grpc
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from session_service.security.reload import DEFAULT_POLL_INTERVAL, InvalidFile, Reloader
+from session_service.security.reload import DEFAULT_POLL_INTERVAL, InvalidFile, Reloader, Watching
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ def load_tls_material(
     )
 
 
-class ServerTls:
+class ServerTls(Watching):
     """The server's TLS files, reloaded when they change, as gRPC server credentials."""
 
     def __init__(
@@ -156,6 +155,7 @@ class ServerTls:
         self._handshake_check_interval = handshake_check_interval
         self._next_check = time.monotonic() + handshake_check_interval
         self._files: Reloader[TlsMaterial] = Reloader(files, self._parse, poll_interval=poll_interval)
+        self._watched = self._files
         material = self._files.value
         log.info(
             "serving TLS certificate serial %x (expires %s)%s",
@@ -202,28 +202,6 @@ class ServerTls:
             # Racing handshake threads may both pass here; check() lets one of them in.
             self._next_check = now + self._handshake_check_interval
             self._files.check()
-
-    async def start(self) -> None:
-        """Starts watching the files (see :class:`~session_service.security.reload.Reloader`)."""
-        await self._files.start()
-
-    async def close(self) -> None:
-        """Stops watching the files; credentials already made keep the last material."""
-        await self._files.close()
-
-    async def __aenter__(self) -> ServerTls:
-        """Starts watching the files."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stops watching the files."""
-        await self.close()
 
 
 class _CertificateFetcher:
