@@ -77,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--access-token")
     target.add_argument("--user-id")
     r.add_argument("--except-session-id", default="")
-    i = cmd.add_parser("introspect", help="is a token active?")
-    i.add_argument("token")
+    i = cmd.add_parser("introspect", help="is a token active? (several tokens: one IntrospectBatch call)")
+    i.add_argument("token", nargs="+")
     i.add_argument("--hint", default="", choices=("", "access_token", "refresh_token"))
     u = cmd.add_parser("update", help="patch session data")
     u.add_argument("session_id")
@@ -112,7 +112,10 @@ def _request(args: argparse.Namespace) -> tuple[str, Any]:
         chosen = {k: v for k, v in fields.items() if v is not None}
         return "Revoke", pb.RevokeRequest(except_session_id=args.except_session_id, **chosen)
     if args.command == "introspect":
-        return "Introspect", pb.IntrospectRequest(token=args.token, token_type_hint=args.hint)
+        if len(args.token) > 1:
+            requests = [pb.IntrospectRequest(token=t, token_type_hint=args.hint) for t in args.token]
+            return "IntrospectBatch", pb.IntrospectBatchRequest(requests=requests)
+        return "Introspect", pb.IntrospectRequest(token=args.token[0], token_type_hint=args.hint)
     if args.command == "update":
         sets = {k: v.encode() for k, v in _pairs(args.set, "--set").items()}
         return "Update", pb.UpdateRequest(

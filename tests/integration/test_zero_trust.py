@@ -245,13 +245,13 @@ async def test_reflection_follows_the_policy(start_secure: Starter, pki: Pki, tm
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     async with pki.channel(service.port, pki.ca.issue_client(uri=ALICE_SVC)) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = [r async for r in stub.ServerReflectionInfo(iter([request]), timeout=5)]
+        replies = [r async for r in stub.ServerReflectionInfo(iter([request]), timeout=15)]
         names = {s.name for s in replies[0].list_services_response.service}
         assert "session.v1.SessionService" in names
     async with pki.channel(service.port, pki.ca.issue_client(uri=READER)) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as denied:
-            _ = [r async for r in stub.ServerReflectionInfo(iter([request]), timeout=5)]
+            _ = [r async for r in stub.ServerReflectionInfo(iter([request]), timeout=15)]
         assert _code_reason(denied.value) == (grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
 
 
@@ -390,7 +390,7 @@ async def test_bearer_caller_tokens_authenticate_callers_without_mtls(
 async def test_sessionctl_speaks_mtls_and_sends_a_caller_token(
     start_secure: Starter, pki: Pki, tmp_path: Path
 ) -> None:
-    policy = _policy(tmp_path, {ALICE_SVC: ["GetJwks", "Create"]})
+    policy = _policy(tmp_path, {ALICE_SVC: ["GetJwks", "Create", "IntrospectBatch"]})
     service = await _mtls_service(start_secure, pki, policy)
     client = pki.ca.issue_client(uri=ALICE_SVC)
     cert, key = client.write(tmp_path / "client", "sessionctl")
@@ -407,6 +407,12 @@ async def test_sessionctl_speaks_mtls_and_sends_a_caller_token(
 
     code, out, _ = await sessionctl(*tls, "create", "alice")
     assert code == 0 and json.loads(out)["session"]["user_id"] == "alice"
+    access = json.loads(out)["access_token"]
+    # Several tokens: one IntrospectBatch call, answers in order.
+    code, out, _ = await sessionctl(*tls, "introspect", access, "not-a-token")
+    answers = json.loads(out)["responses"]
+    assert code == 0 and answers[0]["active"] and answers[0]["sub"] == "alice"
+    assert answers[1].get("active", False) is False
     code, _, err = await sessionctl(*tls, "list", "alice")
     assert code == 1 and json.loads(err)["reason"] == "CALLER_NOT_ALLOWED"
     code, _, err = await sessionctl("jwks")  # plaintext to a TLS port: refused
