@@ -194,9 +194,9 @@ class RedisSessionStore:
                 "1" if policy.reject_new else "0",
                 self._keys.session_prefix(sid.tag),
                 refresh.secret_hash,
-                json.dumps(dict(new.claims)),
-                json.dumps(list(new.scopes)),
-                json.dumps(client),
+                json.dumps(dict(new.claims)) if new.claims else "",
+                json.dumps(list(new.scopes)) if new.scopes else "",
+                json.dumps({k: v for k, v in client.items() if v}) if any(client.values()) else "",
                 new.client_id,
                 repr(policy.create_rate),
                 policy.create_burst,
@@ -447,7 +447,8 @@ class RedisSessionStore:
 
 def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     fields = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
-    client = json.loads(fields["client"])
+    # claims, scopes, client and client_id are stored only when not empty (create.lua).
+    client = json.loads(fields["client"]) if "client" in fields else {}
     return Session(
         session_id=str(sid),
         user_id=fields["user"].decode(),
@@ -457,8 +458,8 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
         absolute_expires_at_ms=int(fields["abs_exp"]),
         version=int(fields["ver"]),
         data={k[2:]: v for k, v in fields.items() if k.startswith("d:")},
-        claims=json.loads(fields["claims"]),
-        scopes=tuple(json.loads(fields["scopes"])),
-        client=ClientInfo(client["ip"], client["user_agent"], client["device"]),
-        client_id=fields["client_id"].decode(),
+        claims=json.loads(fields["claims"]) if "claims" in fields else {},
+        scopes=tuple(json.loads(fields["scopes"])) if "scopes" in fields else (),
+        client=ClientInfo(client.get("ip", ""), client.get("user_agent", ""), client.get("device", "")),
+        client_id=fields["client_id"].decode() if "client_id" in fields else "",
     )

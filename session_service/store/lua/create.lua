@@ -13,6 +13,7 @@
 -- ARGV[8]  session key prefix (a member appended gives its key, in KEYS[2]'s slot)
 -- ARGV[9]  hash of the refresh token
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
+--          (each '' when empty: then not stored)
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
 -- ARGV[16] user tag   ARGV[17..20] outbox event id, expires at, reason, TTL (record_ended)
 -- ARGV[21..] data, as key, value pairs
@@ -62,8 +63,14 @@ end
 
 local idle_exp = now + math.min(idle_ms, abs_ms)
 redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
-  'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'claims', ARGV[10], 'scopes', ARGV[11],
-  'client', ARGV[12], 'client_id', ARGV[13], 'rt', ARGV[9], 'rt_old', '')
+  'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'rt', ARGV[9])
+-- Optional fields are stored only when set: an empty one would cost its name and value in
+-- every session (the reader treats a missing field as empty).
+for i, field in ipairs({'claims', 'scopes', 'client', 'client_id'}) do
+  if ARGV[9 + i] ~= '' then
+    redis.call('HSET', key, field, ARGV[9 + i])
+  end
+end
 record_ended(KEYS[4], evicted, ARGV[16], now, ARGV[17], ARGV[18], ARGV[19], ARGV[20])
 for i = 21, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
