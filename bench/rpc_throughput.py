@@ -855,10 +855,22 @@ def _typical_session(user_id: str) -> pb.CreateRequest:
 
 def _user_bytes(redis_client: object, session_id: str) -> int:
     """MEMORY USAGE of every key in the session's user slot: its hash, the user index and
-    anything else the user costs (one session per user, so all of it is the session's)."""
+    anything else the user keeps (one session per user, so all of it is the session's),
+    except the user's rate-limit buckets: they are not stored sessions but a minute of
+    recent activity (they expire once full again), reported apart by measure_memory."""
     tag = session_id.partition(".")[0]
     total = 0
     for key in redis_client.scan_iter(match=f"*{{{tag}}}*", count=1000):  # type: ignore[attr-defined]
+        if b":rl:" not in key:
+            total += int(redis_client.memory_usage(key, samples=0) or 0)  # type: ignore[attr-defined]
+    return total
+
+
+def _bucket_bytes(redis_client: object, session_id: str) -> int:
+    """MEMORY USAGE of the user's rate-limit buckets (Create and Refresh)."""
+    tag = session_id.partition(".")[0]
+    total = 0
+    for key in redis_client.scan_iter(match=f"*{{{tag}}}:rl:*", count=1000):  # type: ignore[attr-defined]
         total += int(redis_client.memory_usage(key, samples=0) or 0)  # type: ignore[attr-defined]
     return total
 
@@ -872,13 +884,20 @@ def measure_memory(pinning: Pinning, tmp: Path) -> dict[str, float]:
     redis_server = RedisServerProcess("redis-server", free_port())
     redis_server.start()
     try:
-        env = our_service_env() | {"SESSION_REDIS_URL": redis_server.url, "SESSION_DEV": "true"}
+        # The service's defaults, per-user limits included: their buckets are measured apart.
+        env = {k: v for k, v in our_service_env().items() if "RATE" not in k and "MAX_SESSIONS" not in k}
+        env |= {"SESSION_REDIS_URL": redis_server.url, "SESSION_DEV": "true"}
         with (
             running_server("ours-memory", OURS_ARGV, env, tmp, pinning) as server,
             connected(server) as client,
             contextlib.closing(redis.Redis.from_url(redis_server.url)) as r,
         ):
-            sizes: dict[str, list[int]] = {"minimal": [], "typical": [], "typical_refreshed": []}
+            sizes: dict[str, list[int]] = {
+                "minimal": [],
+                "typical": [],
+                "typical_refreshed": [],
+                "rate_limit_buckets": [],
+            }
             for i in range(MEMORY_SESSIONS):
                 minimal = client.stub.Create(pb.CreateRequest(user_id=f"mem-min-{i}"), timeout=CALL_TIMEOUT_S)
                 sizes["minimal"].append(_user_bytes(r, minimal.session.session_id))
@@ -891,6 +910,7 @@ def measure_memory(pinning: Pinning, tmp: Path) -> dict[str, float]:
                     reply = client.stub.Refresh(request, timeout=CALL_TIMEOUT_S)
                     token = reply.refresh_token
                 sizes["typical_refreshed"].append(_user_bytes(r, refreshed.session.session_id))
+                sizes["rate_limit_buckets"].append(_bucket_bytes(r, refreshed.session.session_id))
     finally:
         redis_server.stop()
     return {kind: round(statistics.mean(values), 1) for kind, values in sizes.items()}
@@ -950,6 +970,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("Redis bytes per session", "minimal", "typical", f"typical after {MEMORY_REFRESHES} refreshes"),
             [["ours", *(f"{memory[k]:.0f}" for k in ("minimal", "typical", "typical_refreshed"))]],
         )
+    )
+    print(
+        f"(plus, per user, its rate-limit buckets: {memory['rate_limit_buckets']:.0f} bytes while the user "
+        "created or refreshed in the last minute; they expire by themselves)"
     )
     print()
     one = scaling[0][1].req_per_s

@@ -447,8 +447,12 @@ class RedisSessionStore:
 
 def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     fields = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
-    # claims, scopes, client and client_id are stored only when not empty (create.lua).
+    # claims, scopes, client info and client_id are stored only when not empty (create.lua);
+    # the client info as ip/ua/dev, or as one JSON field by an earlier version.
     client = json.loads(fields["client"]) if "client" in fields else {}
+    for field, name in (("ip", "ip"), ("ua", "user_agent"), ("dev", "device")):
+        if field in fields:
+            client[name] = fields[field].decode()
     return Session(
         session_id=str(sid),
         user_id=fields["user"].decode(),

@@ -1,8 +1,9 @@
 -- _lib: helpers shared by the scripts. The loader inserts this file into every script
 -- (after a #! line, if any), because a Redis script cannot include another file.
 -- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
--- scopes, client, client_id, rt, rt_prev, rt_prev_until, rt_prev_sealed, rt_old, d:<key>
--- (claims, scopes, client, client_id and rt_old only when not empty).
+-- scopes, ip, ua, dev, client_id, rt, rt_prev, rt_prev_until, rt_prev_sealed, on, o<n>, d:<key>
+-- (claims, scopes, ip, ua, dev and client_id only when not empty; on and o<n>: the ring of
+-- retired refresh-token hashes, see rotate.lua; client and rt_old: an earlier version's).
 -- User index: a sorted set; member = session nonce, score = the session's idle expiry (ms),
 -- so ended sessions are pruned by score and the lowest score is the least recently active.
 -- Result codes (first element of every reply); mirrored by ScriptCode in scripts.py.

@@ -13,7 +13,7 @@
 -- ARGV[8]  session key prefix (a member appended gives its key, in KEYS[2]'s slot)
 -- ARGV[9]  hash of the refresh token
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
---          (each '' when empty: then not stored)
+--          (each '' when empty: then not stored; the client JSON is stored as ip, ua, dev)
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
 -- ARGV[16] user tag   ARGV[17..20] outbox event id, expires at, reason, TTL (record_ended)
 -- ARGV[21..] data, as key, value pairs
@@ -65,10 +65,20 @@ local idle_exp = now + math.min(idle_ms, abs_ms)
 redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
   'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'rt', ARGV[9])
 -- Optional fields are stored only when set: an empty one would cost its name and value in
--- every session (the reader treats a missing field as empty).
-for i, field in ipairs({'claims', 'scopes', 'client', 'client_id'}) do
-  if ARGV[9 + i] ~= '' then
-    redis.call('HSET', key, field, ARGV[9 + i])
+-- every session (the reader treats a missing field as empty). The client info is stored as
+-- short fields, not its JSON: small values keep the hash in Redis's compact encoding.
+for i, field in ipairs({'claims', 'scopes', 'client_id'}) do
+  local value = ARGV[({10, 11, 13})[i]]
+  if value ~= '' then
+    redis.call('HSET', key, field, value)
+  end
+end
+if ARGV[12] ~= '' then
+  local client = cjson.decode(ARGV[12])
+  for name, field in pairs({ip = 'ip', user_agent = 'ua', device = 'dev'}) do
+    if type(client[name]) == 'string' and client[name] ~= '' then
+      redis.call('HSET', key, field, client[name])
+    end
   end
 end
 record_ended(KEYS[4], evicted, ARGV[16], now, ARGV[17], ARGV[18], ARGV[19], ARGV[20])

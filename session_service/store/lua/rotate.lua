@@ -25,13 +25,19 @@ local _, abs_exp, idle_ms = live(key, idx, member, now)
 if not abs_exp then
   return {TOKEN_INVALID}
 end
-local t = redis.call('HMGET', key, 'rt', 'rt_prev', 'rt_prev_until', 'rt_prev_sealed', 'rt_old')
-local remembered = t[5] or ''
+local t = redis.call('HMGET', key, 'rt', 'rt_prev', 'rt_prev_until', 'rt_prev_sealed', 'on', 'rt_old')
+local retired, mem = tonumber(t[5]) or 0, tonumber(ARGV[7])
 local short = string.sub(presented, 1, width)
+-- Remembered hashes are stored as raw bytes (half the size of their hex), and the previous
+-- token's hash by its first 128 bits: enough to recognise a duplicate, whose successor
+-- only the real token can open anyway (rt_prev_sealed).
+local short_raw = short:gsub('..', function(pair) return string.char(tonumber(pair, 16)) end)
+local prev = string.sub(presented, 1, 32)
 
 -- Only a rotation or a grace duplicate costs a token: reuse detection (below) must never
 -- wait behind a rate limit.
-if presented == t[1] or (presented == t[2] and now < tonumber(t[3])) then
+local duplicate = t[2] ~= false and (t[2] == prev or t[2] == presented) and now < tonumber(t[3])
+if presented == t[1] or duplicate then
   local wait = take_token(KEYS[3], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
   if wait > 0 then
     return {RATE_LIMITED, wait}
@@ -39,22 +45,43 @@ if presented == t[1] or (presented == t[2] and now < tonumber(t[3])) then
 end
 
 if presented == t[1] then
-  remembered = string.sub(short .. remembered, 1, tonumber(ARGV[7]) * width)
-  redis.call('HSET', key, 'rt', ARGV[4], 'rt_prev', presented,
-    'rt_prev_until', now + tonumber(ARGV[6]), 'rt_prev_sealed', ARGV[5], 'rt_old', remembered)
+  local fields = {'rt', ARGV[4], 'rt_prev', prev, 'rt_prev_until', now + tonumber(ARGV[6]),
+    'rt_prev_sealed', ARGV[5]}
+  if mem > 0 then
+    -- Each retired hash has a field of its own in a ring of mem slots (o0, o1, ...; 'on'
+    -- counts the rotations), so no value outgrows Redis's compact listpack encoding.
+    for _, v in ipairs({'o' .. (retired % mem), short_raw, 'on', retired + 1}) do
+      fields[#fields + 1] = v
+    end
+  end
+  redis.call('HSET', key, unpack(fields))
   touch(key, idx, member, now, abs_exp, idle_ms)
   return {OK, redis.call('HGETALL', key)}
 end
 
-if presented == t[2] and now < tonumber(t[3]) then
+if duplicate then
   touch(key, idx, member, now, abs_exp, idle_ms)
   return {GRACE, redis.call('HGETALL', key), t[4]}
 end
 
-for i = 1, #remembered, width do
-  if string.sub(remembered, i, i + width - 1) == short then
-    -- A rotated token came back: one of its holders is a thief. The caller ends the
-    -- session through the revoke script, whose event is noted before it runs.
+-- A rotated token that comes back means one of its holders is a thief. The caller ends
+-- the session through the revoke script, whose event is noted before it runs.
+local slots = math.min(retired, mem)
+if slots > 0 then
+  local names = {}
+  for i = 0, slots - 1 do
+    names[i + 1] = 'o' .. i
+  end
+  for _, old in ipairs(redis.call('HMGET', key, unpack(names))) do
+    if old == short_raw then
+      return {TOKEN_REUSED}
+    end
+  end
+end
+-- Sessions written by an earlier version keep their retired hashes in one string.
+local legacy = t[6] or ''
+for i = 1, #legacy, width do
+  if string.sub(legacy, i, i + width - 1) == short then
     return {TOKEN_REUSED}
   end
 end
