@@ -8,8 +8,6 @@ UNAVAILABLE (STORE_UNAVAILABLE) and report NOT_SERVING, never INTERNAL.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,16 +17,13 @@ from typing import Any
 import grpc
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.embedded import RedisServerProcess
+from tests.certs import CertificateAuthority
 from tests.conftest import RedisTarget, Running, ServiceFactory, expect_error, free_port
 
 SERVICE = "session.v1.SessionService"
@@ -70,73 +65,6 @@ def redis_process(tmp: Path, args: list[str], client: Callable[[], redis.Redis])
             process.wait()
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _write_ca(path: Path, cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(_name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert, key
-
-
-def _write_server_cert(
-    cert_path: Path, key_path: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
-) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("redis"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-
-
 async def _create_and_get(r: Running) -> str:
     """Creates a session, reads it back; its id."""
     created = await r.stub.Create(pb.CreateRequest(user_id="alice"), timeout=5)
@@ -164,9 +92,12 @@ _FAST_FAILURE: dict[str, Any] = {"redis_retry_timeout": 0.3, "redis_timeout": 0.
 async def test_tls_verifies_the_server_certificate(start_service: ServiceFactory, tmp_path: Path) -> None:
     ca_file, other_ca_file = tmp_path / "ca.pem", tmp_path / "other-ca.pem"
     cert_file, key_file = tmp_path / "redis.pem", tmp_path / "redis.key"
-    ca, ca_key = _write_ca(ca_file, "redis test CA")
-    _write_ca(other_ca_file, "some other CA")
-    _write_server_cert(cert_file, key_file, ca, ca_key)
+    ca = CertificateAuthority("redis test CA")
+    ca.write(tmp_path, ca_file.name)
+    CertificateAuthority("some other CA").write(tmp_path, other_ca_file.name)
+    server = ca.issue_server(("127.0.0.1",))
+    cert_file.write_bytes(server.cert_pem)
+    key_file.write_bytes(server.key_pem)
     port = free_port()
     tls = [
         *("--port", "0", "--tls-port", str(port)),
