@@ -26,6 +26,7 @@ import sys
 from types import FrameType
 
 from session_service.config import Settings
+from session_service.errors import ConfigError
 from session_service.store.embedded import RedisServerProcess, die_with_parent
 from session_service.tokens.keyring import Keyring
 
@@ -105,7 +106,8 @@ def _supervise(shared: Settings, count: int, keyring: Keyring) -> int:
             signal.signal(sig, handler)
     if stopping:
         return 0
-    return max(1, *(abs(w.exitcode or 0) for w in workers))
+    codes = {abs(w.exitcode or 0) for w in workers}
+    return 2 if 2 in codes else max(1, *codes)
 
 
 def _worker(settings: Settings, keyring: Keyring) -> None:
@@ -119,6 +121,11 @@ def _worker(settings: Settings, keyring: Keyring) -> None:
         run_event_loop(serve(settings, keyring=keyring, reuse_port=True))
     except KeyboardInterrupt:
         sys.exit(0)
+    except ConfigError as e:
+        # A file the worker loads itself (TLS, caller keys, policy) is invalid: the same clean
+        # message and exit status 2 as the single-process start, which the parent passes on.
+        print(f"session-service: invalid configuration: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _free_port(host: str) -> int:

@@ -73,7 +73,7 @@ class RevokedSessions:
 
     def start(self) -> None:
         """Starts following the feed in the background, unless it already does or was closed."""
-        if self._task is None and not self._closed:
+        if (self._task is None or self._task.done()) and not self._closed:
             # A fresh context: the follower outlives the call that happened to start it.
             self._task = asyncio.create_task(
                 self._follow(), name="gateway-revocations", context=contextvars.Context()
@@ -137,6 +137,9 @@ class RevokedSessions:
                     backoff = 0.05
             except SessionError as e:
                 log.warning("gateway revocation feed failed (%s); checks read the store meanwhile", e)
+            except Exception:
+                # Anything else (an unexpected reply) must not end the follower for good.
+                log.exception("gateway revocation feed failed; checks read the store meanwhile")
             # Ended or failed: until the next replay has caught up, the set may miss revocations.
             self._synced = False
             await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto

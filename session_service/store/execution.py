@@ -76,7 +76,14 @@ _NOT_EXECUTED: tuple[type[Exception], ...] = (
     rx.SlotNotCoveredError,
 )
 _MAYBE_EXECUTED: tuple[type[Exception], ...] = (rx.ConnectionError, rx.TimeoutError)
-_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (*_NOT_EXECUTED, *_MAYBE_EXECUTED, rx.ClusterError)
+# RedisClusterException: the cluster client found no node or slot map to use at all (it
+# raises it from its own topology refresh, outside its retries); nothing was sent.
+_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    *_NOT_EXECUTED,
+    *_MAYBE_EXECUTED,
+    rx.ClusterError,
+    rx.RedisClusterException,
+)
 # Replies meaning "this node cannot serve right now" rather than "this request is wrong".
 # The runner retries the ones in _NOT_EXECUTED first; the rest (e.g. out of memory) are
 # not worth retrying.

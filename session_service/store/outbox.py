@@ -185,6 +185,10 @@ class RevocationRelay:
                 await self._settle(event.index, [event.note])
         except StoreUnavailable as e:
             log.warning("revocation event left in its outbox for the relay: %s", e)
+        except Exception:
+            # The session end is already durable and noted: a failure here is the relay's to
+            # retry, never the caller's error (after_script must not raise).
+            log.exception("revocation event left in its outbox for the relay")
 
     async def drain(self, tag: str) -> set[str]:
         """Appends every event in the user's outbox to the stream, then deletes them.
@@ -246,6 +250,8 @@ class RevocationRelay:
                     )
                 )
             except StoreUnavailable:
+                # Its notes may name events nobody relays yet: the view is not known to be whole.
+                unresolved = True
                 continue
             by_tag: dict[str, list[tuple[str, str, float]]] = {}
             for member, score in notes:

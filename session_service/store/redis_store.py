@@ -208,11 +208,12 @@ class RedisSessionStore:
             optimistic=True,
             before_run=note_if_full,
         )
-        if reply[0] == ScriptCode.LIMIT_REACHED:
+        if reply[0] in (ScriptCode.LIMIT_REACHED, ScriptCode.RATE_LIMITED):
+            # Refused before anything ended: a note made for a possible eviction leads nowhere.
             if noted:
                 await self._relay.after_script(noted[0], recorded=False)
-            raise SessionLimitReached(policy.max_sessions)
-        if reply[0] == ScriptCode.RATE_LIMITED:
+            if reply[0] == ScriptCode.LIMIT_REACHED:
+                raise SessionLimitReached(policy.max_sessions)
             raise RateLimited("Create for this user", int(reply[1]) / 1000)
         evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
         if noted or evicted:

@@ -405,4 +405,6 @@ async def test_retired_hashes_written_by_the_earlier_format_still_detect_reuse(
         await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
     async with expect_error(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"):
         await r.stub.Get(pb.GetRequest(session_id=sid))
-    assert current  # the live token of the ended session is now worthless too
+    # The live token of the ended session is now worthless too.
+    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_INVALID"):
+        await r.stub.Refresh(pb.RefreshRequest(refresh_token=current))

@@ -241,6 +241,11 @@ def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigter
         ),
         ({"SESSION_AUTHZ_POLICY_FILE": "/nonexistent/policy.json"}, "SESSION_AUTHZ_POLICY_FILE"),
         ({"SESSION_CALLER_JWKS_FILE": "/nonexistent/jwks.json"}, "SESSION_CALLER_ISSUER"),
+        # Loaded by each worker: a bad file still exits 2 with the setting's name.
+        (
+            {"SESSION_WORKERS": "2", "SESSION_AUTHZ_POLICY_FILE": "/nonexistent/p.json"},
+            "SESSION_AUTHZ_POLICY_FILE",
+        ),
     ],
 )
 def test_invalid_configuration_fails_at_start_naming_the_setting(env: dict[str, str], setting: str) -> None:

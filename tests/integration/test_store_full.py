@@ -3,7 +3,9 @@ out works in every form, and nothing already stored is lost or corrupted."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -101,9 +103,28 @@ async def test_at_maxmemory_create_fails_store_full_and_every_revoke_works(
         intro = await stub.Introspect(pb.IntrospectRequest(token=kept["by-access"][0].access_token))
         assert not intro.active
 
-    # Redis itself confirms it was at its limit throughout.
+    # Redis itself confirms it was at its limit throughout, and every logout reached the
+    # revocation stream (the relay's scripts run at maxmemory too), so local verifiers and
+    # gateways hear of it, with its reason.
+    ended = {
+        kept["by-id"][0].session.session_id: b"logout",
+        kept["by-refresh"][0].session.session_id: b"logout",
+        kept["by-access"][0].session.session_id: b"logout",
+        **{c.session.session_id: b"logout_everywhere" for c in kept["everywhere"]},
+        **{c.session.session_id: b"logout_other_devices" for c in kept["others"][1:]},
+    }
     raw = Redis.from_url(small_redis.url)
     try:
+        published: dict[str, bytes] = {}
+        for _ in range(100):
+            entries: Any = await raw.xrange("full:{revocations}")
+            for _, fields in entries:
+                for sid in fields[b"sids"].decode().split():
+                    published[sid] = fields[b"reason"]
+            if published.keys() >= ended.keys():
+                break
+            await asyncio.sleep(0.05)
+        assert {sid: published.get(sid) for sid in ended} == ended
         info = await raw.info("memory")
         assert info["maxmemory_policy"] == "noeviction"
         assert info["used_memory"] > info["maxmemory"] * 0.9
