@@ -32,8 +32,10 @@ An identity is an opaque string matched exactly by the authorization policy
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +215,10 @@ def _algorithm_of(jwk: Mapping[str, Any]) -> str | None:
     return derived if declared == derived else None
 
 
+_VERIFIED_CACHE_SIZE = 1024
+"""Caller tokens remembered as verified (callers are services: few, long-lived tokens)."""
+
+
 class CallerTokenVerifier(Watching):
     """Verifies bearer caller tokens against a JWK Set file that is reloaded on change."""
 
@@ -241,6 +247,10 @@ class CallerTokenVerifier(Watching):
             {JWKS_FILE_SETTING: Path(jwks_file)}, parse, poll_interval=poll_interval
         )
         self._watched = self._keys
+        # A caller sends the same token on every call for as long as it lives (a projected
+        # service-account token: up to an hour), so its signature is checked once: SHA-256 of
+        # the token -> (key-set generation, sub, valid until). A reloaded key set starts over.
+        self._verified: dict[bytes, tuple[int, str, float]] = {}
 
     @property
     def key_set(self) -> CallerKeySet:
@@ -255,6 +265,18 @@ class CallerTokenVerifier(Watching):
         """The identity (``sub``) of a valid caller token; raises CallerUnauthenticated otherwise."""
         if len(token) > _MAX_TOKEN_CHARS:
             raise CallerUnauthenticated("caller token is too long")
+        digest = hashlib.sha256(token.encode()).digest()
+        generation = self._keys.current[0]
+        known = self._verified.get(digest)
+        if known is not None and known[0] == generation and time.time() < known[2]:
+            return known[1]
+        subject, valid_until = self._verify_signed(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[digest] = (generation, subject, valid_until)
+        return subject
+
+    def _verify_signed(self, token: str) -> tuple[str, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -276,7 +298,8 @@ class CallerTokenVerifier(Watching):
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise CallerUnauthenticated("caller token has an empty sub")
-        return subject
+        # Valid until pyjwt would call it expired: exp <= now - leeway.
+        return subject, float(claims["exp"]) + self._leeway
 
     def identity_from_metadata(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
         """The identity in a call's bearer caller token; None when the call carries none.

@@ -308,3 +308,25 @@ def test_issuer_and_audience_are_required(jwks_file: Path, issuer: str, audience
     with pytest.raises(ConfigError) as raised:
         CallerTokenVerifier(jwks_file, issuer=issuer, audience=audience)
     assert raised.value.setting == setting
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_gone(
+    verifier: CallerTokenVerifier,
+    jwks_file: Path,
+    rsa_key: rsa.RSAPrivateKey,
+    other_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    token = sign(rsa_key, "rsa-1")
+    assert verifier.verify(token) == SUBJECT
+    assert verifier.verify(token) == SUBJECT  # remembered: no second signature check
+    write_jwks(jwks_file, public_jwk(other_rsa_key, "rsa-2"))
+    assert verifier.check() is True
+    assert_refused(verifier, token, "unknown key")
+
+
+def test_a_remembered_token_is_refused_once_it_expires(jwks_file: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    verifier = CallerTokenVerifier(jwks_file, issuer=ISSUER, audience=AUDIENCE, leeway=0)
+    token = sign(rsa_key, "rsa-1", claims(exp=int(time.time()) + 1))
+    assert verifier.verify(token) == SUBJECT
+    time.sleep(max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time()) + 0.05)
+    assert_refused(verifier, token, "expired")
