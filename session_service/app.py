@@ -384,7 +384,6 @@ def _gateway_check(
         manager.access,
         clock,
         revoked=revoked,
-        cache_size=settings.gateway_cache_size,
         max_token=limits.max_token,
     )
 

@@ -141,8 +141,8 @@ class Settings:
     )
     gateway_cache_size: int = _setting(
         10000,
-        "Verified access tokens Introspect and gateway checks each remember (by SHA-256, until exp); "
-        "0: none.",
+        "Verified access tokens remembered (by SHA-256, until exp) by the one cache Introspect, "
+        "IntrospectBatch and gateway checks share; 0: none.",
     )
     gateway_freshness: float = _setting(
         3.0,

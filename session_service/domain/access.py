@@ -37,6 +37,20 @@ class AccessCheck:
             return None
         return identity_of(claims)
 
+    def verified(self, token: str, now_ms: int) -> Introspection | None:
+        """:meth:`verify`, answered from the cache of tokens that verified before (a digest
+        and a dictionary look-up) until they expire. Liveness is never cached."""
+        cache = self._verified
+        if cache is None:
+            return self.verify(token)
+        digest = cache.digest(token)
+        identity = cache.get(digest, now_ms)
+        if identity is None:
+            identity = self.verify(token)
+            if identity is not None:
+                cache.put(digest, identity)
+        return identity
+
     async def confirm(self, verified: Introspection, now_ms: int) -> Introspection:
         """``verified`` while its session is live and its user's, else INACTIVE (reads the store)."""
         sid = parse_session_id(verified.sid)
@@ -49,16 +63,7 @@ class AccessCheck:
 
     async def authoritative(self, token: str, now_ms: int) -> Introspection | None:
         """The answer Introspect gives for an access token; None when it is not one at all."""
-        cache = self._verified
-        if cache is None:
-            verified = self.verify(token)
-        else:
-            digest = cache.digest(token)
-            verified = cache.get(digest, now_ms)
-            if verified is None:
-                verified = self.verify(token)
-                if verified is not None:
-                    cache.put(digest, verified)
+        verified = self.verified(token, now_ms)
         if verified is None:
             return None
         return await self.confirm(verified, now_ms)

@@ -29,13 +29,13 @@ import random
 import time
 from collections.abc import Callable
 
-from session_service.domain.access import AccessCheck, VerifiedTokens
+from session_service.domain.access import AccessCheck
 from session_service.domain.clock import Clock
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
 from session_service.errors import SessionError
 
-__all__ = ["GatewayCheck", "RevokedSessions", "VerifiedTokens"]
+__all__ = ["GatewayCheck", "RevokedSessions"]
 
 log = logging.getLogger(__name__)
 
@@ -155,25 +155,18 @@ class GatewayCheck:
         clock: Clock,
         *,
         revoked: RevokedSessions | None,
-        cache_size: int,
         max_token: int,
     ) -> None:
         """``revoked`` None means ``authoritative`` mode: every check reads the store."""
         self._access = access
         self._clock = clock
         self._revoked = revoked
-        self._cache = VerifiedTokens(cache_size)
         self._max_token = max_token
 
     @property
     def revoked(self) -> RevokedSessions | None:
         """The revocations followed in ``local`` mode; None in ``authoritative`` mode."""
         return self._revoked
-
-    @property
-    def cached(self) -> int:
-        """Verified tokens currently remembered."""
-        return len(self._cache)
 
     async def check(self, token: str) -> Introspection:
         """The token's identity when it is valid and its session live, else INACTIVE.
@@ -186,13 +179,10 @@ class GatewayCheck:
             return await self._access.authoritative(token, now) or INACTIVE
         # Followed from the first check on: a server no gateway asks costs the feed nothing.
         self._revoked.start()
-        digest = self._cache.digest(token)
-        identity = self._cache.get(digest, now)
+        # The same cache of verified tokens as Introspect's (AccessCheck owns it).
+        identity = self._access.verified(token, now)
         if identity is None:
-            identity = self._access.verify(token)
-            if identity is None:
-                return INACTIVE
-            self._cache.put(digest, identity)
+            return INACTIVE
         if self._revoked.is_revoked(identity.sid):
             return INACTIVE
         if not self._revoked.fresh(identity.iat):

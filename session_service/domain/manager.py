@@ -49,8 +49,6 @@ from session_service.errors import FieldViolation, InvalidArgument, RefreshToken
 
 MAX_INTROSPECT_BATCH = 500
 """Tokens one IntrospectBatch may carry."""
-INTROSPECT_BATCH_CACHE_SIZE = 10_000
-"""Verified access tokens IntrospectBatch remembers (by SHA-256, until exp)."""
 
 
 class SessionManager:
@@ -80,10 +78,11 @@ class SessionManager:
         # One cache of verified access tokens for Introspect and IntrospectBatch. Only the
         # signature and claims checks are remembered, never a session's liveness: every
         # call reads the store, so a revoked session is inactive in the next one.
-        shared = VerifiedTokens(verified_tokens) if verified_tokens > 0 else None
-        self.access = AccessCheck(tokens, store, shared)
-        """The access-token check Introspect and the gateway checks share."""
-        self._batch_verified = shared or VerifiedTokens(INTROSPECT_BATCH_CACHE_SIZE)
+        self.access = AccessCheck(
+            tokens, store, VerifiedTokens(verified_tokens) if verified_tokens > 0 else None
+        )
+        """The access-token check (and its one cache) Introspect, IntrospectBatch and the
+        gateway checks share."""
 
     async def create(self, request: NewSession) -> IssuedTokens:
         """Starts a new session with an id the caller cannot choose (no fixation)."""
@@ -240,16 +239,10 @@ class SessionManager:
         results: list[Introspection] = [INACTIVE] * len(requests)
         access: list[tuple[int, Introspection, SessionId]] = []
         refresh: list[tuple[int, str]] = []
-        cache = self._batch_verified
         for i, (token, _) in enumerate(requests):
             # An access token (a JWS) and a refresh token never share a shape, so trying
             # the cheap local checks first gives the answer the hint's order would.
-            digest = cache.digest(token)
-            identity = cache.get(digest, now)
-            if identity is None:
-                identity = self.access.verify(token)
-                if identity is not None:
-                    cache.put(digest, identity)
+            identity = self.access.verified(token, now)
             sid = parse_session_id(identity.sid) if identity is not None else None
             if identity is not None and sid is not None:
                 access.append((i, identity, sid))

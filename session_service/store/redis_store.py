@@ -345,7 +345,8 @@ class RedisSessionStore:
         tried: set[str] = {keep}
         while True:
             members = [m.decode() for m in await translate_errors(self._client.zrange(index, 0, -1))]
-            batch = [m for m in members if m not in tried][:USER_WIDE_BATCH]
+            rest = [m for m in members if m not in tried]
+            batch = rest[:USER_WIDE_BATCH]
             if not batch:
                 return tuple(ended)
             # Sessions that a batch could not end (another user's, by a tag collision) are
@@ -368,6 +369,10 @@ class RedisSessionStore:
             batch_ended = [f"{tag}.{m.decode()}" for m in reply[1]]
             await self._relay.after_script(event, recorded=bool(batch_ended))
             ended += batch_ended
+            if len(rest) <= USER_WIDE_BATCH:
+                # Everything read was in this batch: no second read of the index just to see
+                # it empty. Sessions created meanwhile are new logins, not ones we were asked for.
+                return tuple(ended)
 
     async def list_user(
         self, user_id: str, now_ms: int, page_size: int, after: str = ""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from session_service.domain.access import AccessCheck
-from session_service.domain.gateway import GatewayCheck, RevokedSessions, VerifiedTokens
+from session_service.domain.access import AccessCheck, VerifiedTokens
+from session_service.domain.gateway import GatewayCheck, RevokedSessions
 from session_service.domain.ids import new_session_id
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import AccessClaims, Revocation, RevocationBatch
@@ -80,10 +80,8 @@ def _setup(
 ) -> tuple[GatewayCheck, Codec, Store, RevokedSessions, Monotonic]:
     codec, store, clock, mono = Codec(), Store(), Clock(), Monotonic()
     revoked = RevokedSessions(Feed(), clock, max_silence_s=3.0, leeway_s=5, monotonic=mono)
-    access = AccessCheck(codec, store)  # type: ignore[arg-type]
-    check = GatewayCheck(
-        access, clock, revoked=revoked if local else None, cache_size=cache_size, max_token=8192
-    )
+    access = AccessCheck(codec, store, VerifiedTokens(cache_size))  # type: ignore[arg-type]
+    check = GatewayCheck(access, clock, revoked=revoked if local else None, max_token=8192)
     return check, codec, store, revoked, mono
 
 
