@@ -296,7 +296,7 @@ async def _start(
     health_server, health_port = None, 0
     if settings.health_port:
         # Kubernetes gRPC probes speak plaintext only: health alone gets a plaintext port.
-        health_server = grpc.aio.server()
+        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if reuse_port else 0)])
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_port = health_server.add_insecure_port(f"{_host(settings.host)}:{settings.health_port}")
         if health_port == 0:

@@ -21,7 +21,6 @@ from session_service.errors import ConfigError
 
 ENV_PREFIX = "SESSION_"
 
-JWT_ALGORITHMS = SUPPORTED_ALGORITHMS
 LIMIT_POLICIES = ("evict-oldest", "reject-new")
 REDIS_MODES = ("standalone", "cluster")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -73,7 +72,9 @@ class Settings:
         "Empty generates a key at start (development only).",
     )
     signing_key_id: str = _setting("", "kid of the key that signs; needed when the folder has several.")
-    jwt_algorithm: str = _setting("EdDSA", "Algorithm of the generated development key.", JWT_ALGORITHMS)
+    jwt_algorithm: str = _setting(
+        "EdDSA", "Algorithm of the generated development key.", SUPPORTED_ALGORITHMS
+    )
     access_token_ttl: int = _setting(900, "Seconds an access token is valid.")
     idle_timeout: int = _setting(86400, "Seconds of inactivity after which a session ends (sliding).")
     absolute_timeout: int = _setting(1209600, "Seconds after creation at which a session ends regardless.")

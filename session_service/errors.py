@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import grpc
 from session_wire import reasons
-from session_wire.reasons import ERROR_DOMAIN
-
-__all__ = ["ERROR_DOMAIN"]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 from session_wire.v1 import session_pb2 as pb
 
-UNARY = ("Create", "Get", "Refresh", "Revoke", "Introspect", "Update", "List", "GetJwks")
 STREAMING = ("WatchRevocations",)
 
 
@@ -40,6 +40,11 @@ def seeds() -> dict[str, list[bytes]]:
             pb.RevokeRequest(access_token="eyJhbGciOiJFZERTQSJ9.e30.sig"),
         ],
         "Introspect": [pb.IntrospectRequest(token="eyJ.e30.x", token_type_hint="access_token")],
+        "IntrospectBatch": [
+            pb.IntrospectBatchRequest(
+                requests=[pb.IntrospectRequest(token="eyJ.e30.x"), pb.IntrospectRequest(token=sid + ".x")]
+            )
+        ],
         "Update": [pb.UpdateRequest(session_id=sid, set={"k": b"v"}, remove=["old"], expected_version=2)],
         "List": [pb.ListRequest(user_id="fuzz", page_size=5, page_token="cDE6YWJjOmRlZg")],
         "GetJwks": [pb.GetJwksRequest()],
@@ -97,3 +102,23 @@ def cases(rng: random.Random, count: int) -> Iterator[tuple[str, bytes]]:
         for _ in range(rng.randrange(1, 4)):
             data = mutate(data, rng)
         yield method, data
+
+
+BAD = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+
+
+async def send(channel: grpc.aio.Channel, method: str, body: bytes) -> grpc.StatusCode:
+    """Sends raw bytes; the status the call ends with (OK for a stream that answered)."""
+    path = f"/session.v1.SessionService/{method}"
+    try:
+        if method in STREAMING:
+            stream: Any = channel.unary_stream(path)
+            call = stream(body, timeout=5)
+            await call.read()  # the first response (the replay) or the error
+            call.cancel()
+        else:
+            unary: Any = channel.unary_unary(path)
+            await unary(body, timeout=5)
+    except grpc.aio.AioRpcError as e:
+        return e.code()
+    return grpc.StatusCode.OK

@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--set", action="append", help="KEY=VALUE")
     u.add_argument("--remove", action="append", default=[])
     u.add_argument("--expected-version", type=int, default=0)
-    ls = cmd.add_parser("list", help="a user's sessions (every page, unless --page-token/--page-size)")
+    ls = cmd.add_parser("list", help="a user's sessions (every page, unless --page-token)")
     ls.add_argument("user_id")
     ls.add_argument("--page-size", type=int, default=0, help="sessions per page (0: the service's default)")
     ls.add_argument("--page-token", default="", help="continue after this page; prints one page only")

@@ -11,8 +11,6 @@ from session_wire.token_profile import RESERVED_CLAIMS
 from session_service.domain.model import ClientInfo, DataPatch, NewSession
 from session_service.errors import FieldViolation, InvalidArgument
 
-"""Claims the service sets itself; a caller's extra claims may not name them."""
-
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

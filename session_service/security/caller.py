@@ -1,6 +1,6 @@
 """Who is calling: the identity of the service behind a request.
 
-Two sources, read by the (future) transport interceptor in this order:
+Two sources, read by the transport's caller guard in this order:
 
 1. **The client certificate** (mTLS, :class:`~session_service.security.tls.ServerTls`
    with a client CA): :func:`identity_from_auth_context` takes ``x509_pem_cert`` from

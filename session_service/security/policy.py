@@ -22,9 +22,9 @@ and the previous policy stays).
 :func:`decide` is the whole decision, a pure function of the policy, the caller's
 identity (:mod:`session_service.security.caller`), the RPC's short name and, for
 ``Create``, the requested ``client_id``. The gRPC health service
-(``grpc.health.v1.Health``) and server reflection are not subject to the policy:
-probes carry no caller identity, so the interceptor must let them through without
-calling :func:`decide`.
+(``grpc.health.v1.Health``) is not subject to the policy: probes carry no caller
+identity, so the interceptor lets them through without calling :func:`decide`. Server
+reflection is, as ``ServerReflectionInfo``.
 """
 
 from __future__ import annotations

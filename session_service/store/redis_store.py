@@ -32,7 +32,7 @@ from session_service.store.scripts import Script, ScriptCode, Scripts
 
 log = logging.getLogger(__name__)
 
-DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_user", "publish_revocation"})
+DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_user"})
 """State changes a caller relies on; with SESSION_REDIS_WAIT_REPLICAS they wait for replicas.
 Get's expiry slide (touch) and List's index pruning are cheap to lose in a failover."""
 

@@ -21,7 +21,6 @@ from session_service.transport.caller_guard import current_caller
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-_EXEMPT = ("/grpc.health.v1.Health/",)
 _RETRY_WHEN_OVERLOADED_S = 0.05
 
 
@@ -36,10 +35,10 @@ class Admission:
         self._watchers = 0
         self._limiter = CallerRateLimiter(caller_rate_limit) if caller_rate_limit > 0 else None
 
-    def enter(self, method: str, context: Context, *, watch: bool) -> bool:
-        """Admits the call or raises Overloaded / RateLimited. True when ``leave`` must follow."""
-        if method.startswith(_EXEMPT):
-            return False
+    def enter(self, context: Context, *, watch: bool) -> bool:
+        """Admits the call or raises Overloaded / RateLimited. True when ``leave`` must follow.
+
+        Health checks never come here (the interceptor leaves them open)."""
         if watch:
             if self._max_watchers and self._watchers >= self._max_watchers:
                 raise Overloaded("revocation watchers", _RETRY_WHEN_OVERLOADED_S)
@@ -62,11 +61,6 @@ class Admission:
             self._watchers -= 1
         else:
             self._calls -= 1
-
-    @property
-    def in_flight(self) -> tuple[int, int]:
-        """(calls, watchers) being served now."""
-        return self._calls, self._watchers
 
 
 class CallerRateLimiter:

@@ -29,8 +29,6 @@ runs in its own task, so this never leaks into another call."""
 REFLECTION_RPC = "ServerReflectionInfo"
 """Server reflection's one RPC, as the policy names it."""
 
-_OPEN_SERVICES = ("/grpc.health.v1.Health/",)
-
 
 class CallerGuard:
     """Authenticates the caller of every call and applies the authorization policy."""
@@ -56,11 +54,10 @@ class CallerGuard:
         """Whether calls are checked at all (plaintext development: not)."""
         return self._mutual_tls or self._tokens is not None or self._policy is not None
 
-    def authorize(self, method: str, request: Any, context: Context) -> None:
-        """Returns when the call may go on; raises CallerUnauthenticated or CallerNotAllowed."""
-        if method.startswith(_OPEN_SERVICES):
-            return
-        rpc = method.rpartition("/")[2]
+    def authorize(self, rpc: str, request: Any, context: Context) -> None:
+        """Returns when a call of ``rpc`` (its short name, as the policy names it) may go on;
+        raises CallerUnauthenticated or CallerNotAllowed. Health checks never come here (the
+        interceptor leaves them open)."""
         identity: str | None = None
         try:
             identity = self._identify(context)

@@ -19,9 +19,10 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from session_wire.reasons import ERROR_DOMAIN
 
 from session_service.deadline import call_deadline
-from session_service.errors import ERROR_DOMAIN, FieldViolation, InvalidArgument, SessionError
+from session_service.errors import FieldViolation, InvalidArgument, SessionError
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +130,22 @@ async def _fail(context: Context, call: CallObserver, method: str, error: Except
     await context.abort_with_status(rpc_status.to_status(_INTERNAL))
 
 
+_OPEN_TO_ALL = ("/grpc.health.v1.Health/",)
+"""Methods no guard or bound applies to."""
+
+
 class CallGuard(Protocol):
     """Decides whether a call may go on (caller authentication and authorization)."""
 
-    def authorize(self, method: str, request: Any, context: Context) -> None:
-        """Returns when the call may go on; raises a SessionError otherwise."""
+    def authorize(self, rpc: str, request: Any, context: Context) -> None:
+        """Returns when a call of ``rpc`` (the method's short name) may go on; raises a
+        SessionError otherwise."""
 
 
 class CallBounds(Protocol):
     """Admits a call within the replica's bounds (see :mod:`session_service.transport.admission`)."""
 
-    def enter(self, method: str, context: Context, *, watch: bool) -> bool:
+    def enter(self, context: Context, *, watch: bool) -> bool:
         """Admits the call or raises a SessionError; True when ``leave`` must follow."""
         ...
 
@@ -153,6 +159,7 @@ async def _admit(
     context: Context,
     call: CallObserver,
     method: str,
+    rpc: str,
     request: Any,
     *,
     watch: bool = False,
@@ -162,9 +169,9 @@ async def _admit(
     entered = False
     try:
         if guard is not None:
-            guard.authorize(method, request, context)
+            guard.authorize(rpc, request, context)
         if bounds is not None:
-            entered = bounds.enter(method, context, watch=watch)
+            entered = bounds.enter(context, watch=watch)
     except SessionError as e:
         await _fail(context, call, method, e)
     if request is MALFORMED:
@@ -181,11 +188,13 @@ def _wrap(
     guard: CallGuard | None,
     bounds: CallBounds | None,
 ) -> Any:
+    rpc = method.rpartition("/")[2]
+
     async def behavior(request: Any, context: Context) -> Any:
         call = observer.call_started(method)
         entered = False
         try:
-            entered = await _admit(guard, bounds, context, call, method, request)
+            entered = await _admit(guard, bounds, context, call, method, rpc, request)
             time_left = context.time_remaining()
             if time_left is not None:
                 # Each call runs in its own task, so this does not leak into other calls.
@@ -213,11 +222,13 @@ def _wrap_stream(
 ) -> Any:
     # Server-streaming handlers (WatchRevocations): the same mapping, also for errors raised
     # after responses have been sent (e.g. Redis going away in the middle of a watch).
+    rpc = method.rpartition("/")[2]
+
     async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
         call = observer.call_started(method)
         entered = False
         try:
-            entered = await _admit(guard, bounds, context, call, method, request, watch=True)
+            entered = await _admit(guard, bounds, context, call, method, rpc, request, watch=True)
             try:
                 async for response in inner(request, context):
                     yield response
@@ -235,9 +246,11 @@ def _wrap_stream(
 def _guard_bidi(inner: Callable[[Any, Any], Any], method: str, guard: CallGuard) -> Any:
     # Bidirectional streams (server reflection) are only guarded: the caller check runs
     # before the first request is read.
+    rpc = method.rpartition("/")[2]
+
     async def behavior(requests: Any, context: Context) -> AsyncIterator[Any]:
         try:
-            guard.authorize(method, None, context)
+            guard.authorize(rpc, None, context)
         except SessionError as e:
             await context.abort_with_status(status_for(e))
         async for response in inner(requests, context):
@@ -275,21 +288,24 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return self._handlers[method]
         handler = await continuation(handler_call_details)
         wrapped = handler
+        # Decided once per method, not per call: health checks carry no credentials (probes)
+        # and must keep answering under load, so they are neither guarded nor bounded.
+        guard, bounds = (None, None) if method.startswith(_OPEN_TO_ALL) else (self._guard, self._bounds)
         if handler is not None and handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method, self._observer, self._guard, self._bounds),
+                _wrap(handler.unary_unary, method, self._observer, guard, bounds),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler is not None and handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method, self._observer, self._guard, self._bounds),
+                _wrap_stream(handler.unary_stream, method, self._observer, guard, bounds),
                 request_deserializer=_safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        elif handler is not None and handler.stream_stream is not None and self._guard is not None:
+        elif handler is not None and handler.stream_stream is not None and guard is not None:
             wrapped = grpc.stream_stream_rpc_method_handler(
-                _guard_bidi(handler.stream_stream, method, self._guard),
+                _guard_bidi(handler.stream_stream, method, guard),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from session_service.domain.gateway import GatewayCheck
@@ -132,9 +132,3 @@ class GatewayDoor:
 
 def _refused(challenge: str) -> HttpAnswer:
     return HttpAnswer(401, client_headers=(("www-authenticate", challenge),), body="unauthorized\n")
-
-
-def lower_keys(headers: Mapping[str, str]) -> Callable[[str], str | None]:
-    """A lookup by lower-case name over headers whose names may have any case."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return lowered.get

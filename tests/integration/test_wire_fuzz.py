@@ -6,34 +6,20 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.app import SERVICE_METHODS
 from tests.conftest import Running
-from tests.wire_fuzz import STREAMING, cases
+from tests.wire_fuzz import BAD, cases, seeds, send
 
 CASES = 600
-BAD = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 
 
-async def send(channel: grpc.aio.Channel, method: str, body: bytes) -> grpc.StatusCode:
-    """Sends raw bytes; the status the call ends with (OK for a stream that answered)."""
-    path = f"/session.v1.SessionService/{method}"
-    try:
-        if method in STREAMING:
-            stream: Any = channel.unary_stream(path)
-            call = stream(body, timeout=5)
-            await call.read()  # the first response (the replay) or the error
-            call.cancel()
-        else:
-            unary: Any = channel.unary_unary(path)
-            await unary(body, timeout=5)
-    except grpc.aio.AioRpcError as e:
-        return e.code()
-    return grpc.StatusCode.OK
+def test_the_fuzzer_has_seeds_for_every_rpc() -> None:
+    assert set(seeds()) == set(SERVICE_METHODS)
 
 
 async def test_mutated_requests_never_fail_internally_and_the_service_keeps_serving(svc: Running) -> None:
