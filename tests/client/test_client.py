@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -206,3 +208,24 @@ async def test_sync_client_works_from_code_without_an_event_loop(svc: Running) -
 
     # The service runs on this test's loop, so the blocking code runs in a thread.
     assert await asyncio.to_thread(blocking_caller) == (1, 1, "SessionNotFound")
+
+
+async def test_the_client_and_sessionctl_follow_every_page_of_list(
+    svc: Running, connect: ClientFactory
+) -> None:
+    client = await connect(svc)
+    ids = {(await client.create("pages")).session.session_id for _ in range(23)}
+    listed = await client.list_sessions("pages", page_size=5)
+    assert [s.session_id for s in listed] == sorted(ids)
+    first = await client.list_page("pages", page_size=5)
+    assert len(first.sessions) == 5 and first.next_page_token
+    # sessionctl prints every page as one list, unless given a page token.
+    base = [sys.executable, "-m", "session_client.cli", "--target", target(svc), "list", "pages"]
+    for extra, expected in (
+        (["--page-size", "5"], 23),
+        (["--page-size", "5", "--page-token", first.next_page_token], 5),
+    ):
+        process = await asyncio.create_subprocess_exec(*base, *extra, stdout=asyncio.subprocess.PIPE)
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0
+        assert len(json.loads(out)["sessions"]) == expected

@@ -418,3 +418,23 @@ async def test_a_remembered_token_does_not_vouch_for_another_signature(
     with pytest.raises(MalformedToken):
         verifier.verify(f"{header}.{payload}")
     assert verifier.verify(token).subject == "mallory"
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "RS256"])
+async def test_every_supported_algorithm_verifies_and_refuses_a_forged_signature(
+    algorithm: str, start_service: ServiceFactory, start_verifier: VerifierFactory, connect: ClientFactory
+) -> None:
+    # The Verifier checks signatures itself (no pyjwt): each algorithm's own path, ES256's
+    # r||s to DER conversion included, against tokens the service really issued.
+    r = await start_service(keys=Keyring.generate(algorithm))
+    verifier = await start_verifier(r)
+    created = await (await connect(r)).create("algo")
+    verified = verifier.verify(created.access_token)
+    assert (verified.subject, verified.session_id) == ("algo", created.session.session_id)
+    header, payload, signature = created.access_token.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[len(raw) // 2] ^= 0x01
+    with pytest.raises(InvalidSignature):
+        verifier.verify(f"{header}.{payload}.{_b64(bytes(raw))}")
+    with pytest.raises(InvalidSignature):  # a signature of the wrong length
+        verifier.verify(f"{header}.{payload}.{_b64(bytes(raw[:-1]))}")

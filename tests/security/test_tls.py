@@ -230,6 +230,24 @@ async def test_watch_task_picks_up_a_certificate_from_a_new_ca(tls_setup: TlsSet
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_rotated_client_ca_admits_its_clients_and_refuses_the_old_ones(tls_setup: TlsSetup) -> None:
+    tls = tls_setup.server_tls()
+    old_client = tls_setup.ca.issue_client(uri=LOGIN_SPIFFE_ID)
+    new_client_ca = CertificateAuthority("rotated client CA")
+    new_client = new_client_ca.issue_client(uri=LOGIN_SPIFFE_ID)
+    async with tls, serving(tls) as port:
+        assert await whoami(port, tls_setup.ca, old_client) == LOGIN_SPIFFE_ID
+        with pytest.raises(grpc.aio.AioRpcError):
+            await whoami(port, tls_setup.ca, new_client)
+        # Same server certificate, new client CA (cert-manager rotating the trust bundle).
+        tls_setup.rotate(tls_setup.server, client_ca=new_client_ca)
+        await eventually(lambda: tls.material.client_ca == new_client_ca.cert_pem)
+        assert await whoami(port, tls_setup.ca, new_client) == LOGIN_SPIFFE_ID
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await whoami(port, tls_setup.ca, old_client)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
 async def test_invalid_rotation_keeps_serving_the_previous_certificate(
     tls_setup: TlsSetup, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
