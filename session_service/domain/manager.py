@@ -149,38 +149,42 @@ class SessionManager:
         sessions, last = await self._store.list_user(user_id, self._clock.now_ms(), size, after)
         return sessions, encode_page_token(user_id, last) if last else ""
 
-    async def revoke_session(self, session_id: str, reason: RevocationReason | None = None) -> int:
-        """Ends one session; 0 when it had already ended (or never existed)."""
+    async def revoke_session(self, session_id: str, reason: RevocationReason | None = None) -> SessionsEnded:
+        """Ends one session; nothing when it had already ended (or never existed)."""
         sid = self._session_id("session_id", session_id)
         reason = self._caller_reason(reason, default_revocation_reason("session_id"))
         return self._ended(SessionsEnded(reason, await self._store.revoke(sid, self._clock.now_ms(), reason)))
 
-    async def revoke_refresh_token(self, refresh_token: str, reason: RevocationReason | None = None) -> int:
-        """Ends the session of a current refresh token (RFC 7009); 0 for an invalid token."""
+    async def revoke_refresh_token(
+        self, refresh_token: str, reason: RevocationReason | None = None
+    ) -> SessionsEnded:
+        """Ends the session of a current refresh token (RFC 7009); nothing for an invalid token."""
         self._require_token("refresh_token", refresh_token)
         reason = self._caller_reason(reason, default_revocation_reason("refresh_token"))
         presented = parse_refresh_token(refresh_token)
         if presented is None:
-            return 0
+            return SessionsEnded(reason, ())
         ended = await self._store.revoke(
             presented.session_id, self._clock.now_ms(), reason, refresh=presented
         )
         return self._ended(SessionsEnded(reason, ended))
 
-    async def revoke_access_token(self, access_token: str, reason: RevocationReason | None = None) -> int:
-        """Ends the session of a valid access token (RFC 7009); 0 for an invalid token."""
+    async def revoke_access_token(
+        self, access_token: str, reason: RevocationReason | None = None
+    ) -> SessionsEnded:
+        """Ends the session of a valid access token (RFC 7009); nothing for an invalid token."""
         self._require_token("access_token", access_token)
         reason = self._caller_reason(reason, default_revocation_reason("access_token"))
         claims = self._tokens.verify(access_token)
         sid = parse_session_id(claims.sid) if claims else None
         if claims is None or sid is None:
-            return 0
+            return SessionsEnded(reason, ())
         ended = await self._store.revoke(sid, self._clock.now_ms(), reason, user_id=claims.sub)
         return self._ended(SessionsEnded(reason, ended, claims.sub))
 
     async def revoke_user(
         self, user_id: str, except_session_id: str = "", reason: RevocationReason | None = None
-    ) -> int:
+    ) -> SessionsEnded:
         """Ends every session of the user, except ``except_session_id`` when given."""
         v = Violations()
         check_user_id(v, "user_id", user_id, self._limits)
@@ -190,14 +194,14 @@ class SessionManager:
         ended = await self._store.revoke_user(user_id, keep, self._clock.now_ms(), reason)
         return self._ended(SessionsEnded(reason, ended, user_id))
 
-    def _ended(self, ended: SessionsEnded) -> int:
+    def _ended(self, ended: SessionsEnded) -> SessionsEnded:
         """Every end of sessions passes here once (Revoke of any kind, refresh-token reuse,
         eviction under the per-user limit), after the store has made it durable together
-        with its revocation event: the one place to add an audit record. Returns how many
-        live sessions ended."""
+        with its revocation event; ``on_ended`` hears it. Returns it, with the reason the
+        end was given (a caller's, or the default for what it named)."""
         if self._on_ended is not None and ended.session_ids:
             self._on_ended(ended)
-        return len(ended.session_ids)
+        return ended
 
     @staticmethod
     def _caller_reason(given: RevocationReason | None, default: RevocationReason) -> RevocationReason:

@@ -12,7 +12,7 @@ from session_wire.v1 import session_pb2_grpc
 
 from session_service.audit import AuditLog
 from session_service.domain.manager import SessionManager
-from session_service.domain.model import DataPatch, default_revocation_reason
+from session_service.domain.model import DataPatch
 from session_service.errors import FieldViolation, InvalidArgument
 from session_service.transport import convert
 from session_service.transport.caller_guard import current_caller
@@ -54,24 +54,24 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         given = convert.reason_from_proto(request.reason)
         if request.reason and given is None:
             raise InvalidArgument([FieldViolation("reason", "is not a RevocationReason")])
-        reason = given or default_revocation_reason(target or "", bool(request.except_session_id))
         if target == "session_id":
-            count = await self._manager.revoke_session(request.session_id, given)
+            ended = await self._manager.revoke_session(request.session_id, given)
             named = request.session_id
         elif target == "refresh_token":
-            count = await self._manager.revoke_refresh_token(request.refresh_token, given)
+            ended = await self._manager.revoke_refresh_token(request.refresh_token, given)
             named = request.refresh_token  # the audit line keeps only its session id
         elif target == "access_token":
-            count = await self._manager.revoke_access_token(request.access_token, given)
+            ended = await self._manager.revoke_access_token(request.access_token, given)
             named = request.access_token  # the audit line keeps nothing of it
         elif target == "user_id":
-            count = await self._manager.revoke_user(request.user_id, request.except_session_id, given)
+            ended = await self._manager.revoke_user(request.user_id, request.except_session_id, given)
             named = request.user_id
         else:
             raise InvalidArgument(
                 [FieldViolation("target", "set one of session_id, refresh_token, access_token, user_id")]
             )
-        self._audit.sessions_revoked(current_caller.get(), target, named, count, reason.value)
+        count = len(ended.session_ids)
+        self._audit.sessions_revoked(current_caller.get(), target, named, count, ended.reason.value)
         return pb.RevokeResponse(revoked_count=count)
 
     async def Introspect(self, request: pb.IntrospectRequest, context: Context) -> pb.IntrospectResponse:
