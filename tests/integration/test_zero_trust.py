@@ -417,3 +417,33 @@ async def test_sessionctl_speaks_mtls_and_sends_a_caller_token(
     assert code == 1 and json.loads(err)["reason"] == "CALLER_NOT_ALLOWED"
     code, _, err = await sessionctl("jwks")  # plaintext to a TLS port: refused
     assert code == 1 and json.loads(err)["code"] == "UNAVAILABLE"
+
+
+async def test_envoy_check_is_allowed_to_the_listed_gateway_identity_only(
+    start_secure: Starter, pki: Pki, tmp_path: Path
+) -> None:
+    from session_wire.ext_authz import attribute_context_pb2, external_auth_pb2, external_auth_pb2_grpc
+
+    gateway = "spiffe://cluster.local/ns/istio-system/sa/ingress"
+    policy = _policy(tmp_path, {ALICE_SVC: ["Create"], gateway: ["Check"], READER: ["GetJwks"]})
+    service = await _mtls_service(start_secure, pki, policy)
+    async with pki.channel(service.port, pki.ca.issue_client(uri=ALICE_SVC)) as channel:
+        token = (
+            await session_pb2_grpc.SessionServiceStub(channel).Create(pb.CreateRequest(user_id="eve"))
+        ).access_token
+    http = attribute_context_pb2.AttributeContext.HttpRequest(
+        method="GET", path="/", host="shop.example", headers={"authorization": f"Bearer {token}"}
+    )
+    request = external_auth_pb2.CheckRequest(
+        attributes=attribute_context_pb2.AttributeContext(
+            request=attribute_context_pb2.AttributeContext.Request(http=http)
+        )
+    )
+    async with pki.channel(service.port, pki.ca.issue_client(uri=gateway)) as channel:
+        allowed = await external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=5)
+        assert allowed.status.code == 0
+        assert {o.header.key: o.header.value for o in allowed.ok_response.headers}["x-user-id"] == "eve"
+    async with pki.channel(service.port, pki.ca.issue_client(uri=READER)) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=5)
+        assert _code_reason(denied.value) == (grpc.StatusCode.PERMISSION_DENIED, NOT_ALLOWED)
