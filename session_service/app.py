@@ -214,7 +214,26 @@ async def _start(
     keyring: Keyring,
     reuse_port: bool,
 ) -> Service:
+    # Everything acquired is released, in reverse, if a later step fails; once the service
+    # is up, Service.stop releases it instead.
+    async with contextlib.AsyncExitStack() as cleanup:
+        service = await _build(settings, url, embedded, clock, keyring, reuse_port, cleanup)
+        cleanup.pop_all()
+    return service
+
+
+async def _build(
+    settings: Settings,
+    url: str,
+    embedded: RedisServerProcess | None,
+    clock: Clock,
+    keyring: Keyring,
+    reuse_port: bool,
+    cleanup: contextlib.AsyncExitStack,
+) -> Service:
+    """Builds and starts the service, registering on ``cleanup`` how to release each part."""
     telemetry = Telemetry.from_environ()
+    cleanup.callback(telemetry.close)
     audit = AuditLog(clock)
     security = _Security(settings, audit)  # ConfigError on a bad file: before anything starts
     store = RedisSessionStore(
@@ -225,6 +244,7 @@ async def _start(
         redis_timeout=settings.redis_timeout,
         exit_before_relay=os.environ.get(EXIT_BEFORE_RELAY_ENV) == "1",
     )
+    cleanup.push_async_callback(store.close)
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.
     revocations = RedisRevocationFeed(
         store.client,
@@ -290,8 +310,6 @@ async def _start(
     else:
         port = server.add_insecure_port(address)
     if port == 0:
-        await store.close()
-        telemetry.close()
         raise OSError(f"could not listen on {settings.host}:{settings.port}")
     health_server, health_port = None, 0
     if settings.health_port:
@@ -300,14 +318,10 @@ async def _start(
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_port = health_server.add_insecure_port(f"{_host(settings.host)}:{settings.health_port}")
         if health_port == 0:
-            await store.close()
-            telemetry.close()
             raise OSError(f"could not listen on {settings.host}:{settings.health_port}")
     try:
         telemetry.serve_metrics(settings.host, settings.metrics_port)
     except OSError as e:
-        await store.close()
-        telemetry.close()
         raise OSError(f"could not serve metrics on {settings.host}:{settings.metrics_port}: {e}") from e
     service = Service(
         settings,
@@ -323,16 +337,14 @@ async def _start(
         health_port,
     )
     service.gateway = gateway
+    cleanup.push_async_callback(service._resources.aclose)
     await security.start(service._resources)
+    cleanup.push_async_callback(service._gateway_resources.aclose)
     try:
         service.forward_auth_port = await _start_gateway(
             settings, gateway, door, service._gateway_resources, reuse_port
         )
     except OSError as e:
-        await service._gateway_resources.aclose()
-        await service._resources.aclose()
-        await store.close()
-        telemetry.close()
         raise OSError(
             f"could not serve forward-auth on {settings.host}:{settings.forward_auth_port}: {e}"
         ) from e
