@@ -87,7 +87,7 @@ def _option(name: str, value: str) -> base_pb2.HeaderValueOption:
 
 def _header_lookup(http: attribute_context_pb2.AttributeContext.HttpRequest) -> Callable[[str], str | None]:
     if http.headers:
-        # Envoy lower-cases the names; a client's own headers cannot change that.
+        # Envoy lower-cases the names; the copy also covers other senders of CheckRequests.
         return {k.lower(): v for k, v in http.headers.items()}.get
     found: dict[str, str] = {}
     for h in http.header_map.headers:

@@ -122,12 +122,15 @@ class GatewayDoor:
             return HttpAnswer(503, client_headers=(("retry-after", "1"),), body="session check unavailable\n")
         if not identity.active:
             return _refused(CHALLENGE_INVALID_TOKEN)
-        values = zip(
-            self._headers.names, (identity.sub, identity.sid, identity.scope, identity.client_id), strict=True
-        )
-        present = tuple((name, value) for name, value in values if value)
-        absent = tuple(name for name in self._headers.names if name not in dict(present))
-        return HttpAnswer(200, upstream_headers=present, upstream_headers_to_remove=absent)
+        values = (identity.sub, identity.sid, identity.scope, identity.client_id)
+        present: list[tuple[str, str]] = []
+        absent: list[str] = []
+        for name, value in zip(self._headers.names, values, strict=True):
+            if value:
+                present.append((name, value))
+            else:
+                absent.append(name)
+        return HttpAnswer(200, upstream_headers=tuple(present), upstream_headers_to_remove=tuple(absent))
 
 
 def _refused(challenge: str) -> HttpAnswer:
