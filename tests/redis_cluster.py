@@ -70,13 +70,24 @@ class Node:
 
 @contextlib.contextmanager
 def local_cluster() -> Iterator[LocalRedisCluster]:
-    """A started 6-node cluster on free ports, stopped (by PID) afterwards."""
-    cluster = LocalRedisCluster(cluster_ports(6))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    """A started 6-node cluster on free ports, stopped (by PID) afterwards.
+
+    A port found free can still be taken before the node binds it (another test's
+    connection): then the cluster is started again on other ports, up to three times."""
+    for attempt in range(3):
+        cluster = LocalRedisCluster(cluster_ports(6))
+        try:
+            cluster.start()
+        except (RuntimeError, subprocess.CalledProcessError):
+            cluster.stop()
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+        return
 
 
 def _command(client: redis.Redis, *args: str) -> Any:
@@ -84,9 +95,12 @@ def _command(client: redis.Redis, *args: str) -> Any:
 
 
 def cluster_ports(count: int) -> list[int]:
-    """Free loopback ports whose cluster-bus twins (port + 10000) are free as well."""
+    """Free loopback ports whose cluster-bus twins (port + 10000) are free as well.
+
+    Both stay below Linux's ephemeral range (from 32768), so outgoing connections of the
+    rest of the suite cannot take them between this check and the nodes' bind."""
     ports: list[int] = []
-    candidate = secrets.randbelow(20000) + 20000
+    candidate = secrets.randbelow(12000) + 10000
     while len(ports) < count:
         candidate += 1
         if all(_free(p) for p in (candidate, candidate + 10000)):

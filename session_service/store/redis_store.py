@@ -111,42 +111,34 @@ class RedisSessionStore:
             script, keys, args, retry_after_loss=retry_after_loss, durable=script.name in DURABLE_SCRIPTS
         )
 
-    async def _run_user_wide(
+    async def _run_declaring_members(
         self,
         script: Script,
         keys: list[str],
         index: str,
-        session_prefix: str | None,
+        session_prefix: str,
         args: Sequence[str | int | bytes],
-        *,
-        retry_after_loss: bool = True,
-        optimistic: bool = False,
-        before_run: Callable[[int], Awaitable[None]] | None = None,
+        before_run: Callable[[int], Awaitable[None]],
     ) -> Any:
-        """Runs a script that may touch all of a user's sessions, declaring their keys.
+        """Runs a script that may touch all of a user's sessions (create at the limit).
 
-        The user's ``index`` is read first and every member's session key is passed in
-        KEYS after ``keys``, so Redis Cluster can redirect all of them during a migration
-        (see declared_members in _lib.lua). With ``session_prefix`` None the script needs
-        no other sessions and runs as is. ``optimistic`` first tries without the members:
-        a script that needs them answers INDEX_CHANGED, and only then is the index read.
-        ``before_run`` is awaited with the number of members before each run that
-        declares them.
+        It first runs with ``keys`` alone; a script that needs the user's other sessions
+        answers INDEX_CHANGED, and then the ``index`` is read and every member's session key
+        is passed in KEYS after ``keys``, so Redis Cluster can redirect all of them during a
+        migration (see declared_members in _lib.lua). ``before_run`` is awaited with the
+        number of members before each run that declares them. Never retried after a lost
+        reply: create must not run twice.
         """
-        if session_prefix is None:
-            return await self._run(script, keys, args, retry_after_loss=retry_after_loss)
-        if optimistic:
-            reply = await self._run(script, keys, args, retry_after_loss=retry_after_loss)
-            if reply[0] != ScriptCode.INDEX_CHANGED:
-                return reply
+        reply = await self._run(script, keys, args, retry_after_loss=False)
+        if reply[0] != ScriptCode.INDEX_CHANGED:
+            return reply
         give_up = time.monotonic() + remaining(self._retry_timeout)
         attempt = 0
         while True:
             members = await translate_errors(self._client.zrange(index, 0, -1))
-            if before_run is not None:
-                await before_run(len(members))
+            await before_run(len(members))
             declared = [*keys, *(session_prefix + m.decode() for m in members)]
-            reply = await self._run(script, declared, args, retry_after_loss=retry_after_loss)
+            reply = await self._run(script, declared, args, retry_after_loss=False)
             if reply[0] != ScriptCode.INDEX_CHANGED:
                 return reply
             # Another call changed this user's sessions in between (a burst of logins):
@@ -179,11 +171,12 @@ class RedisSessionStore:
             if members >= policy.max_sessions and not policy.reject_new and not noted:
                 noted.append(await self._relay.note(event))
 
-        reply = await self._run_user_wide(
+        # With no per-user limit the script never asks for the members (INDEX_CHANGED).
+        reply = await self._run_declaring_members(
             self._scripts.create,
             [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "c"), self._keys.outbox(sid.tag)],
             self._keys.index(sid.tag),
-            self._keys.session_prefix(sid.tag) if policy.max_sessions > 0 else None,
+            self._keys.session_prefix(sid.tag),
             [
                 now_ms,
                 sid.nonce,
@@ -204,9 +197,7 @@ class RedisSessionStore:
                 *self._relay.outbox_args(event, now_ms, eviction_reason.value),
                 *data,
             ],
-            retry_after_loss=False,
-            optimistic=True,
-            before_run=note_if_full,
+            note_if_full,
         )
         if reply[0] in (ScriptCode.LIMIT_REACHED, ScriptCode.RATE_LIMITED):
             # Refused before anything ended: a note made for a possible eviction leads nowhere.
