@@ -31,6 +31,7 @@ from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.redis_store import RedisSessionStore
 from session_service.store.revocations import RedisRevocationFeed
+from session_service.tasks import stop_tasks
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
@@ -163,10 +164,7 @@ class Service:
             await self.health_server.stop(0)
         # The background tasks also watch this flag: a cancellation alone can be lost.
         self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks, within=self.settings.redis_timeout + 1, what="stop")
         # Forward-auth and the gateway's revocation follower read the store: they stop before it.
         await self._gateway_resources.aclose()
         await self.store.relay.close()

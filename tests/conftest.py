@@ -92,8 +92,8 @@ def raw_client(target: RedisTarget) -> Any:
     if target.mode == "cluster":
         first = target.url.split(",")[0].removeprefix("redis://")
         host, port = first.split(":")
-        return RedisCluster(host=host, port=int(port))
-    return Redis.from_url(target.url)
+        return RedisCluster(host=host, port=int(port), socket_timeout=5, socket_connect_timeout=5)
+    return Redis.from_url(target.url, socket_timeout=5, socket_connect_timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -149,19 +149,30 @@ async def start_service(redis_target: RedisTarget, keyring: Keyring) -> AsyncIte
 
     yield factory
     for r in started:
-        await r.channel.close()
-        await r.redis.aclose()
+        await within(5, r.channel.close(), "closing the test's channel")
+        await within(5, r.redis.aclose(), "closing the test's Redis client")
         await stop_within(r.service, 20)
+
+
+async def within(seconds: float, aw: Awaitable[Any], what: str) -> Any:
+    """Awaits ``aw`` for at most ``seconds``; a hang fails the test at once (instead of at
+    the suite's timeout) and prints where every task waits.
+
+    asyncio.wait, not wait_for: wait_for cancels the hung awaitable and then waits for
+    that cancellation, which is exactly what a hang with a lost cancellation never ends."""
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        for other in asyncio.all_tasks():
+            other.print_stack(file=sys.stderr)
+        task.cancel()
+        pytest.fail(f"{what} did not finish within {seconds}s (task stacks on stderr)")
+    return task.result()
 
 
 async def stop_within(service: Service, seconds: float) -> None:
     """Stops a service; a stop that hangs fails the test and shows where every task waits."""
-    try:
-        await asyncio.wait_for(service.stop(grace=0), seconds)
-    except TimeoutError:
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
-        raise
+    await within(seconds, service.stop(grace=0), "stopping the service")
 
 
 @pytest.fixture

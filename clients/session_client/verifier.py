@@ -118,6 +118,7 @@ class _Key:
 
 
 _MAX_HEADERS = 64
+_CLOSE_WITHIN_S = 5.0  # how long close() waits for the background tasks
 """Distinct verified JOSE headers remembered (one or two per key in practice)."""
 
 
@@ -260,14 +261,18 @@ class Verifier:
             raise
 
     async def close(self) -> None:
-        """Stops the background tasks."""
-        tasks = [*self._tasks, *([self._jwks_fetch] if self._jwks_fetch else [])]
+        """Stops the background tasks (waiting at most a few seconds for them)."""
+        tasks = [t for t in (*self._tasks, self._jwks_fetch) if t is not None and not t.done()]
+        self._tasks = []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        if tasks:
+            # asyncio.wait, not awaiting each task: a task whose cancellation a library
+            # swallowed must not hang the caller's shutdown, and our own caller's
+            # cancellation must not be absorbed here.
+            _, stuck = await asyncio.wait(tasks, timeout=_CLOSE_WITHIN_S)
+            for task in stuck:
+                log.error("verifier task %s did not stop within %.0fs", task.get_name(), _CLOSE_WITHIN_S)
 
     @property
     def staleness(self) -> float:
@@ -520,6 +525,7 @@ class Verifier:
         try:
             await self._fetch_jwks()
         except SessionClientError as e:
+            _raise_if_cancel_requested()
             log.warning("could not refetch the JWKS: %s", e)
 
     async def _refresh_jwks(self) -> None:
@@ -548,8 +554,10 @@ class Verifier:
             except TimeoutError:
                 log.warning("revocation stream silent for %.0fs; reconnecting", self._max_silence)
             except SessionClientError as e:
+                _raise_if_cancel_requested()
                 log.warning("revocation stream failed (%s); reconnecting in %.2fs", e, backoff)
             except Exception:
+                _raise_if_cancel_requested()
                 # Whatever it was, a verifier that stops following revocations is worse.
                 log.exception("revocation stream broke unexpectedly; reconnecting in %.2fs", backoff)
             finally:
@@ -604,3 +612,11 @@ def _reason_name(value: int) -> str:
 def _is_number(value: object) -> bool:
     kind = type(value)
     return kind is int or kind is float
+
+
+def _raise_if_cancel_requested() -> None:
+    # grpc.aio can turn a task's cancellation into a CANCELLED status (a client error
+    # here), or swallow it; a retry loop must still end when its task was cancelled.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError

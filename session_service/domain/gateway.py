@@ -21,7 +21,6 @@ INACTIVE. A store that cannot be read raises StoreUnavailable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import heapq
 import logging
@@ -34,6 +33,7 @@ from session_service.domain.clock import Clock
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
 from session_service.errors import SessionError
+from session_service.tasks import raise_if_cancel_requested, stop_tasks
 
 __all__ = ["GatewayCheck", "RevokedSessions"]
 
@@ -83,9 +83,7 @@ class RevokedSessions:
         """Stops following the feed, for good."""
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task], within=2.0, what="gateway revocation follower")
             self._task = None
 
     def fresh(self, issued_at_s: int) -> bool:
@@ -136,8 +134,10 @@ class RevokedSessions:
                     self.apply(batch)
                     backoff = 0.05
             except SessionError as e:
+                raise_if_cancel_requested()
                 log.warning("gateway revocation feed failed (%s); checks read the store meanwhile", e)
             except Exception:
+                raise_if_cancel_requested()
                 # Anything else (an unexpected reply) must not end the follower for good.
                 log.exception("gateway revocation feed failed; checks read the store meanwhile")
             # Ended or failed: until the next replay has caught up, the set may miss revocations.

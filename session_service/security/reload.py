@@ -52,6 +52,7 @@ from typing import Any, Generic, Self, TypeVar
 import watchfiles
 
 from session_service.errors import ConfigError
+from session_service.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +285,7 @@ class Reloader(AsyncStartStop, Generic[T]):
         # fallback in case it does not.
         done, _ = await asyncio.wait({task}, timeout=5)
         if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await stop_tasks([task], within=2.0, what="file watch")
 
     async def _watch(self) -> None:
         # A change between construction (or the last check) and now would produce no

@@ -51,6 +51,7 @@ from session_service.errors import StoreUnavailable
 from session_service.store.execution import ScriptRunner, translate_errors
 from session_service.store.keys import PENDING_INDEXES, KeySchema
 from session_service.store.scripts import Scripts
+from session_service.tasks import raise_if_cancel_requested, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,7 @@ class RevocationRelay:
             try:
                 await self.recover_once()
             except Exception:
+                raise_if_cancel_requested()
                 # Whatever it was, a relay that stops is worse: try again next round.
                 log.exception("revocation relay pass failed")
             await asyncio.sleep(self._interval)
@@ -289,8 +291,7 @@ class RevocationRelay:
         """Waits briefly for fast-path relays in flight; the rest is left to other replicas."""
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._redis_timeout)
-        for task in list(self._background):
-            task.cancel()
+        await stop_tasks(list(self._background), within=1.0, what="revocation relay")
 
 
 def _text(value: Any) -> str:

@@ -37,6 +37,7 @@ from session_service.domain.model import RevocationReason
 from session_service.domain.ports import Revocation, RevocationBatch
 from session_service.errors import StoreUnavailable
 from session_service.store.execution import translate_errors
+from session_service.tasks import stop_tasks
 
 _CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 _REASONS = {r.value: r for r in RevocationReason}
@@ -192,11 +193,7 @@ class RedisRevocationFeed:
             queue.put_nowait(_CLOSED)
         self._subscribers.clear()
         if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except asyncio.CancelledError:
-                pass
+            await stop_tasks([self._reader], within=2.0, what="revocation stream reader")
 
     async def _resume_point(self, cursor: str) -> tuple[str, bool]:
         """Where the replay starts ('' = the oldest retained event) and whether the cursor was lost."""

@@ -24,7 +24,7 @@ from session_service.domain.manager import SessionManager
 from session_service.store.embedded import RedisServerProcess
 from session_service.transport.errors import ErrorInterceptor
 from session_service.transport.servicer import SessionServicer
-from tests.conftest import RedisTarget, Running
+from tests.conftest import RedisTarget, Running, within
 
 ClientFactory = Callable[..., Awaitable[SessionClient]]
 VerifierFactory = Callable[..., Awaitable[Verifier]]
@@ -53,7 +53,7 @@ async def connect() -> AsyncIterator[ClientFactory]:
 
     yield factory
     for client in clients:
-        await client.close()
+        await within(5, client.close(), "SessionClient.close")
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def start_verifier(connect: ClientFactory) -> AsyncIterator[VerifierFactor
 
     yield factory
     for verifier in verifiers:
-        await verifier.close()
+        await within(10, verifier.close(), "Verifier.close")
 
 
 async def serve_manager(

@@ -24,6 +24,7 @@ from session_client import (
     MissingClaim,
     RevocationsStale,
     SessionClient,
+    SessionClientError,
     SessionRevoked,
     TokenExpired,
     TokenNotYetValid,
@@ -286,6 +287,40 @@ class CountingClient(SessionClient):
     async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
         self.jwks_calls += 1
         return await super().get_jwks(timeout=timeout)
+
+
+class CancellationLosingClient(SessionClient):
+    """After the first GetJwks, each call hangs until cancelled and then raises a client
+    error instead of CancelledError, as grpc.aio does on some paths."""
+
+    jwks_calls = 0
+    hanging = asyncio.Event()
+
+    async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
+        self.jwks_calls += 1
+        if self.jwks_calls == 1:
+            return await super().get_jwks(timeout=timeout)
+        self.hanging.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise SessionClientError("CANCELLED") from None
+        raise AssertionError("unreachable")
+
+
+async def test_close_returns_although_a_background_call_lost_its_cancellation(svc: Running) -> None:
+    client = CancellationLosingClient(f"127.0.0.1:{svc.service.port}")
+    verifier = Verifier(client, jwks_refresh_interval=0.05)
+    await verifier.start()
+    try:
+        await asyncio.wait_for(client.hanging.wait(), 5)  # the periodic refresh hangs in its call
+        started = time.monotonic()
+        await verifier.close()
+        assert time.monotonic() - started < 1.0
+        await asyncio.sleep(0.2)
+        assert client.jwks_calls == 2, "the refresh loop went on after close()"
+    finally:
+        await client.close()
 
 
 async def test_unknown_kid_refetches_the_keys_at_most_once_per_interval(

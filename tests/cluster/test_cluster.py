@@ -27,6 +27,7 @@ from session_service.domain.ids import new_session_id
 from session_service.store.keys import KeySchema
 from session_service.store.scripts import NAMES, Scripts
 from session_service.tokens.keyring import Keyring
+from tests.conftest import stop_within
 from tests.redis_cluster import LocalRedisCluster
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ async def cluster_service(own_cluster: LocalRedisCluster, keyring: Keyring) -> A
         keyring=keyring,
     )
     yield service
-    await service.stop(grace=0)
+    await stop_within(service, 20)
 
 
 def test_every_key_a_script_touches_maps_to_one_slot(own_cluster: LocalRedisCluster) -> None:

@@ -26,7 +26,7 @@ from session_service.app import EXIT_BEFORE_RELAY_ENV, Service, start
 from session_service.config import Settings
 from session_service.domain.ids import user_tag
 from session_service.tokens.keyring import Keyring
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_within
 from tests.integration.test_server import _wait_serving
 from tests.redis_cluster import LocalRedisCluster, Node, frozen, set_config, shard_of
 
@@ -52,7 +52,7 @@ async def services(own_cluster: LocalRedisCluster, keyring: Keyring) -> AsyncIte
     started: list[Service] = []
     yield started
     for service in started:
-        await service.stop(grace=0)
+        await stop_within(service, 20)
 
 
 def _users_away_from(cluster: LocalRedisCluster, prefix: str, shard: Node, count: int) -> list[str]:
