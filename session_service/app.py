@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from session_wire.ext_authz import external_auth_pb2_grpc
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
@@ -38,7 +38,7 @@ from session_service.tokens.keyring import Keyring
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
-from session_service.transport.errors import ErrorInterceptor
+from session_service.transport.errors import ErrorInterceptor, WrappingRegistrar
 from session_service.transport.forward_auth import ForwardAuthServer
 from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
 from session_service.transport.servicer import SessionServicer
@@ -253,6 +253,8 @@ async def _build(
         heartbeat_s=min(1.0, settings.gateway_freshness / 3),
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
+    if not telemetry.tracing:
+        store.use_script_lane()
     try:
         await store.load_scripts()
     except SessionError as e:
@@ -273,34 +275,41 @@ async def _build(
         verified_tokens=settings.gateway_cache_size,
     )
 
+    # The tracing interceptor (if any) opens each call's span; every handler is registered
+    # already wrapped (errors mapped, caller guarded and admitted, outcome observed), so
+    # that work runs inside the span without a second interceptor's per-call cost.
     server = grpc.aio.server(
-        # The tracing interceptor (if any) comes first, so the error interceptor runs inside its span.
-        interceptors=[
-            *telemetry.server_interceptors(),
-            ErrorInterceptor(
-                telemetry.observer(),
-                security.guard if security.guard.active else None,
-                Admission(
-                    max_concurrent_rpcs=settings.max_concurrent_rpcs,
-                    max_watchers=settings.max_watchers,
-                    caller_rate_limit=settings.caller_rate_limit,
-                ),
-            ),
-        ],
+        interceptors=telemetry.server_interceptors(),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # Off unless workers share the port: a port picked as free must fail loudly if taken.
             ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
-    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), server)
+    wrapped = WrappingRegistrar(
+        server,
+        ErrorInterceptor(
+            telemetry.observer(),
+            security.guard if security.guard.active else None,
+            Admission(
+                max_concurrent_rpcs=settings.max_concurrent_rpcs,
+                max_watchers=settings.max_watchers,
+                caller_rate_limit=settings.caller_rate_limit,
+            ),
+        ),
+    ).as_server()
+    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), wrapped)
     gateway = _gateway_check(settings, manager, revocations, clock, limits)
     door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
-    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), server)
+    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), wrapped)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, ext_authz.SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, wrapped)
+    # enable_server_reflection picks the asyncio servicer only for a real grpc.aio.Server.
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(
+            (SERVICE_NAME, ext_authz.SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        ),
+        wrapped,
     )
     address = f"{_host(settings.host)}:{settings.port}"
     if security.tls is not None:

@@ -9,6 +9,8 @@ come from fixed sets. Nothing from a request ends up in a label.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
+from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -17,10 +19,9 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
-    Gauge,
-    Histogram,
     start_http_server,
 )
+from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 NAMESPACE = "session_service"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -34,21 +35,8 @@ class ServiceMetrics:
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self.registry.register(collector)
         r = self.registry
-        self.rpc_duration = Histogram(
-            "rpc_duration_seconds",
-            "Time to answer a SessionService call, by method and gRPC status code.",
-            ("method", "code"),
-            namespace=NAMESPACE,
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.rpc_in_flight = Gauge(
-            "rpc_in_flight",
-            "SessionService calls being handled right now.",
-            ("method",),
-            namespace=NAMESPACE,
-            registry=r,
-        )
+        self.rpcs = RpcStats()
+        r.register(self.rpcs)
         self.sessions_created = Counter(
             "sessions_created", "Sessions started by Create.", namespace=NAMESPACE, registry=r
         )
@@ -78,6 +66,79 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+
+
+class Latency:
+    """One (method, code) latency histogram: plain numbers, updated on the event loop."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket, not cumulative; last: +Inf
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Counts one call that took ``seconds``."""
+        self.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+
+class InFlight:
+    """Calls of one method being handled right now."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class RpcStats:
+    """``rpc_duration_seconds`` and ``rpc_in_flight``, kept without locks and exported at scrape time.
+
+    Every call updates them, so they cost what a few additions cost: prometheus_client's
+    Histogram and Gauge take a lock per update, which on the hot path cost more than the
+    rest of the bookkeeping together. Updates happen on the event loop's thread only; a
+    scrape (the HTTP server's thread) reads the numbers as they are, and the +Inf bucket
+    and the count are derived from the same list, so they always agree."""
+
+    def __init__(self) -> None:
+        self._latency: dict[tuple[str, str], Latency] = {}
+        self._in_flight: dict[str, InFlight] = {}
+
+    def latency(self, method: str, code: str) -> Latency:
+        """The histogram of ``method`` calls that ended with ``code`` (a gRPC status name)."""
+        found = self._latency.get((method, code))
+        if found is None:
+            found = self._latency[(method, code)] = Latency()
+        return found
+
+    def in_flight(self, method: str) -> InFlight:
+        """The in-flight count of ``method``."""
+        found = self._in_flight.get(method)
+        if found is None:
+            found = self._in_flight[method] = InFlight()
+        return found
+
+    def collect(self) -> Iterator[Metric]:
+        """The two metric families, as a prometheus_client collector."""
+        duration = HistogramMetricFamily(
+            f"{NAMESPACE}_rpc_duration_seconds",
+            "Time to answer a SessionService call, by method and gRPC status code.",
+            labels=("method", "code"),
+        )
+        for (method, code), latency in list(self._latency.items()):
+            total, buckets = 0, []
+            for bound, n in zip((*map(str, LATENCY_BUCKETS), "+Inf"), list(latency.counts), strict=True):
+                total += n
+                buckets.append((bound, total))
+            duration.add_metric([method, code], buckets, latency.sum)
+        yield duration
+        in_flight = GaugeMetricFamily(
+            f"{NAMESPACE}_rpc_in_flight", "SessionService calls being handled right now.", labels=("method",)
+        )
+        for method, calls in list(self._in_flight.items()):
+            in_flight.add_metric([method], calls.value)
+        yield in_flight
 
 
 class MetricsServer:

@@ -46,7 +46,7 @@ from session_wire import reasons
 
 from session_service.audit import AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
-from session_service.metrics import MetricsServer, ServiceMetrics
+from session_service.metrics import Latency, MetricsServer, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class Telemetry:
 
     def observer(self) -> RpcTelemetry:
         """What the error interceptor reports each call's outcome to."""
-        return RpcTelemetry(self.metrics)
+        return RpcTelemetry(self.metrics, tracing=self.tracing)
 
     def serve_metrics(self, host: str, port: int) -> None:
         """Serves Prometheus text on ``http://host:port/metrics``; port 0 serves nothing."""
@@ -240,8 +240,10 @@ class RpcTelemetry:
     """Turns each SessionService call's outcome into metrics, span attributes and a debug
     log line. Health checks are left alone: probes would drown the numbers."""
 
-    def __init__(self, metrics: ServiceMetrics) -> None:
+    def __init__(self, metrics: ServiceMetrics, *, tracing: bool = True) -> None:
+        """``tracing`` False: no span to look up per call (spans are not recorded)."""
         self._metrics = metrics
+        self._tracing = tracing
         # Looking a labelled child up costs more than the observation itself: once per method.
         self._children: dict[str, _MethodMetrics] = {}
 
@@ -253,7 +255,7 @@ class RpcTelemetry:
                 return _UNWATCHED
             # Only the service's own methods get here (the interceptor wraps known ones): bounded.
             children = self._children[method] = _MethodMetrics(self._metrics, method.rsplit("/", 1)[-1])
-        return CallTelemetry(self._metrics, children.method, children)
+        return CallTelemetry(self._metrics, children.method, children, tracing=self._tracing)
 
 
 class _MethodMetrics:
@@ -264,15 +266,15 @@ class _MethodMetrics:
     def __init__(self, metrics: ServiceMetrics, method: str) -> None:
         self._metrics = metrics
         self.method = method
-        self.in_flight = metrics.rpc_in_flight.labels(method)
-        self._durations: dict[grpc.StatusCode, Any] = {}
+        self.in_flight = metrics.rpcs.in_flight(method)
+        self._durations: dict[grpc.StatusCode, Latency] = {}
 
-    def duration(self, code: grpc.StatusCode) -> Any:
-        """The duration histogram child of this method and ``code``."""
-        child = self._durations.get(code)
-        if child is None:
-            child = self._durations[code] = self._metrics.rpc_duration.labels(self.method, code.name)
-        return child
+    def duration(self, code: grpc.StatusCode) -> Latency:
+        """The duration histogram of this method and ``code``."""
+        found = self._durations.get(code)
+        if found is None:
+            found = self._durations[code] = self._metrics.rpcs.latency(self.method, code.name)
+        return found
 
 
 class _Unwatched:
@@ -294,7 +296,14 @@ class CallTelemetry:
 
     __slots__ = ("_children", "_code", "_method", "_metrics", "_reason", "_span", "_started")
 
-    def __init__(self, metrics: ServiceMetrics, method: str, children: _MethodMetrics | None = None) -> None:
+    def __init__(
+        self,
+        metrics: ServiceMetrics,
+        method: str,
+        children: _MethodMetrics | None = None,
+        *,
+        tracing: bool = True,
+    ) -> None:
         self._metrics = metrics
         self._method = method
         self._children = children or _MethodMetrics(metrics, method)
@@ -302,8 +311,8 @@ class CallTelemetry:
         self._code: grpc.StatusCode | None = None
         self._reason = ""
         # The server span the gRPC instrumentation opened, when tracing is on.
-        self._span = trace.get_current_span()
-        self._children.in_flight.inc()
+        self._span = trace.get_current_span() if tracing else trace.INVALID_SPAN
+        self._children.in_flight.value += 1
 
     def succeeded(self, response: Any) -> None:
         """The handler returned ``response``."""
@@ -346,7 +355,7 @@ class CallTelemetry:
             self._code, self._reason = grpc.StatusCode.CANCELLED, "CANCELLED"
         code, method = self._code, self._method
         elapsed = time.perf_counter() - self._started
-        self._children.in_flight.dec()
+        self._children.in_flight.value -= 1
         self._children.duration(code).observe(elapsed)
         span = self._span
         if span.is_recording():

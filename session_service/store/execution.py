@@ -61,6 +61,7 @@ from redis.asyncio.cluster import PipelineCommand
 
 from session_service.deadline import remaining
 from session_service.errors import StoreFull, StoreUnavailable
+from session_service.store.lane import ScriptLane
 from session_service.store.scripts import Script
 
 T = TypeVar("T")
@@ -163,6 +164,17 @@ class ScriptRunner:
         self._client = client
         self._policy = policy
         self._cluster = hasattr(client, "get_node_from_key")
+        self._lane: ScriptLane | None = None
+
+    def use_lane(self) -> None:
+        """Runs scripts on a standalone Redis through the direct lane (store/lane.py)."""
+        if not self._cluster and self._lane is None:
+            self._lane = ScriptLane(self._client)
+
+    async def close(self) -> None:
+        """Closes the lane's connections (the client's own pool is closed with the client)."""
+        if self._lane is not None:
+            await self._lane.close()
 
     async def run(
         self,
@@ -207,6 +219,11 @@ class ScriptRunner:
 
     async def _once(self, script: Script, keys: Sequence[str], args: Sequence[Any], durable: bool) -> Any:
         if not durable or self._policy.wait_replicas == 0:
+            if self._lane is not None:
+                try:
+                    return await self._lane.call(script.packed(keys, args))
+                except rx.NoScriptError:
+                    return await script.evaluate(self._client, keys, args)
             return await script(self._client, keys, args)
         if self._cluster:
             return await self._durable_cluster(script, keys, args)

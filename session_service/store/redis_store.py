@@ -437,8 +437,15 @@ class RedisSessionStore:
         """Returns when Redis answers PING."""
         await translate_errors(self._client.ping())
 
+    def use_script_lane(self) -> None:
+        """Runs scripts through the direct lane when Redis is standalone (store/lane.py).
+
+        Not with tracing on: Redis spans come from instrumenting redis-py's own path."""
+        self._runner.use_lane()
+
     async def close(self) -> None:
         """Closes the connection pool(s)."""
+        await self._runner.close()
         await self._client.aclose()
 
 

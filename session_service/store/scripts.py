@@ -58,11 +58,15 @@ def script_source(name: str) -> str:
 class Script:
     """One registered script; read-only ones use EVALSHA_RO so they may run on replicas."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, source: str | None = None) -> None:
+        """The script ``lua/<name>.lua`` with the library, or ``source`` as given."""
         self.name = name
-        self.source = script_source(name)
+        self.source = script_source(name) if source is None else source
         self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
         self.read_only = "flags=no-writes" in self.source.partition("\n")[0]
+        command = b"EVALSHA_RO" if self.read_only else b"EVALSHA"
+        # The constant part of this script's EVALSHA in RESP (see store/lane.py).
+        self._packed_head = b"$%d\r\n%s\r\n$40\r\n%s\r\n" % (len(command), command, self.sha.encode())
 
     async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
         """Runs the script; loads it first if this Redis node has not seen it (NOSCRIPT)."""
@@ -70,10 +74,27 @@ class Script:
         try:
             return await evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            # A restarted or failed-over node has an empty script cache. EVAL sends the
-            # source once and caches it, to the node that owns the keys.
-            evaluate = client.eval_ro if self.read_only else client.eval
-            return await evaluate(self.source, len(keys), *keys, *args)
+            return await self.evaluate(client, keys, args)
+
+    async def evaluate(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
+        """Runs the script by its source (EVAL), which also caches it on the node.
+
+        A restarted or failed-over node has an empty script cache; EVAL sends the source
+        once, to the node that owns the keys."""
+        evaluate = client.eval_ro if self.read_only else client.eval
+        return await evaluate(self.source, len(keys), *keys, *args)
+
+    def packed(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> bytes:
+        """This script's EVALSHA (or EVALSHA_RO) with ``keys`` and ``args``, encoded in RESP."""
+        parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), self._packed_head, _bulk(len(keys))]
+        parts.extend(map(_bulk, keys))
+        parts.extend(map(_bulk, args))
+        return b"".join(parts)
+
+
+def _bulk(value: str | int | bytes) -> bytes:
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(raw), raw)
 
 
 class Scripts:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -287,6 +287,15 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if method in self._handlers:
             return self._handlers[method]
         handler = await continuation(handler_call_details)
+        wrapped = self.wrap_handler(method, handler)
+        # Only known methods are cached, so unknown names cannot grow the cache.
+        if handler is not None:
+            self._handlers[method] = wrapped
+        return wrapped
+
+    def wrap_handler(self, method: str, handler: Handler | None) -> Handler | None:
+        """``handler`` of the full method name ``method`` with errors mapped, the call
+        guarded and admitted, and its outcome observed."""
         wrapped = handler
         # Decided once per method, not per call: health checks carry no credentials (probes)
         # and must keep answering under load, so they are neither guarded nor bounded.
@@ -309,7 +318,49 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        # Only known methods are cached, so unknown names cannot grow the cache.
-        if handler is not None:
-            self._handlers[method] = wrapped
+        return wrapped
+
+
+class WrappingRegistrar:
+    """Stands in for a ``grpc.aio.Server`` in the generated ``add_*_to_server`` functions
+    and registers every handler already wrapped by an :class:`ErrorInterceptor`.
+
+    The same wrapping as installing the interceptor, without its per-call cost: grpc.aio
+    runs an interceptor's ``intercept_service`` coroutine for every call, even when it
+    only returns a cached handler (about a tenth of a Get's CPU time here)."""
+
+    def __init__(self, server: grpc.aio.Server, wrapper: ErrorInterceptor) -> None:
+        self._server = server
+        self._wrapper = wrapper
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        """Registers each generic handler behind one that wraps what it finds."""
+        self._server.add_generic_rpc_handlers([_WrappedGeneric(h, self._wrapper) for h in handlers])
+
+    def add_registered_method_handlers(self, service: str, handlers: Mapping[str, Handler]) -> None:
+        """Registers the methods of ``service``, each wrapped once, here."""
+        wrapped: dict[str, Handler] = {}
+        for name, handler in handlers.items():
+            wrapped[name] = self._wrapper.wrap_handler(f"/{service}/{name}", handler) or handler
+        self._server.add_registered_method_handlers(service, wrapped)
+
+    def as_server(self) -> grpc.aio.Server:
+        """This registrar, typed as what the generated functions accept (they only register)."""
+        return cast("grpc.aio.Server", self)
+
+
+class _WrappedGeneric(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, wrapper: ErrorInterceptor) -> None:
+        self._inner = inner
+        self._wrapper = wrapper
+        self._handlers: dict[str, Handler | None] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        method = handler_call_details.method
+        if method in self._handlers:
+            return self._handlers[method]
+        handler = self._inner.service(handler_call_details)
+        if handler is None:  # not this handler's method: unknown names are not cached
+            return None
+        wrapped = self._handlers[method] = self._wrapper.wrap_handler(method, handler)
         return wrapped

@@ -9,7 +9,9 @@ import sys
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import generate_latest
 
+from session_service.metrics import ServiceMetrics
 from session_service.telemetry import JsonLogFormatter, tracing_enabled
 
 
@@ -66,3 +68,29 @@ def test_json_log_line_includes_the_exception_text() -> None:
         record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     entry = json.loads(JsonLogFormatter().format(record))
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_rpc_latency_buckets_are_cumulative_with_each_bound_inclusive() -> None:
+    metrics = ServiceMetrics()
+    for seconds in (0.001, 0.0011, 0.3, 60.0):  # on a bound, just above it, mid-range, past the last
+        metrics.rpcs.latency("Get", "OK").observe(seconds)
+    metrics.rpcs.in_flight("Get").value += 2
+    text = generate_latest(metrics.registry).decode()
+
+    def sample(name: str, **labels: str) -> float:
+        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith(f"session_service_{name}{{{wanted}}} "):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"no sample {name} {labels} in:\n{text}")
+
+    bucket = "rpc_duration_seconds_bucket"
+    assert sample(bucket, code="OK", le="0.001", method="Get") == 1
+    assert sample(bucket, code="OK", le="0.0025", method="Get") == 2
+    assert sample(bucket, code="OK", le="0.25", method="Get") == 2
+    assert sample(bucket, code="OK", le="0.5", method="Get") == 3
+    assert sample(bucket, code="OK", le="10.0", method="Get") == 3
+    assert sample(bucket, code="OK", le="+Inf", method="Get") == 4
+    assert sample("rpc_duration_seconds_count", code="OK", method="Get") == 4
+    assert sample("rpc_duration_seconds_sum", code="OK", method="Get") == pytest.approx(60.3021)
+    assert sample("rpc_in_flight", method="Get") == 2

@@ -1,0 +1,97 @@
+"""The direct script lane (store/lane.py) against a real redis-server: replies never go to
+the wrong call, and connections Redis closed are not used again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis import exceptions as rx
+from redis.asyncio import Redis
+
+from session_service.store.embedded import RedisServerProcess
+from session_service.store.lane import ScriptLane
+from session_service.store.scripts import Script
+from tests.conftest import free_port
+
+# Spins for ARGV[1] ms of Redis time, then returns ARGV[2]: a call that is still running
+# when its caller gives up on it.
+_SLOW = """
+local t = redis.call('TIME')
+local stop = t[1] * 1000000 + t[2] + tonumber(ARGV[1]) * 1000
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop
+return ARGV[2]
+"""
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServerProcess]:
+    server = RedisServerProcess("redis-server", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(own_redis: RedisServerProcess) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(own_redis.url, socket_timeout=2)
+    yield redis
+    await redis.aclose()
+
+
+async def test_a_cancelled_call_never_hands_its_reply_to_the_next_one(client: Redis) -> None:
+    script = Script("inline", _SLOW)
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        slow = asyncio.create_task(lane.call(script.packed([], [150, "first"])))
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        # The first reply arrives on the abandoned connection, never on this call's.
+        for n in range(5):
+            assert await lane.call(script.packed([], [0, f"next-{n}"])) == f"next-{n}".encode()
+    finally:
+        await lane.close()
+
+
+async def test_an_error_reply_leaves_the_connection_usable(client: Redis) -> None:
+    script = Script("inline", "return ARGV[1]")
+    lane = ScriptLane(client)
+    try:
+        with pytest.raises(rx.NoScriptError):
+            await lane.call(script.packed([], ["x"]))
+        await client.script_load(script.source)
+        assert await lane.call(script.packed([], ["y"])) == b"y"
+        assert len(lane._open) == 1  # the same connection served both
+    finally:
+        await lane.close()
+
+
+async def test_connections_redis_closed_while_idle_are_not_used_again(client: Redis) -> None:
+    script = Script("inline", "return redis.call('INCR', KEYS[1])")
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        assert await lane.call(script.packed(["counter"], [])) == 1
+        # Redis drops clients idle for a second (its `timeout` setting), as after a restart.
+        await client.config_set("timeout", 1)
+        before = len(lane._open)
+        deadline = time.monotonic() + 10
+        while True:
+            clients = await client.client_list()
+            if len(clients) == 1:  # only the inspecting client is left
+                break
+            assert time.monotonic() < deadline, "Redis did not close the idle connection"
+            await client.ping()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)  # the event loop has seen the EOF
+        # Not idempotent: had it been sent on the dead connection, the call would fail.
+        assert await lane.call(script.packed(["counter"], [])) == 2
+        assert len(lane._open) == before  # the dead one was replaced, not kept
+    finally:
+        await client.config_set("timeout", 0)
+        await lane.close()
