@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
@@ -140,7 +140,12 @@ class AuditLog:
             **fields,
         }
         if self._logger.isEnabledFor(logging.INFO):
-            self._logger.info(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+            # makeRecord + handle is Logger.info without its search of the call stack for
+            # the caller's file and line (every audit line comes from here anyway).
+            line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+            self._logger.handle(
+                self._logger.makeRecord(self._logger.name, logging.INFO, __file__, 0, line, (), None)
+            )
         span = trace.get_current_span()
         if span.is_recording():
             span.add_event(
@@ -167,5 +172,4 @@ def _loggable_target(kind: RevocationTarget, target: str) -> str | None:
 
 def _rfc3339(ms: int) -> str:
     # Integer arithmetic: ms / 1000 as a float can round 678 ms down to 677.
-    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"

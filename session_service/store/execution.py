@@ -217,6 +217,10 @@ class ScriptRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
 
+    async def once(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One attempt, not retried and not durable: for callers with a fallback of their own."""
+        return await self._once(script, keys, args, durable=False)
+
     async def _once(self, script: Script, keys: Sequence[str], args: Sequence[Any], durable: bool) -> Any:
         if not durable or self._policy.wait_replicas == 0:
             if self._lane is not None:

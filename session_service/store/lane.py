@@ -21,6 +21,8 @@ and follows MOVED/ASK, and the Redis spans come from instrumenting redis-py's ow
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Any
 
 from redis import exceptions as rx
@@ -33,6 +35,7 @@ class ScriptLane:
         pool = client.connection_pool
         self._connection_class = pool.connection_class
         self._connection_kwargs = dict(pool.connection_kwargs)
+        self._timeout: float | None = self._connection_kwargs.get("socket_timeout")
         self._idle: list[Any] = []
         self._open: set[Any] = set()
         self._closed = False
@@ -46,14 +49,23 @@ class ScriptLane:
         try:
             if not connection.is_connected:
                 await connection.connect()
-            await connection.send_packed_command(packed, check_health=False)
-            reply = await connection.read_response()
+            # One time-out around the write and the read. redis-py's own send wraps each
+            # write in wait_for (a new task per command) and its read in another time-out.
+            async with asyncio.timeout(self._timeout):
+                writer = connection._writer
+                writer.write(packed)
+                await writer.drain()
+                reply = await connection.read_response(timeout=math.inf)
             reusable = True
             return reply
         except rx.ResponseError:
             # An error reply is a complete reply: the connection is in step.
             reusable = True
             raise
+        except TimeoutError:
+            raise rx.TimeoutError("Timeout talking to Redis") from None
+        except OSError as e:
+            raise rx.ConnectionError(f"Error while writing to Redis: {e}") from e
         finally:
             if reusable and not self._closed:
                 self._idle.append(connection)

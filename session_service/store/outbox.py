@@ -43,7 +43,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_SESSIONS = 500
 """Session ids per stream entry: about 20 KiB, far below any gRPC message limit."""
+
+_SETTLE_BATCH_S = 0.005
+"""How long the notes of finished fast-path relays gather before one script drops them."""
 
 REVOCATION_RETENTION_MARGIN_MS = 60_000
 """Revocation events are kept this much longer than they matter, for clock skew between
@@ -112,6 +115,8 @@ class RevocationRelay:
         self._exit_before_relay = exit_before_relay
         self._unreachable_until: dict[int, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._to_settle: dict[int, list[str]] = {}
+        self._settler: asyncio.Task[None] | None = None
         self._lagging_since: float | None = None
 
     @property
@@ -146,8 +151,8 @@ class RevocationRelay:
             try:
                 async with asyncio.timeout(self._redis_timeout):
                     await translate_errors(
-                        self._scripts.outbox_register(
-                            self._client,
+                        self._runner.once(
+                            self._scripts.outbox_register,
                             [self._keys.pending(n)],
                             [event.note, int(time.time() * 1000), self._retention_ms],
                         )
@@ -160,8 +165,13 @@ class RevocationRelay:
             return OutboxEvent(event.tag, event.event_id, n)
         raise last_error or StoreUnavailable("no pending-outbox index reachable")
 
-    async def after_script(self, event: OutboxEvent, *, recorded: bool) -> None:
+    async def after_script(
+        self, event: OutboxEvent, *, recorded: bool, outbox: Mapping[bytes, bytes] | None = None
+    ) -> None:
         """The fast path, right after the script: relays the outbox, then drops the note.
+
+        ``outbox``: the user's outbox as the script left it, when the script returned it
+        (saves reading it again); None reads it.
 
         Waits up to one Redis timeout; what is left then (the stream's shard slow or
         unreachable) goes on in the background, and what fails is left to :meth:`run`
@@ -170,20 +180,23 @@ class RevocationRelay:
             # Test hook (SESSION_TEST_EXIT_BEFORE_RELAY): die like a SIGKILL between the
             # script and the relay.
             os._exit(137)
-        task = asyncio.create_task(self._relay_own(event, recorded), context=contextvars.Context())
+        if outbox is not None and not outbox:
+            # Nothing to relay (nothing ended, nothing left behind): only the note goes.
+            self._settle_soon(event)
+            return
+        task = asyncio.create_task(self._relay_own(event, outbox), context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._redis_timeout):
                 await asyncio.shield(task)
 
-    async def _relay_own(self, event: OutboxEvent, recorded: bool) -> None:
+    async def _relay_own(self, event: OutboxEvent, outbox: Mapping[bytes, bytes] | None) -> None:
         try:
             # Drained even when this script recorded nothing: it also relays what an
             # earlier call may have left there without a note (see the module docstring).
-            await self.drain(event.tag)
-            if event.index >= 0:
-                await self._settle(event.index, [event.note])
+            await self.drain(event.tag, outbox)
+            self._settle_soon(event)
         except StoreUnavailable as e:
             log.warning("revocation event left in its outbox for the relay: %s", e)
         except Exception:
@@ -191,12 +204,14 @@ class RevocationRelay:
             # retry, never the caller's error (after_script must not raise).
             log.exception("revocation event left in its outbox for the relay")
 
-    async def drain(self, tag: str) -> set[str]:
+    async def drain(self, tag: str, entries: Mapping[bytes, bytes] | None = None) -> set[str]:
         """Appends every event in the user's outbox to the stream, then deletes them.
 
-        Returns the ids of the events relayed."""
+        ``entries``: the outbox as just read (None reads it). Returns the ids of the
+        events relayed."""
         outbox = self._keys.outbox(tag)
-        entries = await translate_errors(self._client.hgetall(outbox))
+        if entries is None:
+            entries = await translate_errors(self._client.hgetall(outbox))
         if not entries:
             return set()
         for raw_id, raw in entries.items():
@@ -221,6 +236,28 @@ class RevocationRelay:
         relayed = {_text(k) for k in entries}
         await self._runner.run(self._scripts.outbox_ack, [outbox], sorted(relayed), retry_after_loss=True)
         return relayed
+
+    def _settle_soon(self, event: OutboxEvent) -> None:
+        """Drops the event's note in the next batch: one script per index for all the
+        notes of the calls that finished meanwhile, instead of one per call. A note
+        whose batch fails stays for :meth:`run` (which finds its outbox relayed)."""
+        if event.index < 0:
+            return
+        self._to_settle.setdefault(event.index, []).append(event.note)
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle_batches(), context=contextvars.Context())
+            self._background.add(self._settler)
+            self._settler.add_done_callback(self._background.discard)
+
+    async def _settle_batches(self) -> None:
+        while self._to_settle:
+            await asyncio.sleep(_SETTLE_BATCH_S)  # the calls finishing meanwhile join this batch
+            batches, self._to_settle = self._to_settle, {}
+            for index, notes in batches.items():
+                try:
+                    await self._settle(index, notes)
+                except StoreUnavailable as e:
+                    log.warning("revocation notes left for the relay's next pass: %s", e)
 
     async def _settle(self, index: int, notes: Sequence[str]) -> None:
         await self._runner.run(

@@ -306,24 +306,23 @@ class RedisSessionStore:
         """Ends one live session (matching the refresh token or user when given)."""
         required_hash = refresh.secret_hash if refresh else ""
         event = await self._relay.note(self._relay.new_event(sid.tag))
-        reply = int(
-            await self._run(
-                self._scripts.revoke,
-                [*self._keys.for_session(sid), self._keys.outbox(sid.tag)],
-                [
-                    now_ms,
-                    sid.nonce,
-                    required_hash,
-                    user_id,
-                    sid.tag,
-                    *self._relay.outbox_args(event, now_ms, reason.value),
-                ],
-            )
+        code, outbox = await self._run(
+            self._scripts.revoke,
+            [*self._keys.for_session(sid), self._keys.outbox(sid.tag)],
+            [
+                now_ms,
+                sid.nonce,
+                required_hash,
+                user_id,
+                sid.tag,
+                *self._relay.outbox_args(event, now_ms, reason.value),
+            ],
         )
         # Only a session this call ended has an event; a repeat after a lost reply finds
         # the event already in the outbox (or the stream), recorded by the first run.
-        await self._relay.after_script(event, recorded=reply == 1)
-        return (str(sid),) if reply == 1 else ()
+        ended = int(code) == 1
+        await self._relay.after_script(event, recorded=ended, outbox=_pairs(outbox))
+        return (str(sid),) if ended else ()
 
     async def revoke_user(
         self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
@@ -447,6 +446,11 @@ class RedisSessionStore:
         """Closes the connection pool(s)."""
         await self._runner.close()
         await self._client.aclose()
+
+
+def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
+    """A hash from a script's HGETALL reply (field, value, field, value, ...)."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:

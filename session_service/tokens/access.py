@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from typing import Any
 
@@ -10,7 +12,7 @@ from session_wire.token_profile import REQUIRED_CLAIMS, TOKEN_TYPE
 
 from session_service.domain.model import Session
 from session_service.domain.ports import AccessClaims
-from session_service.tokens.keyring import Keyring
+from session_service.tokens.keyring import Key, Keyring
 
 _REQUIRED = list(REQUIRED_CLAIMS)
 
@@ -24,7 +26,9 @@ class JwtCodec:
         self._audience = audience
         self._ttl_s = ttl_s
         self._leeway_s = leeway_s
-        self._headers = {"kid": keyring.signer.kid, "typ": TOKEN_TYPE}
+        self._signer: Key | None = None
+        self._algorithm: Any = None
+        self._header_segment = b""
 
     def issue(self, session: Session, now_ms: int) -> tuple[str, int]:
         """A token valid for the configured TTL, never past the session's absolute expiry."""
@@ -45,10 +49,22 @@ class JwtCodec:
             claims["scope"] = " ".join(session.scopes)
         if session.client_id:
             claims["client_id"] = session.client_id
+        return self._sign(claims), exp
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        # The JWS compact serialization (RFC 7515) by hand around PyJWT's algorithm object:
+        # the protected header is the same for every token of a signer, so it is encoded
+        # once, and only the claims are serialized per token.
         signer = self._keyring.signer
+        if signer is not self._signer:
+            self._signer = signer
+            self._algorithm = jwt.get_algorithm_by_name(signer.algorithm)
+            header = {"alg": signer.algorithm, "kid": signer.kid, "typ": TOKEN_TYPE}
+            self._header_segment = _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
         assert signer.private is not None  # the Keyring guarantees a private signer
-        token = jwt.encode(claims, signer.private, algorithm=signer.algorithm, headers=self._headers)
-        return token, exp
+        signing_input = self._header_segment + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = self._algorithm.sign(signing_input, signer.private)
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
 
     def verify(self, token: str) -> AccessClaims | None:
         """Claims of a valid token; the algorithm comes from the key named by kid, never the token."""
@@ -92,3 +108,7 @@ class JwtCodec:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _b64(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 from session_client.status import error_details
@@ -73,10 +74,15 @@ async def test_revoke_racing_refresh_leaves_no_live_session(start_service: Servi
             assert error_details(refresh).reason == "REFRESH_TOKEN_INVALID"
     assert list((await r.stub.List(pb.ListRequest(user_id="racer"))).sessions) == []
     # Only the revocation stream and the ids of its events remain (both trim themselves;
-    # see store/outbox.py): outboxes and their notes are gone once relayed. The user's
-    # rate-limit buckets expire by themselves.
+    # see store/outbox.py): outboxes are gone once relayed, and their notes within the
+    # settle batch (milliseconds). The user's rate-limit buckets expire by themselves.
     stream = f"{r.prefix}:{{revocations}}"
-    left = {k for k in await r.redis.keys(f"{r.prefix}:*") if b":rl:" not in k}
+    deadline = time.monotonic() + 1.0
+    while True:
+        left = {k for k in await r.redis.keys(f"{r.prefix}:*") if b":rl:" not in k}
+        if left <= {stream.encode(), f"{stream}:ids".encode()} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
     assert left <= {stream.encode(), f"{stream}:ids".encode()}
 
 

@@ -95,3 +95,21 @@ async def test_connections_redis_closed_while_idle_are_not_used_again(client: Re
     finally:
         await client.config_set("timeout", 0)
         await lane.close()
+
+
+async def test_a_reply_that_takes_too_long_times_out_and_the_next_call_is_not_confused(
+    own_redis: RedisServerProcess,
+) -> None:
+    client = Redis.from_url(own_redis.url, socket_timeout=0.1)
+    script = Script("inline", source=_SLOW)
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        with pytest.raises(rx.TimeoutError):
+            await lane.call(script.packed([], [300, "late"]))
+        assert not lane._idle  # the timed-out connection was dropped
+        await asyncio.sleep(0.3)  # Redis is done with the slow script
+        assert await lane.call(script.packed([], [0, "mine"])) == b"mine"
+    finally:
+        await lane.close()
+        await client.aclose()
