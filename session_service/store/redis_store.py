@@ -454,24 +454,29 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
 
 
 def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
-    fields = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+    # Field names stay bytes: decoding every name of every hash read shows on Get's profile.
+    fields = _pairs(flat)
     # claims, scopes, client info and client_id are stored only when not empty (create.lua);
     # the client info as ip/ua/dev, or as one JSON field by an earlier version.
-    client = json.loads(fields["client"]) if "client" in fields else {}
-    for field, name in (("ip", "ip"), ("ua", "user_agent"), ("dev", "device")):
-        if field in fields:
-            client[name] = fields[field].decode()
+    legacy = fields.get(b"client")
+    client = json.loads(legacy) if legacy is not None else {}
+    ip, ua, dev = fields.get(b"ip"), fields.get(b"ua"), fields.get(b"dev")
+    claims, scopes, client_id = fields.get(b"claims"), fields.get(b"scopes"), fields.get(b"client_id")
     return Session(
         session_id=str(sid),
-        user_id=fields["user"].decode(),
-        created_at_ms=int(fields["created"]),
-        last_active_at_ms=int(fields["active"]),
-        idle_expires_at_ms=int(fields["idle_exp"]),
-        absolute_expires_at_ms=int(fields["abs_exp"]),
-        version=int(fields["ver"]),
-        data={k[2:]: v for k, v in fields.items() if k.startswith("d:")},
-        claims=json.loads(fields["claims"]) if "claims" in fields else {},
-        scopes=tuple(json.loads(fields["scopes"])) if "scopes" in fields else (),
-        client=ClientInfo(client.get("ip", ""), client.get("user_agent", ""), client.get("device", "")),
-        client_id=fields["client_id"].decode() if "client_id" in fields else "",
+        user_id=fields[b"user"].decode(),
+        created_at_ms=int(fields[b"created"]),
+        last_active_at_ms=int(fields[b"active"]),
+        idle_expires_at_ms=int(fields[b"idle_exp"]),
+        absolute_expires_at_ms=int(fields[b"abs_exp"]),
+        version=int(fields[b"ver"]),
+        data={k[2:].decode(): v for k, v in fields.items() if k.startswith(b"d:")},
+        claims=json.loads(claims) if claims is not None else {},
+        scopes=tuple(json.loads(scopes)) if scopes is not None else (),
+        client=ClientInfo(
+            ip.decode() if ip is not None else client.get("ip", ""),
+            ua.decode() if ua is not None else client.get("user_agent", ""),
+            dev.decode() if dev is not None else client.get("device", ""),
+        ),
+        client_id=client_id.decode() if client_id is not None else "",
     )

@@ -25,20 +25,28 @@ def timestamp(ms: int) -> Timestamp:
 
 def session_to_proto(s: Session) -> pb.Session:
     """The wire form of a session."""
-    return pb.Session(
+    # Timestamps and the client info are written into the message's own sub-messages:
+    # building separate messages first and handing them over copies each one (this runs
+    # on every Get, List, Create and Refresh).
+    m = pb.Session(
         session_id=s.session_id,
         user_id=s.user_id,
-        created_at=timestamp(s.created_at_ms),
-        last_active_at=timestamp(s.last_active_at_ms),
-        idle_expires_at=timestamp(s.idle_expires_at_ms),
-        absolute_expires_at=timestamp(s.absolute_expires_at_ms),
         version=s.version,
-        data=dict(s.data),
-        claims=dict(s.claims),
-        scopes=list(s.scopes),
-        client=pb.ClientInfo(ip=s.client.ip, user_agent=s.client.user_agent, device=s.client.device),
+        data=s.data,
+        claims=s.claims,
+        scopes=s.scopes,
         client_id=s.client_id,
     )
+    for field, ms in (
+        (m.created_at, s.created_at_ms),
+        (m.last_active_at, s.last_active_at_ms),
+        (m.idle_expires_at, s.idle_expires_at_ms),
+        (m.absolute_expires_at, s.absolute_expires_at_ms),
+    ):
+        field.seconds, field.nanos = ms // 1000, ms % 1000 * 1_000_000
+    client = m.client
+    client.ip, client.user_agent, client.device = s.client.ip, s.client.user_agent, s.client.device
+    return m
 
 
 def new_session_from_proto(r: pb.CreateRequest) -> NewSession:
