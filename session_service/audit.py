@@ -27,7 +27,9 @@ and, by event:
 - ``session_evicted``: ``user_id``, ``session_ids`` (list) ended to make room under the
   per-user session limit.
 - ``caller_denied``: ``rpc``, ``reason`` (``CALLER_UNAUTHENTICATED`` or
-  ``CALLER_NOT_ALLOWED``).
+  ``CALLER_NOT_ALLOWED``), and ``suppressed`` when identical refusals were left out
+  before it: per (caller, rpc, reason) a burst of 20 lines is written, then 5 a second
+  (a flood of refused calls cannot flood the audit trail).
 - ``signing_key_loaded``: ``kid``, ``algorithm``.
 
 For example::
@@ -43,7 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 from opentelemetry import trace
@@ -64,10 +66,17 @@ DenialReason = Literal["CALLER_UNAUTHENTICATED", "CALLER_NOT_ALLOWED"]
 class AuditLog:
     """The one emitter of audit events."""
 
-    def __init__(self, clock: Clock | None = None, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        logger: logging.Logger | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Stamps events with ``clock`` and writes them to ``logger`` (``session_service.audit``)."""
         self._clock = clock or SystemClock()
         self._logger = logger or logging.getLogger(AUDIT_LOGGER_NAME)
+        self._denials = _Throttle(DENIAL_LINES_PER_S, DENIAL_LINES_BURST, monotonic)
 
     def session_created(
         self, caller: str | None, user_id: str, session_id: str, client_id: str | None
@@ -125,8 +134,18 @@ class AuditLog:
             self.session_evicted(ended.user_id, ended.session_ids, caller)
 
     def caller_denied(self, caller: str | None, rpc: str, reason: DenialReason) -> None:
-        """A call was refused by caller authentication or the authorization policy."""
-        self._emit("caller_denied", caller, {"rpc": rpc, "reason": reason})
+        """A call was refused by caller authentication or the authorization policy.
+
+        Refusals cost an attacker nothing, so their lines are throttled per (caller, rpc,
+        reason): a burst, then a few per second; the next line written says how many
+        identical refusals were left out (``suppressed``)."""
+        suppressed = self._denials.admit((caller, rpc, reason))
+        if suppressed is None:
+            return
+        fields: dict[str, Any] = {"rpc": rpc, "reason": reason}
+        if suppressed:
+            fields["suppressed"] = suppressed
+        self._emit("caller_denied", caller, fields)
 
     def signing_key_loaded(self, kid: str, algorithm: str) -> None:
         """An access-token signing key was loaded."""
@@ -156,6 +175,43 @@ class AuditLog:
                     if key not in ("event", "time") and value is not None
                 },
             )
+
+
+DENIAL_LINES_PER_S = 5.0
+"""caller_denied lines per second per (caller, rpc, reason), after the burst."""
+DENIAL_LINES_BURST = 20
+"""caller_denied lines written at once before the rate applies."""
+_THROTTLE_KEYS = 10_000
+
+
+class _Throttle:
+    """A token bucket per key; what does not fit is counted for the next line that does."""
+
+    def __init__(self, rate: float, burst: int, monotonic: Callable[[], float]) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._monotonic = monotonic
+        # key -> [tokens, last refill, suppressed since the last line]
+        self._buckets: dict[Hashable, list[float]] = {}
+
+    def admit(self, key: Hashable) -> int | None:
+        """None: leave this line out; else write it, with this many left out before it."""
+        now = self._monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _THROTTLE_KEYS:
+                # Bounded: forgetting keys only lets their next lines through sooner.
+                self._buckets.clear()
+            bucket = self._buckets[key] = [float(self._burst), now, 0.0]
+        tokens = min(float(self._burst), bucket[0] + (now - bucket[1]) * self._rate)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            bucket[2] += 1
+            return None
+        suppressed = int(bucket[2])
+        bucket[0], bucket[2] = tokens - 1.0, 0.0
+        return suppressed
 
 
 def _loggable_target(kind: RevocationTarget, target: str) -> str | None:

@@ -157,3 +157,25 @@ def test_nothing_is_formatted_when_the_audit_logger_is_off(caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING, logger=AUDIT_LOGGER_NAME):
         AuditLog().signing_key_loaded("k", "ES256")
     assert emitted(caplog) == []
+
+
+def test_a_flood_of_refusals_writes_a_bounded_number_of_lines_and_counts_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    with caplog.at_level(logging.INFO, logger=AUDIT_LOGGER_NAME):
+        audit = AuditLog(clock=FixedClock(), monotonic=lambda: now[0])
+        for _ in range(1000):  # one instant
+            audit.caller_denied(None, "Create", "CALLER_UNAUTHENTICATED")
+        audit.caller_denied(CALLER, "Create", "CALLER_NOT_ALLOWED")  # another key: its own burst
+        now[0] += 1.0
+        for _ in range(1000):  # the next second: five more lines
+            audit.caller_denied(None, "Create", "CALLER_UNAUTHENTICATED")
+    lines = [e for e in emitted(caplog) if e["caller"] is None]
+    assert len(lines) == 20 + 5
+    assert all("suppressed" not in e for e in lines[:20])
+    assert lines[20]["suppressed"] == 980  # the first second's refusals left out
+    assert [e.get("suppressed", 0) for e in lines[21:]] == [0, 0, 0, 0]
+    assert sum(e.get("suppressed", 0) for e in lines) + len(lines) < 2000  # the rest still pending
+    other = [e for e in emitted(caplog) if e["caller"] == CALLER]
+    assert len(other) == 1 and "suppressed" not in other[0]
