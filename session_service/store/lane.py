@@ -1,19 +1,29 @@
-"""A direct lane for scripts on a standalone Redis: EVALSHA without redis-py's per-command layers.
+"""A direct lane for scripts on a standalone Redis: pipelined EVALSHA on one connection.
 
 Every RPC is one script call, so what a call costs on top of the round trip matters. On
 the standard path redis-py's asyncio client takes a connection from its pool under a
 lock, asks the socket whether stray data is waiting, records observability counters,
-goes through its retry wrapper, packs each argument, looks up a response callback, and
-gives the connection back under the lock again. Together that costs more CPU than
+wraps each write in ``wait_for`` (a new task), each read in a time-out, and gives the
+connection back under the lock again; every call also has its own connection, so every
+call is a write and a read system call of its own. Together that costs more CPU than
 Redis spends running the script.
 
-This lane keeps its own idle list of the same redis-py connection objects (same class,
-same settings: AUTH, TLS, timeouts), sends one pre-packed EVALSHA and reads its reply.
-A connection goes back to the idle list only after a complete command and reply, so it
-never holds stray data; after any other failure (time-out, reset, cancellation) it is
-disconnected and dropped, as redis-py itself does. Error replies are raised as the
-same redis-py exceptions (NoScriptError, OutOfMemoryError, ...), so callers handle both
-paths alike.
+This lane sends every call on one connection, in order, and matches replies to calls
+in the same order, as Redis answers them (RESP has no other way; this is how pipelining
+works). The commands of the calls made in one turn of the event loop leave in one
+write, and one read takes the replies of as many calls as have arrived.
+
+- The connection is a redis-py connection (same class, same settings: AUTH, TLS,
+  SELECT, time-outs), connected and greeted by redis-py; the lane then only writes
+  pre-packed commands to it and parses replies with hiredis, as redis-py does.
+- Error replies become the same redis-py exceptions (NoScriptError, OutOfMemoryError,
+  ...), so callers handle both paths alike.
+- A cancelled call keeps its place: its reply is read and dropped when it comes, so
+  the replies after it still reach their own calls.
+- When a reply is overdue (the connection's socket time-out), or the connection fails
+  or closes, every call waiting on it fails (TimeoutError or ConnectionError: "may have
+  run") and the connection is dropped; the next call opens a new one. A failure to
+  connect is redis-py's own ConnectionError ("... connecting to ..."): nothing ran.
 
 Used only against a standalone Redis with tracing off: the cluster client routes by slot
 and follows MOVED/ASK, and the Redis spans come from instrumenting redis-py's own path.
@@ -22,79 +32,169 @@ and follows MOVED/ASK, and the Redis spans come from instrumenting redis-py's ow
 from __future__ import annotations
 
 import asyncio
-import math
+import collections
+import contextlib
+import logging
 from typing import Any
 
+import hiredis
 from redis import exceptions as rx
+from redis._parsers.base import BaseParser  # redis pinned to 8.1.x (pyproject)
+
+log = logging.getLogger(__name__)
+
+_READ_BYTES = 65536
+
+
+class _Link:
+    """One connection and the calls waiting on it, oldest first."""
+
+    def __init__(self, connection: Any, timeout: float | None) -> None:
+        self.connection = connection
+        self.writer = connection._writer
+        self.reader = connection._reader
+        self.timeout = timeout
+        self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        self.outgoing: list[bytes] = []
+        self.error: Exception | None = None
+        self.parser = hiredis.Reader(
+            protocolError=rx.InvalidResponse, replyError=BaseParser.parse_error, notEnoughData=False
+        )
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.reading = loop.create_task(self._read(), name="redis-lane-reader")
+        self.watchdog: asyncio.TimerHandle | None = None
+
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        if self.error is not None:
+            raise self.error
+        future: asyncio.Future[Any] = self.loop.create_future()
+        deadline = self.loop.time() + self.timeout if self.timeout else 0.0
+        self.waiting.append((future, deadline))
+        if not self.outgoing:
+            self.loop.call_soon(self._flush)
+        self.outgoing.append(packed)
+        if self.timeout and self.watchdog is None:
+            self.watchdog = self.loop.call_later(self.timeout / 4, self._watch)
+        return future
+
+    def _flush(self) -> None:
+        if self.error is not None or not self.outgoing:
+            return
+        chunks, self.outgoing = self.outgoing, []
+        try:
+            self.writer.writelines(chunks)
+        except Exception as e:  # a transport closed under us
+            self.fail(rx.ConnectionError(f"Error while writing to Redis: {e}"))
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(_READ_BYTES)
+                if not data:
+                    raise rx.ConnectionError("Connection closed by server.")
+                self.parser.feed(data)
+                while (reply := self.parser.gets()) is not False:
+                    if not self.waiting:
+                        raise rx.InvalidResponse("a reply that no call waits for")
+                    future, _ = self.waiting.popleft()
+                    if future.done():  # its caller was cancelled: dropped, the order kept
+                        continue
+                    if isinstance(reply, rx.ResponseError):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        except asyncio.CancelledError:
+            self.fail(rx.ConnectionError("the script lane is closed"))
+            raise
+        except rx.RedisError as e:
+            self.fail(e)
+        except OSError as e:
+            self.fail(rx.ConnectionError(f"Error while reading from Redis: {e}"))
+
+    def _watch(self) -> None:
+        self.watchdog = None
+        if self.error is not None or not self.waiting:
+            return
+        _, deadline = self.waiting[0]
+        if self.loop.time() >= deadline:
+            self.fail(rx.TimeoutError("Timeout reading from Redis"))
+            return
+        assert self.timeout is not None
+        self.watchdog = self.loop.call_later(self.timeout / 4, self._watch)
+
+    def fail(self, error: Exception) -> None:
+        """Fails every waiting call and closes the connection (it is out of step now)."""
+        if self.error is None:
+            self.error = error
+        while self.waiting:
+            future, _ = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
+        self.outgoing = []
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        if not self.reading.done() and asyncio.current_task() is not self.reading:
+            self.reading.cancel()
 
 
 class ScriptLane:
-    """Runs EVALSHA / EVALSHA_RO on a standalone Redis over its own idle connections."""
+    """Runs pre-packed commands on a standalone Redis, pipelined on one connection."""
 
     def __init__(self, client: Any) -> None:
         pool = client.connection_pool
         self._connection_class = pool.connection_class
         self._connection_kwargs = dict(pool.connection_kwargs)
         self._timeout: float | None = self._connection_kwargs.get("socket_timeout")
-        self._idle: list[Any] = []
-        self._open: set[Any] = set()
+        self._link: _Link | None = None
+        self._connecting: asyncio.Future[_Link] | None = None
         self._closed = False
 
     async def call(self, packed: bytes) -> Any:
         """Sends one packed command and returns its reply; error replies raise redis-py's exceptions."""
+        link = self._link
+        if link is None or link.error is not None:
+            link = await self._connect()
+        future = link.send(packed)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            future.cancel()  # its reply, when it comes, is dropped
+            raise
+
+    async def _connect(self) -> _Link:
         if self._closed:
             raise rx.ConnectionError("the script lane is closed")
-        connection = (await self._idle_connection() if self._idle else None) or self._new_connection()
-        reusable = False
-        try:
-            if not connection.is_connected:
-                await connection.connect()
-            # One time-out around the write and the read. redis-py's own send wraps each
-            # write in wait_for (a new task per command) and its read in another time-out.
-            async with asyncio.timeout(self._timeout):
-                writer = connection._writer
-                writer.write(packed)
-                await writer.drain()
-                reply = await connection.read_response(timeout=math.inf)
-            reusable = True
-            return reply
-        except rx.ResponseError:
-            # An error reply is a complete reply: the connection is in step.
-            reusable = True
-            raise
-        except TimeoutError:
-            raise rx.TimeoutError("Timeout talking to Redis") from None
-        except OSError as e:
-            raise rx.ConnectionError(f"Error while writing to Redis: {e}") from e
-        finally:
-            if reusable and not self._closed:
-                self._idle.append(connection)
-            else:
-                self._open.discard(connection)
-                await connection.disconnect(nowait=True)
+        if self._connecting is None:
+            # One connect for all the calls that find no connection at the same time.
+            self._connecting = asyncio.ensure_future(self._open())
+            self._connecting.add_done_callback(self._connected)
+        return await asyncio.shield(self._connecting)
 
-    async def _idle_connection(self) -> Any:
-        # One that Redis closed while it was idle (a restart, its idle timeout) has seen
-        # EOF already: the event loop reads every socket as data arrives. Sending on it
-        # would fail a call that could not have run, so it is dropped here instead.
-        while self._idle:
-            connection = self._idle.pop()
-            reader = getattr(connection, "_reader", None)
-            if reader is not None and not reader.at_eof():
-                return connection
-            self._open.discard(connection)
-            await connection.disconnect(nowait=True)
-        return None
-
-    def _new_connection(self) -> Any:
+    async def _open(self) -> _Link:
         connection = self._connection_class(**self._connection_kwargs)
-        self._open.add(connection)
-        return connection
+        await connection.connect()
+        if self._closed:
+            await connection.disconnect(nowait=True)
+            raise rx.ConnectionError("the script lane is closed")
+        link = _Link(connection, self._timeout)
+        self._link = link
+        return link
+
+    def _connected(self, done: asyncio.Future[_Link]) -> None:
+        self._connecting = None
+        if not done.cancelled():
+            done.exception()  # retrieved here; the waiting calls raise it
 
     async def close(self) -> None:
-        """Disconnects every connection; calls still in flight drop theirs when they end."""
+        """Fails the calls still waiting and closes the connection."""
         self._closed = True
-        self._idle.clear()
-        for connection in list(self._open):
-            await connection.disconnect(nowait=True)
-        self._open.clear()
+        link, self._link = self._link, None
+        if link is not None:
+            link.fail(rx.ConnectionError("the script lane is closed"))
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait({link.reading}, timeout=1.0)
+            await link.connection.disconnect(nowait=True)

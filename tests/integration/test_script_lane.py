@@ -1,5 +1,5 @@
-"""The direct script lane (store/lane.py) against a real redis-server: replies never go to
-the wrong call, and connections Redis closed are not used again."""
+"""The direct script lane (store/lane.py) against a real redis-server: pipelined replies
+never go to the wrong call, and connections that failed or closed are not used again."""
 
 from __future__ import annotations
 
@@ -64,9 +64,10 @@ async def test_an_error_reply_leaves_the_connection_usable(client: Redis) -> Non
     try:
         with pytest.raises(rx.NoScriptError):
             await lane.call(script.packed([], ["x"]))
+        link = lane._link
         await client.script_load(script.source)
         assert await lane.call(script.packed([], ["y"])) == b"y"
-        assert len(lane._open) == 1  # the same connection served both
+        assert lane._link is link  # the same connection served both
     finally:
         await lane.close()
 
@@ -79,7 +80,7 @@ async def test_connections_redis_closed_while_idle_are_not_used_again(client: Re
         assert await lane.call(script.packed(["counter"], [])) == 1
         # Redis drops clients idle for a second (its `timeout` setting), as after a restart.
         await client.config_set("timeout", 1)
-        before = len(lane._open)
+        before = lane._link
         deadline = time.monotonic() + 10
         while True:
             clients = await client.client_list()
@@ -91,7 +92,7 @@ async def test_connections_redis_closed_while_idle_are_not_used_again(client: Re
         await asyncio.sleep(0.05)  # the event loop has seen the EOF
         # Not idempotent: had it been sent on the dead connection, the call would fail.
         assert await lane.call(script.packed(["counter"], [])) == 2
-        assert len(lane._open) == before  # the dead one was replaced, not kept
+        assert lane._link is not before  # the dead one was replaced, not kept
     finally:
         await client.config_set("timeout", 0)
         await lane.close()
@@ -107,9 +108,48 @@ async def test_a_reply_that_takes_too_long_times_out_and_the_next_call_is_not_co
     try:
         with pytest.raises(rx.TimeoutError):
             await lane.call(script.packed([], [300, "late"]))
-        assert not lane._idle  # the timed-out connection was dropped
+        assert lane._link is not None and lane._link.error is not None  # dropped
         await asyncio.sleep(0.3)  # Redis is done with the slow script
         assert await lane.call(script.packed([], [0, "mine"])) == b"mine"
     finally:
         await lane.close()
         await client.aclose()
+
+
+async def test_concurrent_calls_each_get_their_own_reply_even_when_some_give_up(client: Redis) -> None:
+    script = Script("inline", source="return ARGV[1]")
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        calls = [asyncio.create_task(lane.call(script.packed([], [f"reply-{n}"]))) for n in range(300)]
+        for n in range(0, 300, 7):
+            calls[n].cancel()  # before or after its command left: the others keep their order
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for n, result in enumerate(results):
+            if n % 7 == 0:
+                assert isinstance(result, asyncio.CancelledError)
+            else:
+                assert result == f"reply-{n}".encode(), n
+        assert await lane.call(script.packed([], ["after"])) == b"after"
+    finally:
+        await lane.close()
+
+
+async def test_a_connection_killed_under_waiting_calls_fails_them_and_the_next_call_reconnects(
+    client: Redis,
+) -> None:
+    script = Script("inline", source=_SLOW)
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        await lane.call(script.packed([], [0, "warm"]))
+        waiting = [asyncio.create_task(lane.call(script.packed([], [200, f"w{n}"]))) for n in range(3)]
+        await asyncio.sleep(0.05)  # the first is running in Redis, the others queued behind it
+        # The connection breaks (as on a network reset) while all three wait for replies.
+        assert lane._link is not None
+        lane._link.writer.transport.abort()
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(r, rx.ConnectionError) for r in results), results
+        assert await lane.call(script.packed([], [0, "fresh"])) == b"fresh"
+    finally:
+        await lane.close()
