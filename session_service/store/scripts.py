@@ -92,6 +92,11 @@ class Script:
         return b"".join(parts)
 
 
+def pack_command(*parts: str | int | bytes) -> bytes:
+    """A Redis command in RESP, as the lane sends it."""
+    return b"*%d\r\n" % len(parts) + b"".join(map(_bulk, parts))
+
+
 def _bulk(value: str | int | bytes) -> bytes:
     raw = value if isinstance(value, bytes) else str(value).encode()
     return b"$%d\r\n%s\r\n" % (len(raw), raw)
