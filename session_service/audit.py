@@ -42,6 +42,7 @@ data: only identifiers. Session ids name sessions; they are not credentials.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -226,6 +227,12 @@ def _loggable_target(kind: RevocationTarget, target: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4)
+def _rfc3339_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def _rfc3339(ms: int) -> str:
-    # Integer arithmetic: ms / 1000 as a float can round 678 ms down to 677.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    # Integer arithmetic: ms / 1000 as a float can round 678 ms down to 677. The seconds
+    # part is the same for every event within a second: formatted once.
+    return f"{_rfc3339_second(ms // 1000)}.{ms % 1000:03d}Z"
