@@ -56,8 +56,8 @@ class AccessCheck:
         sid = parse_session_id(verified.sid)
         if sid is None:
             return INACTIVE
-        session = await self._store.peek(sid, now_ms)
-        if session is None or session.user_id != verified.sub:
+        # Only liveness and the owner matter here: three fields, not the whole session.
+        if await self._store.live_owner(sid, now_ms) != verified.sub:
             return INACTIVE
         return verified
 

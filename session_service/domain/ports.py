@@ -131,6 +131,10 @@ class SessionStore(Protocol):
         """A live session without touching it (matching ``refresh`` when given), else None."""
         ...
 
+    async def live_owner(self, sid: SessionId, now_ms: int) -> str | None:
+        """The session's user while it is live, else None; without touching it (Introspect)."""
+        ...
+
     async def live_owners(self, sids: Sequence[SessionId], now_ms: int) -> list[str | None]:
         """For each session in order, its user while it is live, else None; without
         touching them, in one round trip per store node (bulk Introspect)."""

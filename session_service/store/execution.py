@@ -47,7 +47,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -189,11 +189,22 @@ class ScriptRunner:
 
         ``durable`` writes wait for replica acknowledgements when the policy asks for it.
         """
+        return await self._retried(lambda: self._once(script, keys, args, durable), retry_after_loss)
+
+    async def read(self, *command: str | int | bytes) -> Any:
+        """A read-only command (safe to repeat), retried like a script; through the lane
+        when there is one. The cluster client routes it by its key."""
+        if self._lane is not None:
+            lane, packed = self._lane, pack_command(*command)
+            return await self._retried(lambda: lane.call(packed), retry_after_loss=True)
+        return await self._retried(lambda: self._client.execute_command(*command), retry_after_loss=True)
+
+    async def _retried(self, attempt: Callable[[], Awaitable[T]], retry_after_loss: bool) -> T:
         budget_end = time.monotonic() + remaining(self._policy.retry_timeout)
         delay = _FIRST_BACKOFF
         while True:
             try:
-                return await self._once(script, keys, args, durable)
+                return await attempt()
             except _NOT_EXECUTED as e:
                 error: Exception = e
             except rx.OutOfMemoryError as e:

@@ -60,10 +60,9 @@ class Store:
         self.live: dict[str, str] = {}
         self.reads = 0
 
-    async def peek(self, sid: Any, now_ms: int, refresh: Any = None) -> Any:
+    async def live_owner(self, sid: Any, now_ms: int) -> str | None:
         self.reads += 1
-        user = self.live.get(str(sid))
-        return None if user is None else type("S", (), {"user_id": user})()
+        return self.live.get(str(sid))
 
 
 class Feed:
