@@ -12,6 +12,8 @@ import pytest
 from session_client.status import error_details
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.domain.ids import parse_session_id
+from session_service.store.keys import KeySchema
 from tests.conftest import FakeClock, Running, ServiceFactory, expect_error
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -72,6 +74,28 @@ async def test_get_slides_idle_expiry_but_not_past_absolute(
     clock.advance(11)
     async with expect_error(NOT_FOUND, "SESSION_NOT_FOUND"):
         await r.stub.Get(pb.GetRequest(session_id=sid))
+
+
+async def test_gets_within_a_second_of_the_last_slide_do_not_write(
+    start_service: ServiceFactory, clock: FakeClock
+) -> None:
+    r = await start_service(clock=clock, idle_timeout=600)
+    sid = (await create(r)).session.session_id
+    clock.advance(5)
+    slid = (await r.stub.Get(pb.GetRequest(session_id=sid))).session
+    assert slid.last_active_at.seconds == clock.ms // 1000
+    parsed = parse_session_id(sid)
+    assert parsed is not None
+    key = KeySchema(r.prefix).session(parsed)
+    stored = await r.redis.hgetall(key)
+    clock.advance(0.6)  # a hot session: read again within the second
+    again = (await r.stub.Get(pb.GetRequest(session_id=sid))).session
+    assert again == slid  # nothing moved, nothing written
+    assert await r.redis.hgetall(key) == stored
+    clock.advance(0.6)  # 1.2 s after the slide: this one slides
+    later = (await r.stub.Get(pb.GetRequest(session_id=sid))).session
+    assert later.idle_expires_at.ToMilliseconds() == clock.ms + 600_000
+    assert later.last_active_at.ToMilliseconds() == clock.ms
 
 
 async def test_idle_session_expires(start_service: ServiceFactory, clock: FakeClock) -> None:

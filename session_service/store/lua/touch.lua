@@ -12,5 +12,10 @@ local idle_exp, abs_exp, idle_ms = live(key, idx, member, now)
 if not idle_exp then
   return {NOT_FOUND}
 end
-touch(key, idx, member, now, abs_exp, idle_ms)
+-- A slide of less than a second (or of 1 % of a shorter idle timeout) is not written:
+-- the idle expiry ends up at most that much early, and a session read many times a
+-- second costs one write a second instead of one per read.
+if math.min(now + idle_ms, abs_exp) - idle_exp >= math.min(1000, math.floor(idle_ms / 100)) then
+  touch(key, idx, member, now, abs_exp, idle_ms)
+end
 return {OK, redis.call('HGETALL', key)}
