@@ -26,7 +26,7 @@ from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
 from session_service.errors import KeyringError, SessionError
 from session_service.security.caller import CallerTokenVerifier
-from session_service.security.policy import PolicyFile
+from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
 from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
@@ -47,7 +47,7 @@ from session_service.transport.servicer import SessionServicer
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name
-SERVICE_METHODS = tuple(m.name for m in session_pb2.DESCRIPTOR.services_by_name["SessionService"].methods)
+SERVICE_METHODS = RPC_NAMES
 MAX_MESSAGE_BYTES = 1 << 20
 EXIT_BEFORE_RELAY_ENV = "SESSION_TEST_EXIT_BEFORE_RELAY"
 """Test hook for fault-injection tests only: "1" makes the process exit abruptly right

@@ -36,23 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from session_wire.v1 import session_pb2
 
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
 from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
 
 POLICY_FILE_SETTING = "SESSION_AUTHZ_POLICY_FILE"
 
-RPC_NAMES: tuple[str, ...] = (
-    "Create",
-    "Get",
-    "Refresh",
-    "Revoke",
-    "Introspect",
-    "IntrospectBatch",
-    "Update",
-    "List",
-    "GetJwks",
-    "WatchRevocations",
+RPC_NAMES: tuple[str, ...] = tuple(
+    m.name for m in session_pb2.DESCRIPTOR.services_by_name["SessionService"].methods
 )
 """The RPCs of ``session.v1.SessionService`` the policy speaks about."""
 EVERY_RPC = "*"

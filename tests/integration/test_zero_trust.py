@@ -447,3 +447,32 @@ async def test_envoy_check_is_allowed_to_the_listed_gateway_identity_only(
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=5)
         assert _code_reason(denied.value) == (grpc.StatusCode.PERMISSION_DENIED, NOT_ALLOWED)
+
+
+async def test_the_per_caller_rate_limit_counts_each_authenticated_caller_apart(
+    start_secure: Starter, tmp_path: Path
+) -> None:
+    # Both callers come from the same address (a node, a NAT, a mesh sidecar): only their
+    # identities tell them apart, and one exhausting its rate must not refuse the other.
+    issuer = CallerIssuer(tmp_path)
+    service = await start_secure(
+        caller_jwks_file=str(issuer.jwks_file),
+        caller_issuer="https://kubernetes.default.svc",
+        caller_audience="session-service",
+        caller_rate_limit=20,
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+
+        async def burst(sub: str, calls: int) -> list[Any]:
+            metadata = [("authorization", f"Bearer {issuer.token(sub)}")]
+            return await asyncio.gather(
+                *(stub.GetJwks(pb.GetJwksRequest(), metadata=metadata) for _ in range(calls)),
+                return_exceptions=True,
+            )
+
+        noisy = await burst("system:serviceaccount:shop:noisy", 60)
+        refused = [e for e in noisy if isinstance(e, grpc.aio.AioRpcError)]
+        assert refused and all(_code_reason(e)[1] == "RATE_LIMITED" for e in refused)
+        quiet = await burst("system:serviceaccount:shop:quiet", 15)
+        assert all(isinstance(r, pb.GetJwksResponse) for r in quiet), quiet
