@@ -30,6 +30,7 @@ from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
 from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
+from session_service.store.outbox import RevocationRelay
 from session_service.store.redis_store import RedisSessionStore
 from session_service.store.revocations import RedisRevocationFeed
 from session_service.tasks import stop_tasks
@@ -300,7 +301,7 @@ async def _build(
         ),
     ).as_server()
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), wrapped)
-    gateway = _gateway_check(settings, manager, revocations, clock, limits)
+    gateway = _gateway_check(settings, manager, revocations, store.relay, clock, limits)
     door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), wrapped)
     health_servicer = health.aio.HealthServicer()
@@ -390,6 +391,7 @@ def _gateway_check(
     settings: Settings,
     manager: SessionManager,
     revocations: RedisRevocationFeed,
+    relay: RevocationRelay,
     clock: Clock,
     limits: InputLimits,
 ) -> GatewayCheck:
@@ -398,7 +400,11 @@ def _gateway_check(
     revoked = None
     if settings.gateway_mode == "local":
         revoked = RevokedSessions(
-            revocations, clock, max_silence_s=settings.gateway_freshness, leeway_s=settings.jwt_leeway
+            revocations,
+            clock,
+            max_silence_s=settings.gateway_freshness,
+            leeway_s=settings.jwt_leeway,
+            relay_lagging=lambda: relay.lagging,
         )
     return GatewayCheck(
         manager.access,

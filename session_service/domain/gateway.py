@@ -51,10 +51,14 @@ class RevokedSessions:
         max_silence_s: float,
         leeway_s: float,
         monotonic: Callable[[], float] = time.monotonic,
+        relay_lagging: Callable[[], bool] = lambda: False,
     ) -> None:
         """``max_silence_s``: how long the feed may go unheard (it sends heartbeats more often)
         before :meth:`fresh` says no; ``leeway_s``: how long past a revocation's
-        ``expires_at`` it is remembered (the tokens' clock-skew leeway)."""
+        ``expires_at`` it is remembered (the tokens' clock-skew leeway); ``relay_lagging``:
+        whether some revocation events could not reach the stream yet (store/outbox.py),
+        when a feed that flows is still not the whole truth."""
+        self._relay_lagging = relay_lagging
         self._feed = feed
         self._clock = clock
         self._max_silence = max_silence_s
@@ -92,6 +96,8 @@ class RevokedSessions:
             return False
         if self._monotonic() - self._heard_at > self._max_silence:
             return False
+        if self._relay_lagging():
+            return False  # events wait in outboxes (the stream's shard is away): read the store
         return self._missed_before_ms is None or issued_at_s * 1000 > self._missed_before_ms
 
     def is_revoked(self, session_id: str) -> bool:

@@ -124,6 +124,25 @@ async def test_before_catching_up_and_after_silence_checks_read_the_store() -> N
     assert store.reads == 2
 
 
+async def test_while_the_relay_lags_a_flowing_feed_is_not_trusted_and_the_store_is_read() -> None:
+    codec, store, clock, mono = Codec(), Store(), Clock(), Monotonic()
+    lagging = [False]
+    revoked = RevokedSessions(
+        Feed(), clock, max_silence_s=3.0, leeway_s=5, monotonic=mono, relay_lagging=lambda: lagging[0]
+    )
+    access = AccessCheck(codec, store, VerifiedTokens(100))  # type: ignore[arg-type]
+    check = GatewayCheck(access, clock, revoked=revoked, max_token=8192)
+    revoked.apply(RevocationBatch((), "1-0", caught_up=True))
+    token, sid = _session(store)
+    assert (await check.check(token)).active and store.reads == 0
+    # The stream's shard is away: the session's end sits in its outbox, the feed flows on.
+    lagging[0] = True
+    del store.live[sid]
+    revoked.apply(RevocationBatch((), "1-0"))  # a heartbeat
+    assert await check.check(token) == INACTIVE
+    assert store.reads == 1
+
+
 async def test_after_a_lost_cursor_older_tokens_are_confirmed_in_the_store() -> None:
     check, _, store, revoked, _ = _setup()
     old, _ = _session(store, "alice", iat=NOW_S - 60)
