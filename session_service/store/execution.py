@@ -199,6 +199,22 @@ class ScriptRunner:
             return await self._retried(lambda: lane.call(packed), retry_after_loss=True)
         return await self._retried(lambda: self._client.execute_command(*command), retry_after_loss=True)
 
+    async def read_many(self, commands: Sequence[Sequence[str | int | bytes]]) -> list[Any]:
+        """Read-only commands in one round trip per node (a non-transactional pipeline, or
+        one write on the lane), retried together like :meth:`read`; replies in order."""
+        if self._lane is not None:
+            lane, packed = self._lane, [pack_command(*command) for command in commands]
+            return await self._retried(lambda: lane.call_many(packed), retry_after_loss=True)
+
+        async def pipelined() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            replies: list[Any] = await pipe.execute()
+            return replies
+
+        return await self._retried(pipelined, retry_after_loss=True)
+
     async def _retried(self, attempt: Callable[[], Awaitable[T]], retry_after_loss: bool) -> T:
         budget_end = time.monotonic() + remaining(self._policy.retry_timeout)
         delay = _FIRST_BACKOFF

@@ -35,6 +35,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -164,6 +165,24 @@ class ScriptLane:
         except asyncio.CancelledError:
             future.cancel()  # its reply, when it comes, is dropped
             raise
+
+    async def call_many(self, packed: Sequence[bytes]) -> list[Any]:
+        """Sends the commands together (one write) and returns their replies in order; the
+        first error reply is raised once all have arrived."""
+        link = self._link
+        if link is None or link.error is not None:
+            link = await self._connect()
+        futures = [link.send(command) for command in packed]
+        try:
+            replies = await asyncio.gather(*futures, return_exceptions=True)
+        except asyncio.CancelledError:
+            for future in futures:
+                future.cancel()
+            raise
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return replies
 
     async def _connect(self) -> _Link:
         if self._closed:

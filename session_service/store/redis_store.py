@@ -399,25 +399,15 @@ class RedisSessionStore:
         """The user of each session that is live at ``now_ms``, None for an ended one, in
         order; read without writing, one round trip per Redis node.
 
-        The same liveness rule as peek.lua, but as plain HMGETs in one non-transactional
-        pipeline: the cluster client groups a pipeline's commands by node itself, and reads
-        need neither a script nor one slot. A lost reply is harmless to repeat."""
+        The same liveness rule as peek.lua, but as plain HMGETs sent together (a
+        non-transactional pipeline, which the cluster client groups by node itself, or one
+        write on the lane): reads need neither a script nor one slot, and a lost reply is
+        harmless to repeat."""
         if not sids:
             return []
-        give_up = time.monotonic() + remaining(self._retry_timeout)
-        delay = 0.01
-        while True:
-            pipe = self._client.pipeline(transaction=False)
-            for sid in sids:
-                pipe.hmget(self._keys.session(sid), "idle_exp", "abs_exp", "user")
-            try:
-                replies = await translate_errors(pipe.execute())
-                break
-            except StoreUnavailable:
-                if time.monotonic() + delay > give_up:
-                    raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+        replies = await self._runner.read_many(
+            [("HMGET", self._keys.session(sid), "idle_exp", "abs_exp", "user") for sid in sids]
+        )
         return [_live_user(reply, now_ms) for reply in replies]
 
     async def live_owner(self, sid: SessionId, now_ms: int) -> str | None:

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.lane import ScriptLane
-from session_service.store.scripts import Script
+from session_service.store.scripts import Script, pack_command
 from tests.conftest import free_port
 
 # Spins for ARGV[1] ms of Redis time, then returns ARGV[2]: a call that is still running
@@ -151,5 +151,19 @@ async def test_a_connection_killed_under_waiting_calls_fails_them_and_the_next_c
         results = await asyncio.gather(*waiting, return_exceptions=True)
         assert all(isinstance(r, rx.ConnectionError) for r in results), results
         assert await lane.call(script.packed([], [0, "fresh"])) == b"fresh"
+    finally:
+        await lane.close()
+
+
+async def test_commands_sent_together_reply_in_order_and_an_error_reply_is_raised(client: Redis) -> None:
+    lane = ScriptLane(client)
+    try:
+        await client.hset("h", mapping={f"f{n}": f"v{n}" for n in range(50)})
+        replies = await lane.call_many([pack_command("HGET", "h", f"f{n}") for n in range(50)])
+        assert replies == [f"v{n}".encode() for n in range(50)]
+        unknown = Script("inline", source="return 1")  # never loaded: NOSCRIPT
+        with pytest.raises(rx.NoScriptError):
+            await lane.call_many([pack_command("PING"), unknown.packed([], []), pack_command("PING")])
+        assert await lane.call(pack_command("GET", "missing")) is None  # still in step
     finally:
         await lane.close()
