@@ -131,7 +131,9 @@ class _Link:
         while self.waiting:
             future, _ = self.waiting.popleft()
             if not future.done():
-                future.set_exception(error)
+                # Each call its own exception object: one raised in many tasks at once
+                # would collect all their tracebacks.
+                future.set_exception(_fresh(error))
         self.outgoing = []
         if self.watchdog is not None:
             self.watchdog.cancel()
@@ -140,6 +142,13 @@ class _Link:
             self.writer.close()
         if not self.reading.done() and asyncio.current_task() is not self.reading:
             self.reading.cancel()
+
+
+def _fresh(error: Exception) -> Exception:
+    try:
+        return type(error)(*error.args)
+    except Exception:
+        return error
 
 
 class ScriptLane:
