@@ -257,6 +257,7 @@ async def _build(
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
     if not telemetry.tracing:
         store.use_script_lane()
+    telemetry.watch_relay(store.relay)
     try:
         await store.load_scripts()
     except SessionError as e:

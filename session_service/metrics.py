@@ -19,6 +19,7 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Gauge,
     start_http_server,
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -56,6 +57,20 @@ class ServiceMetrics:
         self.refresh_token_reuse = Counter(
             "refresh_token_reuse_detected",
             "Rotated refresh tokens presented again (the session is revoked as stolen).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.relay_lagging = Gauge(
+            "revocation_relay_lagging",
+            "1 while revocation events wait in outboxes for over a second (the stream's shard "
+            "away), else 0: local verification is not complete then.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.events_recovered = Counter(
+            "revocation_events_recovered",
+            "Revocation events the relay's recovery pass moved to the stream (left in an outbox "
+            "by a failed publish or a replica that died after its script).",
             namespace=NAMESPACE,
             registry=r,
         )

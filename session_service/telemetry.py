@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import grpc
 import wrapt
@@ -47,6 +47,9 @@ from session_wire import reasons
 from session_service.audit import AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
 from session_service.metrics import Latency, MetricsServer, ServiceMetrics
+
+if TYPE_CHECKING:
+    from session_service.store.outbox import RevocationRelay
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,11 @@ class Telemetry:
             client, tracer_provider=self.tracer_provider, request_hook=_RedisScriptNamer(script_names)
         )
         wrapt.wrap_function_wrapper(client, "execute_command", _traced_only_within_a_call)
+
+    def watch_relay(self, relay: RevocationRelay) -> None:
+        """Exports the outbox relay's lag and the events its recovery passes moved."""
+        self.metrics.relay_lagging.set_function(lambda: 1.0 if relay.lagging else 0.0)
+        relay.on_recovered = self.metrics.events_recovered.inc
 
     def observer(self) -> RpcTelemetry:
         """What the error interceptor reports each call's outcome to."""

@@ -43,7 +43,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,8 @@ class RevocationRelay:
         self._exit_before_relay = exit_before_relay
         self._unreachable_until: dict[int, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.on_recovered: Callable[[int], None] = lambda events: None
+        """Told how many events each recovery pass relayed (metrics)."""
         self._to_settle: dict[int, list[str]] = {}
         self._settler: asyncio.Task[None] | None = None
         self._lagging_since: float | None = None
@@ -322,6 +324,7 @@ class RevocationRelay:
             self._lagging_since = None
         if relayed_total:
             log.info("revocation relay recovered %d event(s) left in outboxes", relayed_total)
+            self.on_recovered(relayed_total)
         return relayed_total
 
     async def close(self) -> None:

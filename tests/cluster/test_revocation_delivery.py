@@ -119,6 +119,8 @@ async def test_revocations_made_while_the_stream_shard_is_frozen_all_arrive_once
                     for c in ended:
                         refused = await _refused(verifier, c.access_token, answered, 1.0 + 0.5)
                         refused_within = max(refused_within, refused)
+                # The relay finds events waiting for over a second and says so (metric).
+                await _until(lambda: _lagging(service) == 1, 5, "the relay never reported its lag")
                 frozen_for = time.monotonic() - frozen_at
             expected = {c.session.session_id for c in [*one_each, *everywhere]}
             arrived = await _until(
@@ -134,6 +136,7 @@ async def test_revocations_made_while_the_stream_shard_is_frozen_all_arrive_once
                 lambda: all(verifier.is_revoked(s) for s in expected), 10, "the verifier never caught up"
             )
             await _until(lambda: not verifier.stale, 10, "the verifier never became fresh again")
+            await _until(lambda: _lagging(service) == 0, 5, "the relay still reports lag after the thaw")
         finally:
             await verifier.close()
     with capsys.disabled():
@@ -143,6 +146,12 @@ async def test_revocations_made_while_the_stream_shard_is_frozen_all_arrive_once
             f"{refused_within:.2f}s of the answer; after the thaw all {len(expected)} revocations "
             f"in the stream, once each, within {arrived:.2f}s"
         )
+
+
+def _lagging(service: Service) -> float | None:
+    """The service's revocation_relay_lagging metric."""
+    assert service.telemetry is not None
+    return service.telemetry.metrics.registry.get_sample_value("session_service_revocation_relay_lagging")
 
 
 async def _refused(verifier: Verifier, token: str, since: float, limit: float) -> float:
@@ -204,6 +213,12 @@ async def test_a_revocation_arrives_although_the_replica_that_made_it_died_befor
             "the revocation of a session whose replica died was never published",
         )
         assert raw.hlen(f"{prefix}:{{{user_tag('mortal')}}}:o") == 0
+        telemetry = services[-1].telemetry
+        assert telemetry is not None
+        recovered = telemetry.metrics.registry.get_sample_value(
+            "session_service_revocation_events_recovered_total"
+        )
+        assert recovered == 1  # by the recovery pass, as the metric says
     finally:
         raw.close()
     with capsys.disabled():

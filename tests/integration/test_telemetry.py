@@ -364,6 +364,8 @@ async def test_metrics_endpoint_counts_calls_sessions_reuse_in_flight_and_redis_
     assert _sample(m, "rpc_duration_seconds_sum", method="Create", code="OK") > 0
     assert _sample(m, "rpc_in_flight", method="Create") == 0
     assert ("process_cpu_seconds_total", frozenset()) in m
+    assert _sample(m, "revocation_relay_lagging") == 0  # every event reached the stream
+    assert _sample(m, "revocation_events_recovered_total") == 0  # the fast path relayed them all
 
     # A call held up by a paused Redis is in flight until Redis answers.
     raw = Redis.from_url(redis_server.url)
