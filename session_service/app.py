@@ -25,6 +25,7 @@ from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
 from session_service.errors import KeyringError, SessionError
+from session_service.metrics import count_gateway_check
 from session_service.security.caller import CallerTokenVerifier
 from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
@@ -303,7 +304,12 @@ async def _build(
     ).as_server()
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), wrapped)
     gateway = _gateway_check(settings, manager, revocations, store.relay, clock, limits)
-    door = GatewayDoor(gateway, IdentityHeaders(*settings.gateway_headers), settings.forward_auth_cookie)
+    door = GatewayDoor(
+        gateway,
+        IdentityHeaders(*settings.gateway_headers),
+        settings.forward_auth_cookie,
+        count_gateway_check(telemetry.metrics),
+    )
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), wrapped)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, wrapped)

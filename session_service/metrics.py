@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -60,6 +60,14 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.gateway_checks = Counter(
+            "gateway_checks",
+            "Gateway checks by door (envoy: ext_authz Check; forward_auth: HTTP /auth) and "
+            "decision (allowed, denied, unavailable).",
+            ("door", "decision"),
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.relay_lagging = Gauge(
             "revocation_relay_lagging",
             "1 while revocation events wait in outboxes for over a second (the stream's shard "
@@ -81,6 +89,18 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+
+
+_DECISIONS = {200: "allowed", 401: "denied", 503: "unavailable"}
+
+
+def count_gateway_check(metrics: ServiceMetrics) -> Callable[[str, int], None]:
+    """What a GatewayDoor calls with each answer: counts it by door and decision."""
+
+    def decided(door: str, status: int) -> None:
+        metrics.gateway_checks.labels(door, _DECISIONS.get(status, "error")).inc()
+
+    return decided
 
 
 class Latency:

@@ -34,6 +34,9 @@ SERVICE_NAME = external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"].fu
 METHODS = tuple(m.name for m in external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"].methods)
 """``("Check",)``: the names the authorization policy accepts for this service."""
 
+DOOR = "envoy"
+"""This transport's name in the gateway_checks_total metric."""
+
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _STATUS_FOR_HTTP = {
     200: (grpc.StatusCode.OK, http_status.OK),
@@ -52,7 +55,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self, request: external_auth_pb2.CheckRequest, context: Context
     ) -> external_auth_pb2.CheckResponse:
         """Allows a request with a valid access token, with the identity headers set upstream."""
-        answer = await self._door.answer(_header_lookup(request.attributes.request.http))
+        answer = await self._door.answer(_header_lookup(request.attributes.request.http), DOOR)
         return check_response(answer)
 
 

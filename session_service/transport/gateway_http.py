@@ -98,18 +98,32 @@ def bearer_token(header: Callable[[str], str | None], cookie_name: str) -> str |
 class GatewayDoor:
     """One decision for a request's headers, as every gateway transport asks for it."""
 
-    def __init__(self, check: GatewayCheck, headers: IdentityHeaders, cookie_name: str) -> None:
+    def __init__(
+        self,
+        check: GatewayCheck,
+        headers: IdentityHeaders,
+        cookie_name: str,
+        decided: Callable[[str, int], None] = lambda door, status: None,
+    ) -> None:
+        """``decided(door, status)`` hears every answer (metrics)."""
         self._check = check
         self._headers = headers
         self._cookie = cookie_name
+        self._decided = decided
 
     @property
     def identity_headers(self) -> IdentityHeaders:
         """The names of the identity headers."""
         return self._headers
 
-    async def answer(self, header: Callable[[str], str | None]) -> HttpAnswer:
-        """Decides for the request whose headers ``header`` looks up (lower-case names)."""
+    async def answer(self, header: Callable[[str], str | None], door: str) -> HttpAnswer:
+        """Decides for the request whose headers ``header`` looks up (lower-case names);
+        ``door`` names the transport that asks (``envoy``, ``forward_auth``)."""
+        answer = await self._decide(header)
+        self._decided(door, answer.status)
+        return answer
+
+    async def _decide(self, header: Callable[[str], str | None]) -> HttpAnswer:
         token = bearer_token(header, self._cookie)
         if token is None:
             return _refused(CHALLENGE_NO_TOKEN)

@@ -280,3 +280,13 @@ def gateway(
     folder = tmp_path_factory.mktemp(name)
     with run_gateway(name, folder, gateway_service.service.forward_auth_port, upstream_port) as g:
         yield g
+
+
+def gateway_checks(gateway: GatewayService, door: str, decision: str) -> float:
+    """The service's gateway_checks_total for ``door`` and ``decision`` (0 before the first)."""
+    telemetry = gateway.service.telemetry
+    assert telemetry is not None
+    value = telemetry.metrics.registry.get_sample_value(
+        "session_service_gateway_checks_total", {"door": door, "decision": decision}
+    )
+    return value or 0.0

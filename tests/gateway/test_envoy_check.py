@@ -22,7 +22,7 @@ from session_wire.ext_authz import http_status_pb2 as http_status
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
 from tests.conftest import expect_error
-from tests.gateway.conftest import GatewayService, start_gateway_service, stop_gateway_service
+from tests.gateway.conftest import GatewayService, gateway_checks, start_gateway_service, stop_gateway_service
 from tests.integration.test_telemetry import OtlpReceiver, _export_to, otlp_receiver
 
 __all__ = ["otlp_receiver"]  # a fixture, imported for the OTLP test below
@@ -63,6 +63,7 @@ async def test_check_allows_a_valid_token_and_sets_the_identity_headers(
     envoy: Any, gateway_service: GatewayService
 ) -> None:
     created = await gateway_service.login("alice", scopes=["read"], client_id="web")
+    allowed_before = gateway_checks(gateway_service, "envoy", "allowed")
     for raw in (False, True):
         response = await envoy.Check(
             check_request(
@@ -81,6 +82,7 @@ async def test_check_allows_a_valid_token_and_sets_the_identity_headers(
         assert {o.append_action for o in response.ok_response.headers} == {
             base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
         }
+    assert gateway_checks(gateway_service, "envoy", "allowed") == allowed_before + 2
 
 
 async def test_check_removes_incoming_identity_headers_it_has_no_value_for(

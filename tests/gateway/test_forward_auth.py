@@ -15,7 +15,7 @@ from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Keyring
 from tests.conftest import free_port
-from tests.gateway.conftest import GatewayService, start_gateway_service, stop_gateway_service
+from tests.gateway.conftest import GatewayService, gateway_checks, start_gateway_service, stop_gateway_service
 
 
 async def _ask(
@@ -152,8 +152,23 @@ async def test_store_unreachable_in_authoritative_mode_is_503_without_identity(k
         status, headers = await _ask(started.forward_auth_url, headers={"Authorization": f"Bearer {token}"})
         assert status == 503
         assert "x-user-id" not in headers
+        assert gateway_checks(started, "forward_auth", "unavailable") == 1
     finally:
         await stop_gateway_service(started)
+
+
+async def test_every_decision_is_counted_by_door(gateway_service: GatewayService) -> None:
+    created = await gateway_service.login("alice")
+    before = {d: gateway_checks(gateway_service, "forward_auth", d) for d in ("allowed", "denied")}
+    assert (
+        await _ask(
+            gateway_service.forward_auth_url, headers={"Authorization": f"Bearer {created.access_token}"}
+        )
+    )[0] == 200
+    for _ in range(2):
+        assert (await _ask(gateway_service.forward_auth_url))[0] == 401
+    assert gateway_checks(gateway_service, "forward_auth", "allowed") == before["allowed"] + 1
+    assert gateway_checks(gateway_service, "forward_auth", "denied") == before["denied"] + 2
 
 
 async def test_no_token_reaches_the_logs(
