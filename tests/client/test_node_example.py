@@ -23,7 +23,7 @@ from tests.conftest import ServiceFactory
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
 # What the example calls: a policy entry for its caller must allow these.
-EXAMPLE_RPCS = ["Create", "Introspect", "GetJwks", "Revoke"]
+EXAMPLE_RPCS = ["Create", "Introspect", "IntrospectBatch", "GetJwks", "Revoke"]
 
 
 async def _exec(
@@ -81,6 +81,7 @@ async def test_node_example_creates_introspects_verifies_and_revokes(
         "sub": "node-example",
         "scope": "read",
     }
+    assert steps["introspect_batch"]["active"] == [True, False]
     assert steps["verify_locally"] == {
         "step": "verify_locally",
         "alg": algorithm,

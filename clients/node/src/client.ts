@@ -121,7 +121,16 @@ export function sessionClient(
 }
 
 // Promise form of a unary call with a deadline, e.g. `await unary(client, "Create", {...})`.
-type UnaryMethods = "Create" | "Get" | "Refresh" | "Revoke" | "Introspect" | "Update" | "List" | "GetJwks";
+type UnaryMethods =
+  | "Create"
+  | "Get"
+  | "Refresh"
+  | "Revoke"
+  | "Introspect"
+  | "IntrospectBatch"
+  | "Update"
+  | "List"
+  | "GetJwks";
 type RequestOf<M extends UnaryMethods> = Parameters<SessionServiceClient[M]>[0];
 type ResponseOf<M extends UnaryMethods> =
   Parameters<SessionServiceClient[M]> extends [...unknown[], grpc.requestCallback<infer R>] ? R : never;

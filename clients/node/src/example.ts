@@ -1,4 +1,4 @@
-// Create, Introspect and Revoke from Node.js, and local verification of the access token
+// Create, Introspect (one token and a batch) and Revoke from Node.js, and local verification of the access token
 // with an independent JOSE library (jose) against the service's JWKS.
 // Usage: node dist/example.js [host:port] [--ca FILE] [--cert FILE --key FILE]
 //                             [--server-name NAME] [--caller-token-file FILE]
@@ -57,6 +57,13 @@ try {
   const active = await unary(client, "Introspect", { token: created.access_token });
   check(active.active && active.sid === sessionId, "a new access token must be active");
   step("introspect", { active: active.active, sub: active.sub, scope: active.scope });
+
+  // Many tokens in one call (up to 500): one answer per token, in order.
+  const batch = await unary(client, "IntrospectBatch", {
+    requests: [{ token: created.access_token }, { token: "not-a-token" }],
+  });
+  check(batch.responses.length === 2, "one answer per token");
+  step("introspect_batch", { active: batch.responses.map((r) => r.active) });
 
   const { jwks_json } = await unary(client, "GetJwks", {});
   const { payload, protectedHeader } = await jwtVerify(
