@@ -291,6 +291,15 @@ def _validate(s: Settings) -> None:
     _require(s.max_concurrent_rpcs, 0, 1_000_000, "max_concurrent_rpcs")
     _require(s.max_watchers, 0, 1_000_000, "max_watchers")
     _require(s.workers, 1, 1024, "workers")
+    if s.metrics_port:
+        # Worker i serves metrics on metrics_port + i: the whole range must be free.
+        metrics_ports = range(s.metrics_port, s.metrics_port + s.workers)
+        if metrics_ports[-1] > 65535:
+            raise ConfigError(_env("metrics_port"), "plus the number of workers must stay below 65536")
+        if s.port in metrics_ports or (s.health_port and s.health_port in metrics_ports):
+            raise ConfigError(
+                _env("metrics_port"), "its range (one port per worker) must not hold the gRPC or health port"
+            )
     _require(s.redis_timeout, 0.01, 600, "redis_timeout")
     _require(s.redis_retry_timeout, 0, 600, "redis_retry_timeout")
     _require(s.redis_wait_replicas, 0, 16, "redis_wait_replicas")
@@ -349,8 +358,14 @@ _RESERVED_HEADERS = frozenset(
 
 def _validate_gateway(s: Settings) -> None:
     _require(s.forward_auth_port, 0, 65535, "forward_auth_port")
-    if s.forward_auth_port and s.forward_auth_port in (s.port, s.metrics_port, s.health_port):
-        raise ConfigError(_env("forward_auth_port"), "must differ from the gRPC, health and metrics ports")
+    metrics_ports = range(s.metrics_port, s.metrics_port + s.workers) if s.metrics_port else range(0)
+    if s.forward_auth_port and (
+        s.forward_auth_port in (s.port, s.health_port) or s.forward_auth_port in metrics_ports
+    ):
+        raise ConfigError(
+            _env("forward_auth_port"),
+            "must differ from the gRPC and health ports and from the metrics ports (one per worker)",
+        )
     _require(s.gateway_cache_size, 0, 10_000_000, "gateway_cache_size")
     _require(s.gateway_freshness, 0.5, 300, "gateway_freshness")
     if not _COOKIE_NAME.fullmatch(s.forward_auth_cookie):

@@ -31,6 +31,13 @@ def test_environment_then_flags() -> None:
         ({"SESSION_REDIS_PREFIX": "a{b}"}, "SESSION_REDIS_PREFIX"),
         ({"SESSION_REDIS_MODE": "cluster"}, "SESSION_REDIS_URL"),
         ({"SESSION_IDLE_TIMEOUT": "20", "SESSION_ABSOLUTE_TIMEOUT": "10"}, "SESSION_IDLE_TIMEOUT"),
+        # Worker i serves metrics on metrics_port + i: 9464..9467 with four workers.
+        (
+            {"SESSION_WORKERS": "4", "SESSION_METRICS_PORT": "9464", "SESSION_FORWARD_AUTH_PORT": "9466"},
+            "SESSION_FORWARD_AUTH_PORT",
+        ),
+        ({"SESSION_WORKERS": "4", "SESSION_METRICS_PORT": "50049"}, "SESSION_METRICS_PORT"),
+        ({"SESSION_WORKERS": "4", "SESSION_METRICS_PORT": "65534"}, "SESSION_METRICS_PORT"),
     ],
 )
 def test_invalid_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
