@@ -43,6 +43,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 from redis import exceptions as redis_errors
 from session_wire import reasons
+from session_wire.ext_authz import external_auth_pb2
 
 from session_service.audit import AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "session-service"
 TRACED_SERVICE_PREFIX = "session.v1."
+GATEWAY_SERVICE = external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"].full_name
+"""Envoy's ``Check`` is traced too (its spans carry no request headers, so no token)."""
 
 # Span attributes set by this module.
 OUTCOME = "session.outcome"
@@ -154,17 +157,18 @@ class Telemetry:
         return self._metrics_server.port if self._metrics_server else 0
 
     def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        """Interceptors that open a span per SessionService call (W3C context from metadata).
-
-        They go first in the server's list, so the error interceptor runs inside the span.
-        Health checks and reflection are not traced.
+        """Interceptors that open a span per SessionService call and per Envoy ``Check`` (W3C
+        context from metadata). Health checks and reflection are not traced.
         """
         if self.tracer_provider is None:
             return []
         from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
+        traced = filters.any_of(
+            filters.service_prefix(TRACED_SERVICE_PREFIX), filters.service_prefix(GATEWAY_SERVICE)
+        )
         interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.tracer_provider, filter_=filters.service_prefix(TRACED_SERVICE_PREFIX)
+            tracer_provider=self.tracer_provider, filter_=traced
         )
         return [interceptor]
 

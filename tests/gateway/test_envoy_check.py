@@ -184,5 +184,10 @@ async def test_otlp_export_and_check_work_in_one_installed_environment(
         assert response.status.code == code_pb2.OK
         assert _set(response)["x-user-id"] == "alice"
         await otlp_receiver.wait_for(lambda spans: any(s.name.endswith("/Create") for s in spans))
+        # Check is traced too, and its span carries nothing of the request (no token).
+        await otlp_receiver.wait_for(
+            lambda spans: any(s.name == "/envoy.service.auth.v3.Authorization/Check" for s in spans)
+        )
+        assert created.access_token not in repr(otlp_receiver.spans())
     finally:
         await stop_gateway_service(started)
