@@ -14,20 +14,24 @@ local _, abs_exp, idle_ms = live(key, idx, member, now)
 if not abs_exp then
   return {NOT_FOUND}
 end
-local version = tonumber(redis.call('HGET', key, 'ver'))
+-- One read of the hash gives the version and the data's sizes as they are.
+local sizes = {}
+local version
+local flat = redis.call('HGETALL', key)
+for i = 1, #flat, 2 do
+  local field = flat[i]
+  if string.sub(field, 1, 2) == 'd:' then
+    sizes[string.sub(field, 3)] = #field - 2 + #flat[i + 1]
+  elseif field == 'ver' then
+    version = tonumber(flat[i + 1])
+  end
+end
 local expected = tonumber(ARGV[3])
 if expected > 0 and expected ~= version then
   return {VERSION_MISMATCH, version}
 end
 
 -- Size the data as it would be after the patch before writing anything.
-local sizes = {}
-local flat = redis.call('HGETALL', key)
-for i = 1, #flat, 2 do
-  if string.sub(flat[i], 1, 2) == 'd:' then
-    sizes[string.sub(flat[i], 3)] = #flat[i] - 2 + #flat[i + 1]
-  end
-end
 local last_set = 6 + 2 * tonumber(ARGV[6])
 for i = 7, last_set, 2 do
   sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1]
