@@ -25,7 +25,6 @@ from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
 from session_service.errors import KeyringError, SessionError
-from session_service.metrics import count_gateway_check
 from session_service.security.caller import CallerTokenVerifier
 from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
@@ -41,7 +40,7 @@ from session_service.tokens.keyring import Keyring
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
-from session_service.transport.errors import ErrorInterceptor, WrappingRegistrar
+from session_service.transport.errors import CallWrapper, WrappingRegistrar
 from session_service.transport.forward_auth import ForwardAuthServer
 from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
 from session_service.transport.servicer import SessionServicer
@@ -292,7 +291,7 @@ async def _build(
     )
     wrapped = WrappingRegistrar(
         server,
-        ErrorInterceptor(
+        CallWrapper(
             telemetry.observer(),
             security.guard if security.guard.active else None,
             Admission(
@@ -308,7 +307,7 @@ async def _build(
         gateway,
         IdentityHeaders(*settings.gateway_headers),
         settings.forward_auth_cookie,
-        count_gateway_check(telemetry.metrics),
+        telemetry.metrics.gateway_decided,
     )
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), wrapped)
     health_servicer = health.aio.HealthServicer()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -25,6 +25,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 NAMESPACE = "session_service"
+_DECISIONS = {200: "allowed", 401: "denied", 503: "unavailable"}
+"""gateway_checks_total's decision label by the answer's HTTP status."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -90,17 +92,9 @@ class ServiceMetrics:
             registry=r,
         )
 
-
-_DECISIONS = {200: "allowed", 401: "denied", 503: "unavailable"}
-
-
-def count_gateway_check(metrics: ServiceMetrics) -> Callable[[str, int], None]:
-    """What a GatewayDoor calls with each answer: counts it by door and decision."""
-
-    def decided(door: str, status: int) -> None:
-        metrics.gateway_checks.labels(door, _DECISIONS.get(status, "error")).inc()
-
-    return decided
+    def gateway_decided(self, door: str, status: int) -> None:
+        """Counts one gateway answer (a GatewayDoor's ``decided``) by door and decision."""
+        self.gateway_checks.labels(door, _DECISIONS.get(status, "error")).inc()
 
 
 class Latency:

@@ -244,13 +244,6 @@ class ScriptRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
 
-    async def members(self, index: str) -> list[bytes]:
-        """ZRANGE index 0 -1 (a user index's members), through the lane when there is one."""
-        if self._lane is not None:
-            reply: list[bytes] = await self._lane.call(pack_command(b"ZRANGE", index, 0, -1))
-            return reply
-        return list(await self._client.zrange(index, 0, -1))
-
     async def once(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """One attempt, not retried and not durable: for callers with a fallback of their own."""
         return await self._once(script, keys, args, durable=False)

@@ -108,8 +108,13 @@ class _Link:
         except asyncio.CancelledError:
             self.fail(rx.ConnectionError("the script lane is closed"))
             raise
-        except rx.RedisError as e:
+        except (rx.ConnectionError, rx.TimeoutError) as e:
             self.fail(e)
+        except rx.RedisError as e:
+            # A protocol error (bytes hiredis cannot parse, a reply no call waits for): the
+            # connection is out of step, which callers handle as a lost connection (retried
+            # where safe, else UNAVAILABLE), never as an error of their own request.
+            self.fail(rx.ConnectionError(f"Redis connection out of step: {e}"))
         except OSError as e:
             self.fail(rx.ConnectionError(f"Error while reading from Redis: {e}"))
 

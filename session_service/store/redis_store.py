@@ -135,7 +135,7 @@ class RedisSessionStore:
         give_up = time.monotonic() + remaining(self._retry_timeout)
         attempt = 0
         while True:
-            members = await translate_errors(self._runner.members(index))
+            members = await self._runner.read("ZRANGE", index, 0, -1)
             await before_run(len(members))
             declared = [*keys, *(session_prefix + m.decode() for m in members)]
             reply = await self._run(script, declared, args, retry_after_loss=False)
@@ -334,7 +334,7 @@ class RedisSessionStore:
         ended: list[str] = []
         tried: set[str] = {keep}
         while True:
-            members = [m.decode() for m in await translate_errors(self._runner.members(index))]
+            members = [m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1)]
             rest = [m for m in members if m not in tried]
             batch = rest[:USER_WIDE_BATCH]
             if not batch:
@@ -374,7 +374,7 @@ class RedisSessionStore:
         just the page's sessions.
         """
         tag, index, session_prefix = self._keys.for_user(user_id)
-        members = sorted(m.decode() for m in await translate_errors(self._runner.members(index)))
+        members = sorted(m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1))
         start = bisect.bisect_right(members, after) if after else 0
         page = members[start : start + page_size]
         if not page:

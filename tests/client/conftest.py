@@ -22,7 +22,7 @@ from session_wire.v1 import session_pb2_grpc
 
 from session_service.domain.manager import SessionManager
 from session_service.store.embedded import RedisServerProcess
-from session_service.transport.errors import ErrorInterceptor
+from session_service.transport.errors import CallWrapper, WrappingRegistrar
 from session_service.transport.servicer import SessionServicer
 from tests.conftest import RedisTarget, Running, within
 
@@ -78,8 +78,10 @@ async def serve_manager(
     credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A second gRPC server for a running service's manager (extra interceptors, TLS)."""
-    server = grpc.aio.server(interceptors=[*interceptors, ErrorInterceptor()])
-    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager), server)
+    server = grpc.aio.server(interceptors=interceptors)
+    # Registered wrapped, as the service itself does (session_service/app.py).
+    wrapped = WrappingRegistrar(server, CallWrapper()).as_server()
+    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager), wrapped)
     address = "127.0.0.1:0"
     port = (
         server.add_secure_port(address, credentials)

@@ -167,3 +167,20 @@ async def test_commands_sent_together_reply_in_order_and_an_error_reply_is_raise
         assert await lane.call(pack_command("GET", "missing")) is None  # still in step
     finally:
         await lane.close()
+
+
+async def test_bytes_that_are_no_reply_fail_the_waiting_calls_as_a_lost_connection(client: Redis) -> None:
+    script = Script("inline", source=_SLOW)
+    await client.script_load(script.source)
+    lane = ScriptLane(client)
+    try:
+        waiting = asyncio.create_task(lane.call(script.packed([], [200, "late"])))
+        await asyncio.sleep(0.05)
+        assert lane._link is not None
+        lane._link.reader.feed_data(b"?not RESP\r\n")  # as if the server had sent it
+        with pytest.raises(rx.ConnectionError):
+            await waiting
+        await asyncio.sleep(0.3)  # Redis is done with the slow script
+        assert await lane.call(script.packed([], [0, "fresh"])) == b"fresh"
+    finally:
+        await lane.close()
