@@ -270,7 +270,10 @@ class Verifier:
             # asyncio.wait, not awaiting each task: a task whose cancellation a library
             # swallowed must not hang the caller's shutdown, and our own caller's
             # cancellation must not be absorbed here.
-            _, stuck = await asyncio.wait(tasks, timeout=_CLOSE_WITHIN_S)
+            done, stuck = await asyncio.wait(tasks, timeout=_CLOSE_WITHIN_S)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("verifier task %s ended with %r", task.get_name(), task.exception())
             for task in stuck:
                 log.error("verifier task %s did not stop within %.0fs", task.get_name(), _CLOSE_WITHIN_S)
 
