@@ -166,6 +166,11 @@ class ScriptRunner:
         self._cluster = hasattr(client, "get_node_from_key")
         self._lane: ScriptLane | None = None
 
+    @property
+    def cluster(self) -> bool:
+        """Whether the client is a Redis Cluster client (keys of one call share a slot)."""
+        return self._cluster
+
     def use_lane(self) -> None:
         """Runs scripts on a standalone Redis through the direct lane (store/lane.py)."""
         if not self._cluster and self._lane is None:

@@ -19,7 +19,10 @@ near a client's 4 MiB receive limit.
 Finding outboxes without scanning. Before running a script that may end sessions, the
 store notes ``'<tag> <event id>'`` in one of ``PENDING_INDEXES`` small sorted sets
 (``outbox_register.lua``), each in its own slot; if the first is unreachable the next
-is tried, so a note needs one reachable shard. After the script the same process
+is tried, so a note needs one reachable shard. On a single Redis, where every key is
+on one server, the per-session revoke script writes its note itself, in the same atomic
+step as the event (and only when it records one): no round trip before it, and nothing
+to drop when it ended nothing. After the script the same process
 relays the outbox at once (the fast path) and drops its note. Every replica also runs
 :meth:`RevocationRelay.run`: it reads the notes older than ``settle_after`` seconds
 (left behind by a failed publish, an unreachable stream shard, or a replica that died
@@ -144,7 +147,7 @@ class RevocationRelay:
 
         Tries the indexes in turn from one chosen by the tag, skipping those that failed
         lately; StoreUnavailable when none is reachable (then no script has run)."""
-        first = int.from_bytes(event.tag.encode()[:4], "big") % PENDING_INDEXES
+        first = _first_index(event.tag)
         order = [(first + i) % PENDING_INDEXES for i in range(PENDING_INDEXES)]
         now = time.monotonic()
         order.sort(key=lambda n: self._unreachable_until.get(n, 0.0) > now)
@@ -166,6 +169,18 @@ class RevocationRelay:
             self._unreachable_until.pop(n, None)
             return OutboxEvent(event.tag, event.event_id, n)
         raise last_error or StoreUnavailable("no pending-outbox index reachable")
+
+    def note_in_script(self, event: OutboxEvent) -> tuple[OutboxEvent, list[str], list[str | int]]:
+        """On a single Redis, where the pending-outbox indexes and the user's keys are on one
+        server, the script that records the event notes it too (revoke.lua), in the same
+        atomic step and without a round trip before it. Returns the event with its index
+        and the script's extra key and ARGV."""
+        n = _first_index(event.tag)
+        return (
+            OutboxEvent(event.tag, event.event_id, n),
+            [self._keys.pending(n)],
+            [int(time.time() * 1000), self._retention_ms],
+        )
 
     async def after_script(
         self, event: OutboxEvent, *, recorded: bool, outbox: Mapping[bytes, bytes] | None = None
@@ -332,6 +347,11 @@ class RevocationRelay:
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._redis_timeout)
         await stop_tasks(list(self._background), within=1.0, what="revocation relay")
+
+
+def _first_index(tag: str) -> int:
+    # The pending-outbox index a user's notes go to first.
+    return int.from_bytes(tag.encode()[:4], "big") % PENDING_INDEXES
 
 
 def _text(value: Any) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+import hiredis
 from redis.exceptions import NoScriptError
 
 LIBRARY = "_lib.lua"
@@ -64,9 +65,7 @@ class Script:
         self.source = script_source(name) if source is None else source
         self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
         self.read_only = "flags=no-writes" in self.source.partition("\n")[0]
-        command = b"EVALSHA_RO" if self.read_only else b"EVALSHA"
-        # The constant part of this script's EVALSHA in RESP (see store/lane.py).
-        self._packed_head = b"$%d\r\n%s\r\n$40\r\n%s\r\n" % (len(command), command, self.sha.encode())
+        self._command = "EVALSHA_RO" if self.read_only else "EVALSHA"
 
     async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
         """Runs the script; loads it first if this Redis node has not seen it (NOSCRIPT)."""
@@ -86,20 +85,12 @@ class Script:
 
     def packed(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> bytes:
         """This script's EVALSHA (or EVALSHA_RO) with ``keys`` and ``args``, encoded in RESP."""
-        parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), self._packed_head, _bulk(len(keys))]
-        parts.extend(map(_bulk, keys))
-        parts.extend(map(_bulk, args))
-        return b"".join(parts)
+        return pack_command(self._command, self.sha, len(keys), *keys, *args)
 
 
 def pack_command(*parts: str | int | bytes) -> bytes:
-    """A Redis command in RESP, as the lane sends it."""
-    return b"*%d\r\n" % len(parts) + b"".join(map(_bulk, parts))
-
-
-def _bulk(value: str | int | bytes) -> bytes:
-    raw = value if isinstance(value, bytes) else str(value).encode()
-    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+    """A Redis command in RESP, as the lane sends it (hiredis encodes it in one C call)."""
+    return hiredis.pack_command(parts)  # type: ignore[arg-type,no-any-return]  # its stub types the tuple as one item
 
 
 class Scripts:

@@ -12,7 +12,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -25,17 +26,19 @@ from session_wire.v1 import session_pb2_grpc
 from session_service.app import EXIT_BEFORE_RELAY_ENV, Service, start
 from session_service.config import Settings
 from session_service.domain.ids import user_tag
+from session_service.store.embedded import RedisServerProcess
+from session_service.store.keys import PENDING_INDEXES, KeySchema
 from session_service.tokens.keyring import Keyring
 from tests.conftest import free_port, stop_within
 from tests.integration.test_server import _wait_serving
 from tests.redis_cluster import LocalRedisCluster, Node, frozen, set_config, shard_of
 
 
-def _settings(cluster: LocalRedisCluster, prefix: str, **overrides: Any) -> Settings:
+def _settings(url: str, prefix: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,
-        "redis_url": cluster.url,
+        "redis_url": url,
         "redis_mode": "cluster",
         "redis_prefix": prefix,
         "redis_timeout": 0.5,
@@ -71,9 +74,13 @@ def _stream(cluster: LocalRedisCluster, prefix: str) -> list[tuple[list[str], st
     """The revocation stream's events: (session ids, reason)."""
     client = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port, socket_timeout=2)
     try:
-        entries: Any = client.xrange(f"{prefix}:{{revocations}}")
+        return _entries(client, f"{prefix}:{{revocations}}")
     finally:
         client.close()
+
+
+def _entries(client: Any, stream: str) -> list[tuple[list[str], str]]:
+    entries: Any = client.xrange(stream)
     return [(fields[b"sids"].decode().split(), fields[b"reason"].decode()) for _, fields in entries]
 
 
@@ -90,7 +97,7 @@ async def test_revocations_made_while_the_stream_shard_is_frozen_all_arrive_once
 ) -> None:
     set_config(own_cluster, "cluster-require-full-coverage", "no")
     prefix = f"frz{random.randrange(10**6)}"
-    service = await start(_settings(own_cluster, prefix), keyring=keyring)
+    service = await start(_settings(own_cluster.url, prefix), keyring=keyring)
     services.append(service)
     primary, replicas = shard_of(own_cluster, f"{prefix}:{{revocations}}")
     users = _users_away_from(own_cluster, prefix, primary, 8)
@@ -165,9 +172,31 @@ async def _refused(verifier: Verifier, token: str, since: float, limit: float) -
         await asyncio.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a dead-replica test runs: its URL and mode, and a raw client for checks."""
+
+    url: str
+    mode: str
+    raw: Callable[[], Any]
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def dead_replica_target(request: pytest.FixtureRequest) -> _Target:
+    if request.param == "cluster":
+        cluster: LocalRedisCluster = request.getfixturevalue("own_cluster")
+        port = cluster.nodes[0].port
+        return _Target(cluster.url, "cluster", lambda: redis.RedisCluster(host="127.0.0.1", port=port))
+    server: RedisServerProcess = request.getfixturevalue("redis_server")
+    return _Target(server.url, "standalone", lambda: redis.Redis.from_url(server.url))
+
+
 async def test_a_revocation_arrives_although_the_replica_that_made_it_died_before_relaying(
-    own_cluster: LocalRedisCluster, keyring: Keyring, services: list[Service], capsys: Any
+    dead_replica_target: _Target, keyring: Keyring, services: list[Service], capsys: Any
 ) -> None:
+    # On a single Redis the revoke script notes its event itself; in a cluster the note is
+    # written before the script. Either way another replica must find it.
+    target = dead_replica_target
     prefix = f"kil{random.randrange(10**6)}"
     port = free_port()
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for in a thread
@@ -176,9 +205,9 @@ async def test_a_revocation_arrives_although_the_replica_that_made_it_died_befor
             **os.environ,
             "SESSION_HOST": "127.0.0.1",
             "SESSION_PORT": str(port),
-            "SESSION_REDIS_URL": own_cluster.url,
+            "SESSION_REDIS_URL": target.url,
             "SESSION_DEV": "true",  # both replicas sign with throwaway keys: tokens are not used here
-            "SESSION_REDIS_MODE": "cluster",
+            "SESSION_REDIS_MODE": target.mode,
             "SESSION_REDIS_PREFIX": prefix,
             "SESSION_METRICS_PORT": "0",
             EXIT_BEFORE_RELAY_ENV: "1",
@@ -200,37 +229,43 @@ async def test_a_revocation_arrives_although_the_replica_that_made_it_died_befor
             process.kill()
             process.wait()
     sid = created.session.session_id
-    # The session ended, its event is in the user's outbox, and nothing reached the stream.
-    raw = redis.RedisCluster(host="127.0.0.1", port=own_cluster.nodes[0].port)
+    tag = user_tag("mortal")
+    keys = KeySchema(prefix)
+    # The session ended, its event is in the user's outbox and noted in a pending-outbox
+    # index, and nothing reached the stream.
+    raw = target.raw()
     try:
-        assert raw.hlen(f"{prefix}:{{{user_tag('mortal')}}}:o") == 1
-        assert _stream(own_cluster, prefix) == []
+        assert raw.hlen(keys.outbox(tag)) == 1
+        notes = [m.decode() for n in range(PENDING_INDEXES) for m in raw.zrange(keys.pending(n), 0, -1)]
+        assert [note.partition(" ")[0] for note in notes] == [tag]
+        assert _entries(raw, keys.revocations()) == []
         # Another replica comes up (or was up all along): its relay finds the note.
-        services.append(await start(_settings(own_cluster, prefix), keyring=keyring))
+        services.append(await start(_settings(target.url, prefix, redis_mode=target.mode), keyring=keyring))
         arrived = await _until(
-            lambda: _stream(own_cluster, prefix) == [([sid], "logout")],
+            lambda: _entries(raw, keys.revocations()) == [([sid], "logout")],
             10,
             "the revocation of a session whose replica died was never published",
         )
         # The relay deletes the outbox entry once the stream has the event (a moment
-        # later), and then counts the event as recovered.
+        # later), then drops the note, and counts the event as recovered.
         telemetry = services[-1].telemetry
         assert telemetry is not None
         registry = telemetry.metrics.registry
         await _until(
             lambda: (
-                raw.hlen(f"{prefix}:{{{user_tag('mortal')}}}:o") == 0
+                raw.hlen(keys.outbox(tag)) == 0
                 and registry.get_sample_value("session_service_revocation_events_recovered_total") == 1
+                and not any(raw.zcard(keys.pending(n)) for n in range(PENDING_INDEXES))
             ),
             5,
-            "the relayed event stayed in its outbox, or the recovery was not counted",
+            "the relayed event stayed in its outbox or its note stayed, or the recovery was not counted",
         )
     finally:
         raw.close()
     with capsys.disabled():
         print(
-            "\n  replica killed after the revoke script: event relayed by another replica "
-            f"{arrived:.2f}s after that one started"
+            f"\n  replica killed after the revoke script ({target.mode}): event relayed by another "
+            f"replica {arrived:.2f}s after that one started"
         )
 
 
@@ -260,7 +295,7 @@ async def test_revocation_to_rejection_across_50_verifiers_steady_and_through_a_
     own_cluster: LocalRedisCluster, keyring: Keyring, services: list[Service], capsys: Any
 ) -> None:
     prefix = f"fig{random.randrange(10**6)}"
-    service = await start(_settings(own_cluster, prefix), keyring=keyring)
+    service = await start(_settings(own_cluster.url, prefix), keyring=keyring)
     services.append(service)
     target = f"127.0.0.1:{service.port}"
     victim, _ = shard_of(own_cluster, f"{prefix}:{{revocations}}")

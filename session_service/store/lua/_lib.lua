@@ -90,6 +90,16 @@ end
 -- slot, and then deletes it. The hash expires when its newest event stops mattering.
 -- Scripts that can end sessions take the same four outbox ARGV, named here o_*:
 -- event id, expires at (ms), reason, outbox TTL (ms).
+-- Notes in a pending-outbox index that the user's outbox may hold an event (see
+-- outbox_register.lua, which writes notes before a script, and revoke.lua, which on a
+-- single Redis writes its note together with the event).
+local function note_pending(index, member, when, ttl)
+  redis.call('ZADD', index, when, member)
+  if redis.call('PTTL', index) < tonumber(ttl) then
+    redis.call('PEXPIRE', index, ttl)
+  end
+end
+
 local function record_ended(outbox, members, tag, now, o_id, o_exp, o_reason, o_ttl)
   if #members == 0 then
     return

@@ -10,8 +10,5 @@
 --         so that one unreachable shard does not stop revocations)
 -- ARGV[1] member: '<user tag> <event id>'   ARGV[2] when (ms)   ARGV[3] index TTL (ms)
 -- Returns 1.
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
+note_pending(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 return 1
