@@ -381,24 +381,33 @@ class RedisSessionStore:
         """One page of a user's live sessions in session-id order, after the member ``after``.
 
         Returns the page and the member to continue after ('' when it was the last page).
-        The index holds only nonces (bounded by the per-user limit); the script then reads
-        just the page's sessions.
+        The index holds only nonces (bounded by the per-user limit); only the page's
+        sessions are read. On a single Redis the script reads the index and chooses the
+        page itself (one round trip); in a cluster every key a script touches must be
+        declared, so the index is read first and the script gets the page's keys.
         """
         tag, index, session_prefix = self._keys.for_user(user_id)
-        members = sorted(m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1))
-        start = bisect.bisect_right(members, after) if after else 0
-        page = members[start : start + page_size]
-        if not page:
-            return [], ""
-        reply = await self._run(
-            self._scripts.list,
-            [index, *(session_prefix + m for m in page)],
-            [now_ms, session_prefix, user_id, *page],
-        )
+        if self._runner.cluster:
+            members = sorted(m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1))
+            start = bisect.bisect_right(members, after) if after else 0
+            page = members[start : start + page_size]
+            if not page:
+                return [], ""
+            reply = await self._run(
+                self._scripts.list,
+                [index, *(session_prefix + m for m in page)],
+                [now_ms, session_prefix, user_id, 0, after, *page],
+            )
+            more = start + page_size < len(members)
+            last = page[-1] if more else ""
+        else:
+            reply = await self._run(
+                self._scripts.list, [index], [now_ms, session_prefix, user_id, page_size, after]
+            )
+            last = reply[2].decode()
         flat = reply[1]
         sessions = [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]
-        more = start + page_size < len(members)
-        return sessions, page[-1] if more else ""
+        return sessions, last
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
         """A live session, read without writing (may run on a replica)."""
