@@ -414,6 +414,28 @@ async def test_refuses_forged_and_malformed_tokens(
             verifier.verify(token)
 
 
+async def test_a_validly_signed_payload_that_is_not_one_json_object_is_malformed(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    # The payload is parsed after the signature check, so these need our own key's signature.
+    verifier = await start_verifier(svc)
+    key = keyring.signer
+    private = key.private
+    assert isinstance(private, ed25519.Ed25519PrivateKey)
+    header = _b64(json.dumps({"alg": "EdDSA", "kid": key.kid, "typ": "at+jwt"}).encode())
+    good = json.dumps(claims_for(), separators=(",", ":")).encode()
+
+    def signed(payload: bytes) -> str:
+        signing_input = f"{header}.{_b64(payload)}"
+        return f"{signing_input}.{_b64(private.sign(signing_input.encode()))}"
+
+    assert verifier.verify(signed(good)).subject == "mallory"
+    not_one_object = (b"", b"not json", good + b"{}", b" " + good, good + b" ", b"[1]", b'"text"', b"\xff")
+    for payload in not_one_object:
+        with pytest.raises(MalformedToken):
+            verifier.verify(signed(payload))
+
+
 async def test_remembered_token_of_a_revoked_session_is_refused_at_once(
     svc: Running, connect: ClientFactory, start_verifier: VerifierFactory
 ) -> None:
