@@ -24,7 +24,6 @@ import contextlib
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -37,7 +36,6 @@ import grpc
 from rpc_throughput import (
     BENCH_DIR,
     GRPC_FRAME_HEADER,
-    H2LOAD_TIMEOUT_S,
     HOST,
     OURS_ARGV,
     REPLY_BYTES_TOLERANCE,
@@ -51,6 +49,7 @@ from rpc_throughput import (
     free_port,
     markdown_table,
     our_service_env,
+    run_load_tool,
     running_server,
     unwind_on_sigterm,
 )
@@ -190,13 +189,7 @@ def h2load(
         *(["--log-file", str(log)] if log is not None else []),
         f"http://{HOST}:{port}{door.path}",
     ]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=H2LOAD_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        _fail(f"h2load {door.name} took over {H2LOAD_TIMEOUT_S:.0f}s")
-    if done.returncode != 0:
-        _fail(f"h2load {door.name} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
-    return done.stdout
+    return run_load_tool(argv, f"h2load {door.name}")
 
 
 def measure_door(

@@ -465,13 +465,19 @@ class H2Load:
             *(["--log-file", str(log)] if log is not None else []),
             f"http://{server.target}/{SERVICE}/{case.rpc}",
         ]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=H2LOAD_TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            _fail(f"h2load {case.rpc} against the {server.name} server took over {H2LOAD_TIMEOUT_S:.0f}s")
-        if done.returncode != 0:
-            _fail(f"h2load {case.rpc} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
-        return done.stdout
+        return run_load_tool(argv, f"h2load {case.rpc} against the {server.name} server")
+
+
+def run_load_tool(argv: Sequence[str], what: str) -> str:
+    """Runs a load generator (h2load, open_loop.py) to its end; its stdout. Fails the
+    benchmark if it exits non-zero or runs over H2LOAD_TIMEOUT_S."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=H2LOAD_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        _fail(f"{what} took over {H2LOAD_TIMEOUT_S:.0f}s")
+    if done.returncode != 0:
+        _fail(f"{what} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
+    return done.stdout
 
 
 def _from_log(log: Path, requests: int, reply_bytes: float) -> Measurement:
@@ -534,6 +540,36 @@ def measure(client: Client, case: Case, h2load: H2Load, *, total_rate: float = 0
         _expect(rise == sent, f"{where}: {sent} calls sent but only {rise} took effect")
     case.check_reply(client.call(case.rpc, case.body))
     return _from_log(log, load.requests, reply_bytes)
+
+
+OPEN_LOOP_SECONDS = 5.0
+"""Measured seconds of each open-loop run (after one unmeasured second)."""
+
+
+def open_loop(client: Client, case: Case, pinning: Pinning, rate: float) -> Measurement:
+    """Latency under open-loop Poisson arrivals at ``rate`` calls per second (open_loop.py,
+    a grpc.aio client pinned where h2load runs); the body is checked before and after."""
+    checked = client.call(case.rpc, case.body)
+    case.check_reply(checked)
+    argv = [
+        *pinning.load,
+        sys.executable,
+        str(BENCH_DIR / "open_loop.py"),
+        *("--target", client.server.target, "--method", f"/{SERVICE}/{case.rpc}"),
+        *("--body-hex", case.body.hex(), "--rate", f"{rate:.1f}", "--seconds", str(OPEN_LOOP_SECONDS)),
+        *("--min-reply-bytes", str(int(REPLY_BYTES_TOLERANCE * len(checked)))),
+    ]
+    found = json.loads(run_load_tool(argv, f"open-loop {case.rpc} on the {client.server.name} server"))
+    case.check_reply(client.call(case.rpc, case.body))
+    return Measurement(
+        requests=found["calls"],
+        seconds=found["seconds"],
+        req_per_s=found["req_per_s"],
+        p50_ms=found["p50_ms"],
+        p99_ms=found["p99_ms"],
+        reply_bytes=GRPC_FRAME_HEADER + len(checked),
+        p999_ms=found["p999_ms"],
+    )
 
 
 # --- report --------------------------------------------------------------------------------
@@ -617,11 +653,14 @@ SATURATED_P99_OVER_P50 = 3.0
 @dataclass(frozen=True)
 class Paced:
     """Latency at a fixed rate: ours at PACED_SHARE of its peak, and the one-script server
-    at the same rate (how much of the tail the load shape, gRPC and Redis cause anyway)."""
+    at the same rate (how much of the tail the load shape, gRPC and Redis cause anyway);
+    once paced by h2load and once under open-loop Poisson arrivals (open_loop.py)."""
 
     rpc: str
     ours: Measurement
     one_script: Measurement
+    ours_open: Measurement
+    one_script_open: Measurement
 
 
 def targets(rows: Sequence[Row], paced: Sequence[Paced]) -> list[Target]:
@@ -654,17 +693,19 @@ def targets(rows: Sequence[Row], paced: Sequence[Paced]) -> list[Target]:
             )
     by_rpc = {r.rpc: r for r in rows}
     for p in paced:
-        m = p.ours
-        found.append(
-            Target(
-                f"{p.rpc} p99 at {PACED_SHARE:.0%} of peak",
-                f"<= {PACED_P99_MS:.0f} ms",
-                f"{m.p99_ms:.1f} ms (p50 {m.p50_ms:.1f}, p99.9 {m.p999_ms:.1f}) at {m.req_per_s:.0f} req/s",
-                f"peak {by_rpc[p.rpc].ours.req_per_s:.0f} req/s; one-script at the same rate: "
-                f"p99 {p.one_script.p99_ms:.1f} ms",
-                m.p99_ms <= PACED_P99_MS,
+        shapes = (("Poisson", p.ours_open, p.one_script_open), ("h2load --rps", p.ours, p.one_script))
+        for how, m, base in shapes:
+            found.append(
+                Target(
+                    f"{p.rpc} p99 at {PACED_SHARE:.0%} of peak, {how}",
+                    f"<= {PACED_P99_MS:.0f} ms",
+                    f"{m.p99_ms:.1f} ms (p50 {m.p50_ms:.1f}, p99.9 {m.p999_ms:.1f}) "
+                    f"at {m.req_per_s:.0f} req/s",
+                    f"peak {by_rpc[p.rpc].ours.req_per_s:.0f} req/s; one-script at the same rate: "
+                    f"p99 {base.p99_ms:.1f} ms",
+                    m.p99_ms <= PACED_P99_MS,
+                )
             )
-        )
     return found
 
 
@@ -732,7 +773,13 @@ def report(
             for r in rows
         ],
         "paced": [
-            {"rpc": p.rpc, "share_of_peak": PACED_SHARE, **asdict(p.ours), "one_script": asdict(p.one_script)}
+            {
+                "rpc": p.rpc,
+                "share_of_peak": PACED_SHARE,
+                **asdict(p.ours),
+                "one_script": asdict(p.one_script),
+                "poisson": {"ours": asdict(p.ours_open), "one_script": asdict(p.one_script_open)},
+            }
             for p in paced
         ],
         "targets": [asdict(t) for t in targets(rows, paced)],
@@ -825,11 +872,15 @@ def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> tuple[l
                         rpc,
                         measure(ours_client, case, h2load, total_rate=rate),
                         measure(one_script_client, empty, h2load, total_rate=rate),
+                        open_loop(ours_client, case, pinning, rate),
+                        open_loop(one_script_client, empty, pinning, rate),
                     )
                 )
+                last = paced[-1]
                 print(
-                    f"{rpc} at {rate:.0f} req/s: p99 {paced[-1].ours.p99_ms:.1f} ms "
-                    f"(one-script {paced[-1].one_script.p99_ms:.1f} ms)",
+                    f"{rpc} at {rate:.0f} req/s: p99 h2load {last.ours.p99_ms:.1f} ms "
+                    f"(one-script {last.one_script.p99_ms:.1f} ms), Poisson "
+                    f"{last.ours_open.p99_ms:.1f} ms (one-script {last.one_script_open.p99_ms:.1f} ms)",
                     file=sys.stderr,
                 )
     return rows, paced
