@@ -213,7 +213,22 @@ class RedisSessionStore:
             await self._relay.after_script(
                 noted[0] if noted else await self._note_after(event), recorded=bool(evicted)
             )
-        return CreatedSession(_decode(sid, reply[2]), evicted)
+        # The session as stored: what was sent, and the expiries the script worked out.
+        stored = Session(
+            session_id=str(sid),
+            user_id=new.user_id,
+            created_at_ms=now_ms,
+            last_active_at_ms=now_ms,
+            idle_expires_at_ms=int(reply[2]),
+            absolute_expires_at_ms=int(reply[3]),
+            version=1,
+            data=dict(new.data),
+            claims=dict(new.claims),
+            scopes=tuple(new.scopes),
+            client=new.client,
+            client_id=new.client_id,
+        )
+        return CreatedSession(stored, evicted)
 
     async def touch(self, sid: SessionId, now_ms: int) -> Session:
         """Reads a live session and slides its idle expiry."""
@@ -473,6 +488,10 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+_json = json.JSONDecoder().decode
+"""JSON text we wrote (create.lua's values), without json.loads' encoding detection of bytes."""
+
+
 def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     # Field names stay bytes: decoding every name of every hash read shows on Get's profile.
     fields = _pairs(flat)
@@ -491,8 +510,8 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
         absolute_expires_at_ms=int(fields[b"abs_exp"]),
         version=int(fields[b"ver"]),
         data={k[2:].decode(): v for k, v in fields.items() if k.startswith(b"d:")},
-        claims=json.loads(claims) if claims is not None else {},
-        scopes=tuple(json.loads(scopes)) if scopes is not None else (),
+        claims=_json(claims.decode()) if claims is not None else {},
+        scopes=tuple(_json(scopes.decode())) if scopes is not None else (),
         client=ClientInfo(
             ip.decode() if ip is not None else client.get("ip", ""),
             ua.decode() if ua is not None else client.get("user_agent", ""),

@@ -53,6 +53,32 @@ async def test_create_returns_session_and_tokens_that_verify_against_jwks(svc: R
     assert header["alg"] == "EdDSA" and header["typ"] == "at+jwt"
 
 
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pb.CreateRequest(user_id="plain"),
+        pb.CreateRequest(
+            user_id="ünïcødé user",
+            claims={"role": "admin", "tenant": "ä"},
+            data={"cart": b"\x00\xff binary", "empty": b"", "k" * 40: b"v" * 200},
+            scopes=["read", "write", "read"],
+            client=pb.ClientInfo(ip="2001:db8::1", user_agent="Mozilla/5.0 " + "x" * 100, device=""),
+            client_id="web",
+        ),
+    ],
+)
+async def test_create_answers_the_session_exactly_as_stored(
+    start_service: ServiceFactory, clock: FakeClock, request_: pb.CreateRequest
+) -> None:
+    # Create answers from what it sent and the expiries its script worked out, without
+    # reading the hash back: a Get at the same instant (no slide) must read the same session.
+    r = await start_service(clock=clock, idle_timeout=300, absolute_timeout=900)
+    created = (await r.stub.Create(request_)).session
+    assert created == (await r.stub.Get(pb.GetRequest(session_id=created.session_id))).session
+    assert created.idle_expires_at.ToMilliseconds() == clock.ms + 300_000
+    assert created.absolute_expires_at.ToMilliseconds() == clock.ms + 900_000
+
+
 async def test_every_create_makes_a_new_session_id(svc: Running) -> None:
     ids = {(await create(svc)).session.session_id for _ in range(20)}
     assert len(ids) == 20

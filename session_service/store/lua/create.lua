@@ -17,7 +17,8 @@
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
 -- ARGV[16] user tag   ARGV[17..20] outbox event id, expires at, reason, TTL (record_ended)
 -- ARGV[21..] data, as key, value pairs
--- Returns {OK, {evicted member...}, {session hash as field, value...}}, {LIMIT_REACHED},
+-- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
+-- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
 -- event is in the outbox.
 local key, idx = KEYS[1], KEYS[2]
@@ -91,4 +92,4 @@ redis.call('ZADD', idx, idle_exp, member)
 if redis.call('PTTL', idx) < abs_ms then
   redis.call('PEXPIRE', idx, abs_ms)
 end
-return {OK, evicted, redis.call('HGETALL', key)}
+return {OK, evicted, idle_exp, now + abs_ms}
