@@ -398,31 +398,29 @@ class RedisSessionStore:
         Returns the page and the member to continue after ('' when it was the last page).
         The index holds only nonces (bounded by the per-user limit); only the page's
         sessions are read. On a single Redis the script reads the index and chooses the
-        page itself (one round trip); in a cluster every key a script touches must be
-        declared, so the index is read first and the script gets the page's keys.
+        page itself (one round trip). In a cluster every key a script touches must be
+        declared, so the index is read first and the script gets the page's keys; so
+        does a single Redis for an index too large to sort inside a script.
         """
         tag, index, session_prefix = self._keys.for_user(user_id)
-        if self._runner.cluster:
-            members = sorted(m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1))
-            start = bisect.bisect_right(members, after) if after else 0
-            page = members[start : start + page_size]
-            if not page:
-                return [], ""
-            reply = await self._run(
-                self._scripts.list,
-                [index, *(session_prefix + m for m in page)],
-                [now_ms, session_prefix, user_id, 0, after, *page],
-            )
-            more = start + page_size < len(members)
-            last = page[-1] if more else ""
-        else:
+        if not self._runner.cluster:
             reply = await self._run(
                 self._scripts.list, [index], [now_ms, session_prefix, user_id, page_size, after]
             )
-            last = reply[2].decode()
-        flat = reply[1]
-        sessions = [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]
-        return sessions, last
+            if reply[0] == ScriptCode.OK:
+                return _listed(tag, reply[1]), reply[2].decode()
+        members = sorted(m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1))
+        start = bisect.bisect_right(members, after) if after else 0
+        page = members[start : start + page_size]
+        if not page:
+            return [], ""
+        reply = await self._run(
+            self._scripts.list,
+            [index, *(session_prefix + m for m in page)],
+            [now_ms, session_prefix, user_id, 0, after, *page],
+        )
+        more = start + page_size < len(members)
+        return _listed(tag, reply[1]), page[-1] if more else ""
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
         """A live session, read without writing (may run on a replica)."""
@@ -486,6 +484,11 @@ def _live_user(fields: Sequence[bytes | None], now_ms: int) -> str | None:
 def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     """A hash from a script's HGETALL reply (field, value, field, value, ...)."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _listed(tag: str, flat: Sequence[Any]) -> list[Session]:
+    # list.lua's {member, {session hash}, ...}
+    return [_decode(SessionId(tag, flat[i].decode()), flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
 _json = json.JSONDecoder().decode

@@ -9,6 +9,7 @@ import grpc
 from session_client.status import error_details
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.store.scripts import ScriptCode
 from tests.conftest import ServiceFactory, expect_error
 
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -159,6 +160,36 @@ async def test_list_pages_through_every_session_once_in_a_stable_order(start_ser
     for bad in (other_user_token, "garbage!", "A" * 300):
         async with expect_error(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"):
             await r.stub.List(pb.ListRequest(user_id="someone-else", page_token=bad))
+
+
+async def test_a_huge_index_is_paged_without_sorting_it_inside_a_script(
+    start_service: ServiceFactory,
+) -> None:
+    # 1,500 index entries whose sessions are gone (as a crash between writes could leave)
+    # and 3 live sessions: more than list.lua sorts itself on a single Redis, so the
+    # index is read and the page named by the caller instead, in both topologies.
+    r = await start_service(create_rate_per_user=0)
+    live = sorted(
+        [(await r.stub.Create(pb.CreateRequest(user_id="big"))).session.session_id for _ in range(3)]
+    )
+    _, index, prefix = r.service.store.keys.for_user("big")
+    await r.redis.zadd(index, {f"stale{n:05d}": 1 for n in range(1500)})
+    runner = r.service.store._runner
+    if not runner.cluster:
+        reply = await runner.run(
+            r.service.store.scripts.list, [index], [0, prefix, "big", 10, ""], retry_after_loss=True
+        )
+        assert reply == [ScriptCode.INDEX_CHANGED]
+    seen: list[str] = []
+    token = ""
+    for _ in range(200):
+        page = await r.stub.List(pb.ListRequest(user_id="big", page_size=1000, page_token=token))
+        seen += [s.session_id for s in page.sessions]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == live
+    assert await r.redis.zcard(index) == 3, "the stale entries were pruned as the pages went by"
 
 
 async def test_revoked_sessions_vanish_from_later_pages(start_service: ServiceFactory) -> None:

@@ -10,11 +10,14 @@
 --   members are ARGV[6..] and their session keys KEYS[2..], in the same order. Only these
 --   keys are read, and the cluster can redirect every one of them.
 -- - page size > 0 (a single Redis, where keys need not be declared): the script reads the
---   index and chooses the page itself, in one round trip.
--- Either way the work is bounded by the page size.
+--   index and chooses the page itself, in one round trip. An index of more than
+--   SORT_LIMIT members is not sorted here (that would hold Redis up): the script answers
+--   {INDEX_CHANGED} and the caller reads the index and names the page, as in a cluster.
+-- Either way the sessions read are bounded by the page size.
 -- Returns {OK, {member, {session hash}, member, {session hash}, ...}, next}: next is the
 -- page's last member when the index has more after it ('' otherwise, and always '' when
 -- the caller chose the page).
+local SORT_LIMIT = 1000
 
 -- Byte order, as the caller sorts ids: Lua's < on strings follows the server's locale.
 local function before(a, b)
@@ -36,6 +39,9 @@ if size == 0 then
     keys[#keys + 1] = KEYS[i - 4]
   end
 else
+  if redis.call('ZCARD', idx) > SORT_LIMIT then
+    return {INDEX_CHANGED}
+  end
   local members = redis.call('ZRANGE', idx, 0, -1)
   table.sort(members, before)
   local first = 1
