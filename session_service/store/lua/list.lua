@@ -17,7 +17,7 @@
 -- Returns {OK, {member, {session hash}, member, {session hash}, ...}, next}: next is the
 -- page's last member when the index has more after it ('' otherwise, and always '' when
 -- the caller chose the page).
-local SORT_LIMIT = 1000
+local SORT_LIMIT = 200  -- about 0.15 ms of sorting; the default per-user limit is 100
 
 -- Byte order, as the caller sorts ids: Lua's < on strings follows the server's locale.
 local function before(a, b)
