@@ -56,6 +56,9 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        # Resolved once: a label look-up takes a lock and a dictionary walk on every call.
+        self.revoked_by_revoke = self.sessions_revoked.labels("revoke")
+        self.revoked_by_reuse = self.sessions_revoked.labels("refresh_token_reuse")
         self.refresh_token_reuse = Counter(
             "refresh_token_reuse_detected",
             "Rotated refresh tokens presented again (the session is revoked as stolen).",

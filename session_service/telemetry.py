@@ -337,7 +337,8 @@ class CallTelemetry:
             m.sessions_refreshed.inc()
             attributes[FOUND] = True
         elif method == "Revoke":
-            m.sessions_revoked.labels("revoke").inc(response.revoked_count)
+            if response.revoked_count:
+                m.revoked_by_revoke.inc(response.revoked_count)
             attributes[REVOKED_COUNT] = response.revoked_count
         elif method in ("Get", "Update"):
             attributes[FOUND] = True
@@ -354,7 +355,7 @@ class CallTelemetry:
         m, span = self._metrics, self._span
         if reason == reasons.REFRESH_TOKEN_REUSED:
             m.refresh_token_reuse.inc()
-            m.sessions_revoked.labels("refresh_token_reuse").inc()
+            m.revoked_by_reuse.inc()
         redis_error = _redis_error_in(error)
         if redis_error is not None:
             m.redis_errors.labels(redis_error).inc()
