@@ -79,6 +79,8 @@ class OutboxEvent:
     """The outbox field; unique."""
     index: int
     """Which pending-outbox index holds the note (-1: none yet)."""
+    noted_by_script: bool = False
+    """The script that records the event writes its note too, only if it records it."""
 
     @property
     def note(self) -> str:
@@ -170,17 +172,20 @@ class RevocationRelay:
             return OutboxEvent(event.tag, event.event_id, n)
         raise last_error or StoreUnavailable("no pending-outbox index reachable")
 
-    def note_in_script(self, event: OutboxEvent) -> tuple[OutboxEvent, list[str], list[str | int]]:
-        """On a single Redis, where the pending-outbox indexes and the user's keys are on one
-        server, the script that records the event notes it too (revoke.lua), in the same
-        atomic step and without a round trip before it. Returns the event with its index
-        and the script's extra key and ARGV."""
-        n = _first_index(event.tag)
-        return (
-            OutboxEvent(event.tag, event.event_id, n),
-            [self._keys.pending(n)],
-            [int(time.time() * 1000), self._retention_ms],
-        )
+    async def noted_for_script(self, tag: str) -> tuple[OutboxEvent, list[str], list[str | int]]:
+        """A new event of the user ``tag`` for a script that ends sessions, and the extra
+        KEYS and ARGV of that script (see revoke.lua).
+
+        In a cluster the event is noted now, before the script (:meth:`note`). On a single
+        Redis, where the pending-outbox indexes and the user's keys are on one server, the
+        script notes it itself, in the same atomic step as the event and only when it
+        records one: no round trip before it, and no note to drop when nothing ended."""
+        event = self.new_event(tag)
+        if self._runner.cluster:
+            return await self.note(event), [], []
+        n = _first_index(tag)
+        in_script = OutboxEvent(tag, event.event_id, n, noted_by_script=True)
+        return in_script, [self._keys.pending(n)], [int(time.time() * 1000), self._retention_ms]
 
     async def after_script(
         self, event: OutboxEvent, *, recorded: bool, outbox: Mapping[bytes, bytes] | None = None
@@ -197,6 +202,10 @@ class RevocationRelay:
             # Test hook (SESSION_TEST_EXIT_BEFORE_RELAY): die like a SIGKILL between the
             # script and the relay.
             os._exit(137)
+        if event.noted_by_script and not recorded:
+            # The script noted nothing: no note to drop (one that a lost first run wrote is
+            # dropped by run() once it finds the outbox relayed).
+            event = OutboxEvent(event.tag, event.event_id, -1)
         if outbox is not None and not outbox:
             # Nothing to relay (nothing ended, nothing left behind): only the note goes.
             self._settle_soon(event)

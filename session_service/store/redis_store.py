@@ -320,13 +320,7 @@ class RedisSessionStore:
     ) -> tuple[str, ...]:
         """Ends one live session (matching the refresh token or user when given)."""
         required_hash = refresh.secret_hash if refresh else ""
-        event = self._relay.new_event(sid.tag)
-        note_keys: list[str] = []
-        note_args: list[str | int] = []
-        if self._runner.cluster:
-            event = await self._relay.note(event)
-        else:
-            event, note_keys, note_args = self._relay.note_in_script(event)
+        event, note_keys, note_args = await self._relay.noted_for_script(sid.tag)
         code, outbox = await self._run(
             self._scripts.revoke,
             [*self._keys.for_session(sid), self._keys.outbox(sid.tag), *note_keys],
@@ -343,10 +337,6 @@ class RedisSessionStore:
         # Only a session this call ended has an event; a repeat after a lost reply finds
         # the event already in the outbox (or the stream), recorded by the first run.
         ended = int(code) == 1
-        if note_keys and not ended:
-            # The script noted nothing: there is no note to drop (one a lost first run
-            # wrote is dropped by the relay's pass once it finds the outbox relayed).
-            event = OutboxEvent(event.tag, event.event_id, -1)
         await self._relay.after_script(event, recorded=ended, outbox=_pairs(outbox))
         return (str(sid),) if ended else ()
 

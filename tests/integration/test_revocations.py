@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.embedded import RedisServerProcess
+from session_service.store.keys import PENDING_INDEXES
 from session_service.store.revocations import RedisRevocationFeed
 from tests.conftest import Running, ServiceFactory, expect_error, free_port
 
@@ -132,6 +133,21 @@ async def test_every_way_a_session_ends_is_published_and_nothing_else(start_serv
     ]
     # Nothing is left behind: outboxes are deleted once relayed, notes dropped.
     assert await r.redis.exists(f"{r.prefix}:{{{admin.session.session_id.split('.')[0]}}}:o") == 0
+
+
+async def test_on_a_single_redis_revoke_notes_only_what_it_ended(svc: Running) -> None:
+    # The revoke script writes its own note there, and only with an event; in a cluster
+    # the note comes first and is dropped a moment later, so only the stream is checked.
+    keys = svc.service.store.keys
+    created = await create(svc, "nora")
+    revoke = pb.RevokeRequest(session_id=created.session.session_id)
+    assert (await svc.stub.Revoke(revoke)).revoked_count == 1
+    assert (await svc.stub.Revoke(revoke)).revoked_count == 0  # ended already: no event
+    assert ids(await replay(svc)) == [[created.session.session_id]]
+    if not svc.service.store._runner.cluster:
+        await asyncio.sleep(0.05)  # the first call's note is dropped in a 5 ms batch
+        for n in range(PENDING_INDEXES):
+            assert await svc.redis.zcard(keys.pending(n)) == 0
 
 
 async def test_revoke_refuses_reasons_only_the_service_gives(svc: Running) -> None:
