@@ -303,6 +303,19 @@ class _Unwatched:
 _UNWATCHED = _Unwatched()
 
 
+def _outcome_attributes(method: str, response: Any) -> dict[str, Any]:
+    # The span attributes of a call that succeeded (only built while a span records).
+    if method in ("Refresh", "Get", "Update"):
+        return {FOUND: True}
+    if method == "Revoke":
+        return {REVOKED_COUNT: response.revoked_count}
+    if method == "Introspect":
+        return {ACTIVE: response.active}
+    if method == "List":
+        return {SESSION_COUNT: len(response.sessions)}
+    return {}
+
+
 class CallTelemetry:
     """One call: told its outcome once, then that it ended."""
 
@@ -329,25 +342,15 @@ class CallTelemetry:
     def succeeded(self, response: Any) -> None:
         """The handler returned ``response``."""
         self._code, self._reason = grpc.StatusCode.OK, "OK"
-        m, method, span = self._metrics, self._method, self._span
-        attributes: dict[str, Any] = {}
+        m, method = self._metrics, self._method
         if method == "Create":
             m.sessions_created.inc()
         elif method == "Refresh":
             m.sessions_refreshed.inc()
-            attributes[FOUND] = True
-        elif method == "Revoke":
-            if response.revoked_count:
-                m.revoked_by_revoke.inc(response.revoked_count)
-            attributes[REVOKED_COUNT] = response.revoked_count
-        elif method in ("Get", "Update"):
-            attributes[FOUND] = True
-        elif method == "Introspect":
-            attributes[ACTIVE] = response.active
-        elif method == "List":
-            attributes[SESSION_COUNT] = len(response.sessions)
-        if span.is_recording():
-            span.set_attributes(attributes)
+        elif method == "Revoke" and response.revoked_count:
+            m.revoked_by_revoke.inc(response.revoked_count)
+        if self._span.is_recording():
+            self._span.set_attributes(_outcome_attributes(method, response))
 
     def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
         """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
