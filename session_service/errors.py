@@ -173,6 +173,29 @@ class StoreFull(SessionError):
         super().__init__("session store is full; nothing was written (revoking sessions still works)")
 
 
+class SessionClientMismatch(SessionError):
+    """A refresh token was presented by a caller that may not act on its session."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.SESSION_CLIENT_MISMATCH
+
+    def __init__(self) -> None:
+        super().__init__("the session belongs to another calling service")
+
+
+class DpopProofInvalid(SessionError):
+    """A DPoP proof is missing, malformed, replayed, or not by the session's key.
+
+    ``nonce``, when set, is the server nonce the next proof must carry (RFC 9449 section 8)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.DPOP_PROOF_INVALID
+
+    def __init__(self, detail: str, nonce: str = "") -> None:
+        self.nonce = nonce
+        super().__init__(f"DPoP proof invalid: {detail}")
+
+
 class ConfigError(Exception):
     """The service's configuration is invalid; raised at start, naming the setting."""
 

@@ -158,6 +158,20 @@ class StoreFull(SessionServiceError):
     reason = reasons.STORE_FULL
 
 
+class SessionClientMismatch(SessionServiceError):
+    """The session belongs to another calling service: this caller may not use its refresh token."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.SESSION_CLIENT_MISMATCH
+
+
+class DpopProofInvalid(SessionServiceError):
+    """The DPoP proof was missing, malformed, replayed or not by the session's key."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.DPOP_PROOF_INVALID
+
+
 class DeadlineExceeded(SessionServiceError):
     """The call did not finish within its deadline."""
 

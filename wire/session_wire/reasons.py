@@ -30,6 +30,8 @@ CALLER_NOT_ALLOWED = _name(ErrorReason.CALLER_NOT_ALLOWED)
 RATE_LIMITED = _name(ErrorReason.RATE_LIMITED)
 OVERLOADED = _name(ErrorReason.OVERLOADED)
 STORE_FULL = _name(ErrorReason.STORE_FULL)
+SESSION_CLIENT_MISMATCH = _name(ErrorReason.SESSION_CLIENT_MISMATCH)
+DPOP_PROOF_INVALID = _name(ErrorReason.DPOP_PROOF_INVALID)
 
 ALL: frozenset[str] = frozenset(
     name for name in ErrorReason.keys() if ErrorReason.Value(name) != ErrorReason.ERROR_REASON_UNSPECIFIED

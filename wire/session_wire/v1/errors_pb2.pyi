@@ -60,6 +60,15 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
     to store more. Nothing was written; logging out (Revoke) still works.
     """
+    SESSION_CLIENT_MISMATCH: _ErrorReason.ValueType  # 14
+    """PERMISSION_DENIED: a refresh token was presented by a caller other than the one
+    that created its session (or one the policy lets share its sessions).
+    """
+    DPOP_PROOF_INVALID: _ErrorReason.ValueType  # 15
+    """UNAUTHENTICATED: a DPoP proof is missing, malformed, replayed, for another request
+    or by another key than the session is bound to. The ErrorInfo may carry a
+    "dpop_nonce" to sign into the next proof.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason is the one declaration of every reason session-service puts in the
@@ -106,5 +115,14 @@ watchers. A google.rpc.RetryInfo suggests a delay; another replica may have room
 STORE_FULL: ErrorReason.ValueType  # 13
 """RESOURCE_EXHAUSTED: Redis is out of memory (maxmemory with noeviction) and refuses
 to store more. Nothing was written; logging out (Revoke) still works.
+"""
+SESSION_CLIENT_MISMATCH: ErrorReason.ValueType  # 14
+"""PERMISSION_DENIED: a refresh token was presented by a caller other than the one
+that created its session (or one the policy lets share its sessions).
+"""
+DPOP_PROOF_INVALID: ErrorReason.ValueType  # 15
+"""UNAUTHENTICATED: a DPoP proof is missing, malformed, replayed, for another request
+or by another key than the session is bound to. The ErrorInfo may carry a
+"dpop_nonce" to sign into the next proof.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -147,6 +147,7 @@ class Session(_message.Message):
     SCOPES_FIELD_NUMBER: _builtins.int
     CLIENT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CNF_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     user_id: _builtins.str
     version: _builtins.int
@@ -175,6 +176,12 @@ class Session(_message.Message):
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def client(self) -> Global___ClientInfo: ...
+    @_builtins.property
+    def cnf(self) -> Global___Confirmation:
+        """The key the session is bound to (DPoP, RFC 9449): its access tokens carry it as
+        their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
+        """
+
     def __init__(
         self,
         *,
@@ -190,14 +197,73 @@ class Session(_message.Message):
         scopes: _abc.Iterable[_builtins.str] | None = ...,
         client: Global___ClientInfo | None = ...,
         client_id: _builtins.str = ...,
+        cnf: Global___Confirmation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "client", b"client", "created_at", b"created_at", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "client", b"client", "cnf", b"cnf", "created_at", b"created_at", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "claims", b"claims", "client", b"client", "client_id", b"client_id", "created_at", b"created_at", "data", b"data", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at", "scopes", b"scopes", "session_id", b"session_id", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "claims", b"claims", "client", b"client", "client_id", b"client_id", "cnf", b"cnf", "created_at", b"created_at", "data", b"data", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at", "scopes", b"scopes", "session_id", b"session_id", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Session: _TypeAlias = Session  # noqa: Y015
+
+@_typing.final
+class DpopProof(_message.Message):
+    """DpopProof is a DPoP proof (RFC 9449) a client sent with an HTTP request, forwarded by
+    the service that received it, with that request's method and URI.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROOF_FIELD_NUMBER: _builtins.int
+    HTTP_METHOD_FIELD_NUMBER: _builtins.int
+    HTTP_URI_FIELD_NUMBER: _builtins.int
+    proof: _builtins.str
+    """The compact JWS of the DPoP header."""
+    http_method: _builtins.str
+    """The HTTP method of the request the proof came with ("POST")."""
+    http_uri: _builtins.str
+    """The URI of that request; query and fragment are ignored."""
+    def __init__(
+        self,
+        *,
+        proof: _builtins.str = ...,
+        http_method: _builtins.str = ...,
+        http_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["http_method", b"http_method", "http_uri", b"http_uri", "proof", b"proof"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DpopProof: _TypeAlias = DpopProof  # noqa: Y015
+
+@_typing.final
+class Confirmation(_message.Message):
+    """Confirmation names the key a token is bound to (RFC 7800 cnf)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JKT_FIELD_NUMBER: _builtins.int
+    X5T_S256_FIELD_NUMBER: _builtins.int
+    jkt: _builtins.str
+    """JWK SHA-256 thumbprint (RFC 7638) of a DPoP key, base64url."""
+    x5t_s256: _builtins.str
+    """SHA-256 thumbprint of a client certificate (RFC 8705), base64url."""
+    def __init__(
+        self,
+        *,
+        jkt: _builtins.str = ...,
+        x5t_s256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jkt", b"jkt", "x5t_s256", b"x5t_s256"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Confirmation: _TypeAlias = Confirmation  # noqa: Y015
 
 @_typing.final
 class CreateRequest(_message.Message):
@@ -249,6 +315,7 @@ class CreateRequest(_message.Message):
     SCOPES_FIELD_NUMBER: _builtins.int
     CLIENT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
+    DPOP_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     client_id: _builtins.str
     @_builtins.property
@@ -259,6 +326,10 @@ class CreateRequest(_message.Message):
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def client(self) -> Global___ClientInfo: ...
+    @_builtins.property
+    def dpop(self) -> Global___DpopProof:
+        """A DPoP proof: binds the session to the proof's key."""
+
     def __init__(
         self,
         *,
@@ -268,10 +339,11 @@ class CreateRequest(_message.Message):
         scopes: _abc.Iterable[_builtins.str] | None = ...,
         client: Global___ClientInfo | None = ...,
         client_id: _builtins.str = ...,
+        dpop: Global___DpopProof | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dpop", b"dpop"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "client", b"client", "client_id", b"client_id", "data", b"data", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "client", b"client", "client_id", b"client_id", "data", b"data", "dpop", b"dpop", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -355,15 +427,21 @@ class RefreshRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    DPOP_FIELD_NUMBER: _builtins.int
     refresh_token: _builtins.str
+    @_builtins.property
+    def dpop(self) -> Global___DpopProof:
+        """Required when the session is DPoP-bound: a proof by the session's key."""
+
     def __init__(
         self,
         *,
         refresh_token: _builtins.str = ...,
+        dpop: Global___DpopProof | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dpop", b"dpop"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["refresh_token", b"refresh_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpop", b"dpop", "refresh_token", b"refresh_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -507,6 +585,7 @@ class IntrospectResponse(_message.Message):
     ISS_FIELD_NUMBER: _builtins.int
     AUD_FIELD_NUMBER: _builtins.int
     JTI_FIELD_NUMBER: _builtins.int
+    CNF_FIELD_NUMBER: _builtins.int
     active: _builtins.bool
     sub: _builtins.str
     sid: _builtins.str
@@ -521,6 +600,10 @@ class IntrospectResponse(_message.Message):
     iss: _builtins.str
     aud: _builtins.str
     jti: _builtins.str
+    @_builtins.property
+    def cnf(self) -> Global___Confirmation:
+        """The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens."""
+
     def __init__(
         self,
         *,
@@ -536,10 +619,11 @@ class IntrospectResponse(_message.Message):
         iss: _builtins.str = ...,
         aud: _builtins.str = ...,
         jti: _builtins.str = ...,
+        cnf: Global___Confirmation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cnf", b"cnf"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "aud", b"aud", "client_id", b"client_id", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "nbf", b"nbf", "scope", b"scope", "sid", b"sid", "sub", b"sub", "token_type", b"token_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "aud", b"aud", "client_id", b"client_id", "cnf", b"cnf", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "nbf", b"nbf", "scope", b"scope", "sid", b"sid", "sub", b"sub", "token_type", b"token_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,8 +3,10 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
 import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from './session/v1/ClientInfo';
+import type { Confirmation as _session_v1_Confirmation, Confirmation__Output as _session_v1_Confirmation__Output } from './session/v1/Confirmation';
 import type { CreateRequest as _session_v1_CreateRequest, CreateRequest__Output as _session_v1_CreateRequest__Output } from './session/v1/CreateRequest';
 import type { CreateResponse as _session_v1_CreateResponse, CreateResponse__Output as _session_v1_CreateResponse__Output } from './session/v1/CreateResponse';
+import type { DpopProof as _session_v1_DpopProof, DpopProof__Output as _session_v1_DpopProof__Output } from './session/v1/DpopProof';
 import type { GetJwksRequest as _session_v1_GetJwksRequest, GetJwksRequest__Output as _session_v1_GetJwksRequest__Output } from './session/v1/GetJwksRequest';
 import type { GetJwksResponse as _session_v1_GetJwksResponse, GetJwksResponse__Output as _session_v1_GetJwksResponse__Output } from './session/v1/GetJwksResponse';
 import type { GetRequest as _session_v1_GetRequest, GetRequest__Output as _session_v1_GetRequest__Output } from './session/v1/GetRequest';
@@ -40,8 +42,10 @@ export interface ProtoGrpcType {
   session: {
     v1: {
       ClientInfo: MessageTypeDefinition<_session_v1_ClientInfo, _session_v1_ClientInfo__Output>
+      Confirmation: MessageTypeDefinition<_session_v1_Confirmation, _session_v1_Confirmation__Output>
       CreateRequest: MessageTypeDefinition<_session_v1_CreateRequest, _session_v1_CreateRequest__Output>
       CreateResponse: MessageTypeDefinition<_session_v1_CreateResponse, _session_v1_CreateResponse__Output>
+      DpopProof: MessageTypeDefinition<_session_v1_DpopProof, _session_v1_DpopProof__Output>
       GetJwksRequest: MessageTypeDefinition<_session_v1_GetJwksRequest, _session_v1_GetJwksRequest__Output>
       GetJwksResponse: MessageTypeDefinition<_session_v1_GetJwksResponse, _session_v1_GetJwksResponse__Output>
       GetRequest: MessageTypeDefinition<_session_v1_GetRequest, _session_v1_GetRequest__Output>

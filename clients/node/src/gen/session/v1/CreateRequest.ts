@@ -1,6 +1,7 @@
 // Original file: ../../protos/session/v1/session.proto
 
 import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from '../../session/v1/ClientInfo';
+import type { DpopProof as _session_v1_DpopProof, DpopProof__Output as _session_v1_DpopProof__Output } from '../../session/v1/DpopProof';
 
 export interface CreateRequest {
   'user_id'?: (string);
@@ -9,6 +10,10 @@ export interface CreateRequest {
   'scopes'?: (string)[];
   'client'?: (_session_v1_ClientInfo | null);
   'client_id'?: (string);
+  /**
+   * A DPoP proof: binds the session to the proof's key.
+   */
+  'dpop'?: (_session_v1_DpopProof | null);
 }
 
 export interface CreateRequest__Output {
@@ -18,4 +23,8 @@ export interface CreateRequest__Output {
   'scopes': (string)[];
   'client': (_session_v1_ClientInfo__Output | null);
   'client_id': (string);
+  /**
+   * A DPoP proof: binds the session to the proof's key.
+   */
+  'dpop': (_session_v1_DpopProof__Output | null);
 }

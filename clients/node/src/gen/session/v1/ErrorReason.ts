@@ -69,6 +69,17 @@ export const ErrorReason = {
    * to store more. Nothing was written; logging out (Revoke) still works.
    */
   STORE_FULL: 'STORE_FULL',
+  /**
+   * PERMISSION_DENIED: a refresh token was presented by a caller other than the one
+   * that created its session (or one the policy lets share its sessions).
+   */
+  SESSION_CLIENT_MISMATCH: 'SESSION_CLIENT_MISMATCH',
+  /**
+   * UNAUTHENTICATED: a DPoP proof is missing, malformed, replayed, for another request
+   * or by another key than the session is bound to. The ErrorInfo may carry a
+   * "dpop_nonce" to sign into the next proof.
+   */
+  DPOP_PROOF_INVALID: 'DPOP_PROOF_INVALID',
 } as const;
 
 /**
@@ -154,6 +165,19 @@ export type ErrorReason =
    */
   | 'STORE_FULL'
   | 13
+  /**
+   * PERMISSION_DENIED: a refresh token was presented by a caller other than the one
+   * that created its session (or one the policy lets share its sessions).
+   */
+  | 'SESSION_CLIENT_MISMATCH'
+  | 14
+  /**
+   * UNAUTHENTICATED: a DPoP proof is missing, malformed, replayed, for another request
+   * or by another key than the session is bound to. The ErrorInfo may carry a
+   * "dpop_nonce" to sign into the next proof.
+   */
+  | 'DPOP_PROOF_INVALID'
+  | 15
 
 /**
  * ErrorReason is the one declaration of every reason session-service puts in the

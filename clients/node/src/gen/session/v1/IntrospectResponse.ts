@@ -1,5 +1,6 @@
 // Original file: ../../protos/session/v1/session.proto
 
+import type { Confirmation as _session_v1_Confirmation, Confirmation__Output as _session_v1_Confirmation__Output } from '../../session/v1/Confirmation';
 import type { Long } from '@grpc/proto-loader';
 
 export interface IntrospectResponse {
@@ -21,6 +22,10 @@ export interface IntrospectResponse {
   'iss'?: (string);
   'aud'?: (string);
   'jti'?: (string);
+  /**
+   * The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens.
+   */
+  'cnf'?: (_session_v1_Confirmation | null);
 }
 
 export interface IntrospectResponse__Output {
@@ -42,4 +47,8 @@ export interface IntrospectResponse__Output {
   'iss': (string);
   'aud': (string);
   'jti': (string);
+  /**
+   * The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens.
+   */
+  'cnf': (_session_v1_Confirmation__Output | null);
 }

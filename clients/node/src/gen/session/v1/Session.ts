@@ -2,6 +2,7 @@
 
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp';
 import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from '../../session/v1/ClientInfo';
+import type { Confirmation as _session_v1_Confirmation, Confirmation__Output as _session_v1_Confirmation__Output } from '../../session/v1/Confirmation';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -35,6 +36,11 @@ export interface Session {
    * The application the session was created for (the access token's client_id claim).
    */
   'client_id'?: (string);
+  /**
+   * The key the session is bound to (DPoP, RFC 9449): its access tokens carry it as
+   * their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
+   */
+  'cnf'?: (_session_v1_Confirmation | null);
 }
 
 /**
@@ -68,4 +74,9 @@ export interface Session__Output {
    * The application the session was created for (the access token's client_id claim).
    */
   'client_id': (string);
+  /**
+   * The key the session is bound to (DPoP, RFC 9449): its access tokens carry it as
+   * their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
+   */
+  'cnf': (_session_v1_Confirmation__Output | null);
 }
