@@ -40,9 +40,9 @@ from session_service.tokens.keyring import Keyring
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
-from session_service.transport.errors import CallWrapper, WrappingRegistrar
 from session_service.transport.forward_auth import ForwardAuthServer
 from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
+from session_service.transport.pipeline import CallWrapper, WrappingRegistrar
 from session_service.transport.servicer import SessionServicer
 
 log = logging.getLogger(__name__)

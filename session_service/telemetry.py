@@ -48,6 +48,7 @@ from session_wire.ext_authz import external_auth_pb2
 from session_service.audit import AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
 from session_service.metrics import Latency, MetricsServer, ServiceMetrics
+from session_service.transport.pipeline import UNOBSERVED, NullObserver
 
 if TYPE_CHECKING:
     from session_service.store.outbox import RevocationRelay
@@ -259,12 +260,12 @@ class RpcTelemetry:
         # Looking a labelled child up costs more than the observation itself: once per method.
         self._children: dict[str, _MethodMetrics] = {}
 
-    def call_started(self, method: str) -> CallTelemetry | _Unwatched:
+    def call_started(self, method: str) -> CallTelemetry | NullObserver:
         """Starts watching one call of ``method`` (a full gRPC method name)."""
         children = self._children.get(method)
         if children is None:
             if not method.startswith("/" + TRACED_SERVICE_PREFIX):
-                return _UNWATCHED
+                return UNOBSERVED
             # Only the service's own methods get here (the interceptor wraps known ones): bounded.
             children = self._children[method] = _MethodMetrics(self._metrics, method.rsplit("/", 1)[-1])
         return CallTelemetry(self._metrics, children.method, children, tracing=self._tracing)
@@ -287,20 +288,6 @@ class _MethodMetrics:
         if found is None:
             found = self._durations[code] = self._metrics.rpcs.latency(self.method, code.name)
         return found
-
-
-class _Unwatched:
-    def succeeded(self, response: Any) -> None:
-        pass
-
-    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
-        pass
-
-    def ended(self) -> None:
-        pass
-
-
-_UNWATCHED = _Unwatched()
 
 
 def _outcome_attributes(method: str, response: Any) -> dict[str, Any]:

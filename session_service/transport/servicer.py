@@ -1,5 +1,5 @@
-"""The SessionService servicer: proto in, domain call, proto out. Errors are mapped by
-:mod:`session_service.transport.errors`."""
+"""The SessionService servicer: proto in, domain call, proto out. Errors become statuses
+in the call pipeline (:mod:`session_service.transport.pipeline`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from session_wire.v1 import session_pb2_grpc
 
 from session_service.domain.manager import SessionManager
 from session_service.store.embedded import RedisServerProcess
-from session_service.transport.errors import CallWrapper, WrappingRegistrar
+from session_service.transport.pipeline import CallWrapper, WrappingRegistrar
 from session_service.transport.servicer import SessionServicer
 from tests.conftest import RedisTarget, Running, within
 

@@ -1,10 +1,8 @@
-"""The one place where errors become gRPC statuses.
-
-A :class:`SessionError` becomes its declared code with a ``google.rpc.Status``
-carrying an ErrorInfo (and a BadRequest for invalid input). A request that does
-not even parse is INVALID_ARGUMENT, not the INTERNAL grpc would report. Anything
-else is a bug: logged (without the request, which may hold tokens) and reported
-as INTERNAL.
+"""The call pipeline every handler is registered behind: each call is guarded (caller
+authentication and authorization), admitted within the replica's bounds, given its
+deadline, and observed; its errors become statuses (:mod:`session_service.transport.status`).
+An error that is no SessionError is a bug: logged (without the request, which may hold
+tokens) and reported as INTERNAL.
 """
 
 from __future__ import annotations
@@ -15,14 +13,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
-from google.protobuf.message import DecodeError
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
-from session_wire.reasons import ERROR_DOMAIN
 
 from session_service.deadline import call_deadline
-from session_service.errors import FieldViolation, InvalidArgument, SessionError
+from session_service.errors import SessionError
+from session_service.transport.status import (
+    INTERNAL_STATUS,
+    MALFORMED,
+    MALFORMED_REQUEST,
+    safe_deserializer,
+    status_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,58 +31,6 @@ if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not
     Handler = grpc.RpcMethodHandler[Any, Any]
 else:
     Handler = grpc.RpcMethodHandler
-
-
-class _Malformed:
-    """Stands in for a request whose bytes did not parse."""
-
-
-MALFORMED = _Malformed()
-
-
-def status_for(error: SessionError) -> grpc.Status:
-    """The rich status of an error: code, message, ErrorInfo and, for bad input, BadRequest."""
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
-    details = [_pack(info)]
-    if isinstance(error, InvalidArgument):
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
-            ]
-        )
-        details.append(_pack(bad))
-    retry_after = getattr(error, "retry_after_s", None)
-    if retry_after is not None:
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(max(1, int(retry_after * 1e9)))
-        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
-    result: grpc.Status = rpc_status.to_status(status)
-    return result
-
-
-def _pack(message: Any) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message)
-    return packed
-
-
-def _safe_deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    if parse is None:
-        return None
-
-    def deserialize(raw: bytes) -> Any:
-        try:
-            return parse(raw)
-        except (DecodeError, ValueError, TypeError):
-            return MALFORMED
-
-    return deserialize
-
-
-_MALFORMED_ERROR = InvalidArgument([FieldViolation("request", "is not a valid protobuf message")])
-_INTERNAL = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
 
 
 class CallObserver(Protocol):
@@ -106,18 +54,25 @@ class RpcObserver(Protocol):
         ...
 
 
-class _Unobserved:
-    def call_started(self, method: str) -> _Unobserved:
+class NullObserver:
+    """Observes nothing: the observer of calls nobody watches, and of each such call."""
+
+    def call_started(self, method: str) -> NullObserver:
+        """Itself: the call goes unobserved."""
         return self
 
     def succeeded(self, response: Any) -> None:
-        pass
+        """Nothing to record."""
 
     def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
-        pass
+        """Nothing to record."""
 
     def ended(self) -> None:
-        pass
+        """Nothing to record."""
+
+
+UNOBSERVED = NullObserver()
+"""The one null observer."""
 
 
 async def _fail(context: Context, call: CallObserver, method: str, error: Exception) -> None:
@@ -127,7 +82,7 @@ async def _fail(context: Context, call: CallObserver, method: str, error: Except
         await context.abort_with_status(status_for(error))
     log.error("unexpected error in %s", method, exc_info=error)
     call.failed(grpc.StatusCode.INTERNAL, "INTERNAL", error)
-    await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+    await context.abort_with_status(INTERNAL_STATUS)
 
 
 _OPEN_TO_ALL = ("/grpc.health.v1.Health/",)
@@ -177,7 +132,7 @@ async def _admit(
     if request is MALFORMED:
         if entered and bounds is not None:
             bounds.leave(watch=watch)
-        await _fail(context, call, method, _MALFORMED_ERROR)
+        await _fail(context, call, method, MALFORMED_REQUEST)
     return entered
 
 
@@ -275,7 +230,7 @@ class CallWrapper:
     ) -> None:
         """``guard`` authenticates and authorizes each call, then ``bounds`` admits it
         within the replica's limits, both before its handler runs."""
-        self._observer: RpcObserver = observer or _Unobserved()
+        self._observer: RpcObserver = observer or UNOBSERVED
         self._guard = guard
         self._bounds = bounds
 
@@ -289,13 +244,13 @@ class CallWrapper:
         if handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
                 _wrap(handler.unary_unary, method, self._observer, guard, bounds),
-                request_deserializer=_safe_deserializer(handler.request_deserializer),
+                request_deserializer=safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(handler.unary_stream, method, self._observer, guard, bounds),
-                request_deserializer=_safe_deserializer(handler.request_deserializer),
+                request_deserializer=safe_deserializer(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler.stream_stream is not None and guard is not None:
