@@ -27,167 +27,266 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 GATEWAY_MODES = ("local", "authoritative")
 
 
-def _setting(default: Any, doc: str, choices: Sequence[str] | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "choices": choices})
+@dataclass(frozen=True)
+class SettingGroup:
+    """A concern that settings are grouped by: one table in docs/configuration.md, one
+    section of ``session-service serve --help``."""
+
+    name: str
+    """Short name, e.g. ``redis``."""
+    title: str
+    """Heading of the group's table and help section."""
+    doc: str
+    """One sentence on what the group's settings decide."""
+
+
+SERVER = SettingGroup("server", "Server", "Where the service listens and how its processes start and stop.")
+REDIS = SettingGroup(
+    "redis", "Redis", "The store: where Redis is, how it is reached, how long calls wait for it."
+)
+TOKENS = SettingGroup("tokens", "Access tokens", "The JWTs the service issues and the keys that sign them.")
+SESSIONS = SettingGroup(
+    "sessions", "Sessions", "How long sessions live, how refresh tokens rotate, how many a user may have."
+)
+LIMITS = SettingGroup(
+    "limits", "Limits", "Bounds on what one user or one caller may ask of the service, and on each replica."
+)
+GATEWAY = SettingGroup(
+    "gateway", "Gateway", "The gateway doors: Envoy Check and HTTP forward-auth, and the headers they set."
+)
+SECURITY = SettingGroup(
+    "security", "Security", "TLS, caller identity and the authorization policy; development mode."
+)
+TELEMETRY = SettingGroup(
+    "telemetry", "Telemetry", "Logs and Prometheus metrics (traces use the standard OTEL_* variables)."
+)
+GROUPS = (SERVER, REDIS, TOKENS, SESSIONS, LIMITS, GATEWAY, SECURITY, TELEMETRY)
+"""Every group, in the order the docs and ``--help`` show them."""
+
+
+def _setting(default: Any, group: SettingGroup, doc: str, choices: Sequence[str] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "group": group, "choices": choices})
+
+
+def group_of(f: dataclasses.Field[Any]) -> SettingGroup:
+    """The group a field of :class:`Settings` is declared in."""
+    group: SettingGroup = f.metadata["group"]
+    return group
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service can be configured with; see the README's table."""
+    """Everything the service can be configured with, declared group by group;
+    docs/configuration.md is generated from these declarations."""
 
-    host: str = _setting("0.0.0.0", "Address the gRPC server listens on.")  # noqa: S104
-    port: int = _setting(50051, "Port the gRPC server listens on (0 picks a free port).")
+    # Server
+    host: str = _setting("0.0.0.0", SERVER, "Address the gRPC server listens on.")  # noqa: S104
+    port: int = _setting(50051, SERVER, "Port the gRPC server listens on (0 picks a free port).")
+    health_port: int = _setting(
+        0,
+        SERVER,
+        "Plaintext port serving only grpc.health.v1, for Kubernetes gRPC probes while the main "
+        "port speaks TLS; 0 disables it.",
+    )
+    workers: int = _setting(
+        1,
+        SERVER,
+        "Server processes sharing the gRPC port (SO_REUSEPORT), one per CPU core, each with its own "
+        "Redis pool and revocation feed; worker i serves metrics on metrics_port + i.",
+    )
+    shutdown_grace: float = _setting(10.0, SERVER, "Seconds in-flight calls may take to finish on SIGTERM.")
+
+    # Redis
     redis_url: str = _setting(
         "",
+        REDIS,
         "Redis URL (redis://, rediss://, unix://); for cluster mode, comma-separated seed nodes. "
         "Empty starts a private local redis-server for development.",
     )
-    redis_mode: str = _setting("standalone", "Redis topology.", REDIS_MODES)
-    redis_prefix: str = _setting("ss", "Prefix of every Redis key the service writes.")
-    redis_password_file: str = _setting("", "File holding the Redis password (ACL user in the URL).")
-    redis_tls_ca_file: str = _setting("", "CA bundle that verifies the Redis server's TLS certificate.")
-    redis_timeout: float = _setting(2.0, "Seconds to wait for a Redis connection or reply.")
+    redis_mode: str = _setting("standalone", REDIS, "Redis topology.", REDIS_MODES)
+    redis_prefix: str = _setting("ss", REDIS, "Prefix of every Redis key the service writes.")
+    redis_password_file: str = _setting("", REDIS, "File holding the Redis password (ACL user in the URL).")
+    redis_tls_ca_file: str = _setting(
+        "", REDIS, "CA bundle that verifies the Redis server's TLS certificate."
+    )
+    redis_timeout: float = _setting(2.0, REDIS, "Seconds to wait for a Redis connection or reply.")
     redis_retry_timeout: float = _setting(
         3.0,
+        REDIS,
         "Seconds a call keeps retrying Redis errors that are safe to retry (failover, resharding), "
         "bounded by the call's own deadline.",
     )
     redis_wait_replicas: int = _setting(
         0,
+        REDIS,
         "Durability: writes wait until this many replicas acknowledge them (WAIT) before "
         "answering; 0 answers once the primary has them.",
     )
     redis_wait_timeout: float = _setting(
-        0.5, "Seconds a write waits for replica acknowledgements before failing UNAVAILABLE."
+        0.5, REDIS, "Seconds a write waits for replica acknowledgements before failing UNAVAILABLE."
     )
     redis_read_from_replicas: bool = _setting(
-        False, "Cluster mode: Introspect reads sessions from replicas (see the README for when it is safe)."
+        False,
+        REDIS,
+        "Cluster mode: Introspect reads sessions from replicas (docs/operations.md says when it is safe).",
     )
-    redis_server_binary: str = _setting("redis-server", "redis-server used when no Redis URL is set.")
-    issuer: str = _setting("session-service", "The access tokens' iss claim.")
-    audience: str = _setting("internal", "The access tokens' aud claim.")
+    redis_server_binary: str = _setting("redis-server", REDIS, "redis-server used when no Redis URL is set.")
+    health_interval: float = _setting(1.0, REDIS, "Seconds between Redis health checks.")
+
+    # Access tokens
+    issuer: str = _setting("session-service", TOKENS, "The access tokens' iss claim.")
+    audience: str = _setting("internal", TOKENS, "The access tokens' aud claim.")
     keys_dir: str = _setting(
         "",
+        TOKENS,
         "Folder of <kid>.pem files: private keys can sign, public keys only verify. "
         "Empty generates a key at start (development only).",
     )
-    signing_key_id: str = _setting("", "kid of the key that signs; needed when the folder has several.")
-    jwt_algorithm: str = _setting(
-        "EdDSA", "Algorithm of the generated development key.", SUPPORTED_ALGORITHMS
+    signing_key_id: str = _setting(
+        "", TOKENS, "kid of the key that signs; needed when the folder has several."
     )
-    access_token_ttl: int = _setting(900, "Seconds an access token is valid.")
-    idle_timeout: int = _setting(86400, "Seconds of inactivity after which a session ends (sliding).")
-    absolute_timeout: int = _setting(1209600, "Seconds after creation at which a session ends regardless.")
+    jwt_algorithm: str = _setting(
+        "EdDSA", TOKENS, "Algorithm of the generated development key.", SUPPORTED_ALGORITHMS
+    )
+    access_token_ttl: int = _setting(900, TOKENS, "Seconds an access token is valid.")
+    jwt_leeway: int = _setting(
+        DEFAULT_LEEWAY_S, TOKENS, "Seconds of clock skew tolerated when checking exp, nbf and iat."
+    )
+
+    # Sessions
+    idle_timeout: int = _setting(
+        86400, SESSIONS, "Seconds of inactivity after which a session ends (sliding)."
+    )
+    absolute_timeout: int = _setting(
+        1209600, SESSIONS, "Seconds after creation at which a session ends regardless."
+    )
     refresh_grace: float = _setting(
         5.0,
+        SESSIONS,
         "Seconds during which a just-rotated refresh token still yields the same successor "
         "(concurrent tabs, retries) instead of counting as reuse.",
     )
     refresh_reuse_memory: int = _setting(
-        64, "How many rotated refresh tokens per session are remembered for reuse detection."
+        64, SESSIONS, "How many rotated refresh tokens per session are remembered for reuse detection."
     )
     max_sessions_per_user: int = _setting(
-        100, "Concurrent sessions a user may have; 0 (set explicitly) is unlimited."
+        100, SESSIONS, "Concurrent sessions a user may have; 0 (set explicitly) is unlimited."
     )
     limit_policy: str = _setting(
         "evict-oldest",
+        SESSIONS,
         "At the session limit: end the least recently active session, or refuse the new one.",
         LIMIT_POLICIES,
     )
-    jwt_leeway: int = _setting(
-        DEFAULT_LEEWAY_S, "Seconds of clock skew tolerated when checking exp, nbf and iat."
-    )
+
+    # Limits
     create_rate_per_user: float = _setting(
         0.5,
+        LIMITS,
         "Creates per second a user's budget refills with (enforced in Redis, for all replicas); 0 disables.",
     )
-    create_burst_per_user: int = _setting(30, "Creates a user may make at once before the rate applies.")
-    refresh_rate_per_user: float = _setting(
-        2.0, "Refreshes per second a user's budget refills with (enforced in Redis); 0 disables."
+    create_burst_per_user: int = _setting(
+        30, LIMITS, "Creates a user may make at once before the rate applies."
     )
-    refresh_burst_per_user: int = _setting(60, "Refreshes a user may make at once before the rate applies.")
+    refresh_rate_per_user: float = _setting(
+        2.0, LIMITS, "Refreshes per second a user's budget refills with (enforced in Redis); 0 disables."
+    )
+    refresh_burst_per_user: int = _setting(
+        60, LIMITS, "Refreshes a user may make at once before the rate applies."
+    )
     caller_rate_limit: int = _setting(
         10000,
+        LIMITS,
         "Calls per second one caller (its identity, else its address) may make to one replica; 0 disables.",
     )
     max_concurrent_rpcs: int = _setting(
-        1000, "Calls one replica serves at once; more are refused at once with OVERLOADED; 0 disables."
+        1000,
+        LIMITS,
+        "Calls one replica serves at once; more are refused at once with OVERLOADED; 0 disables.",
     )
     max_watchers: int = _setting(
-        1000, "WatchRevocations streams one replica serves at once; 0 disables the cap."
+        1000, LIMITS, "WatchRevocations streams one replica serves at once; 0 disables the cap."
     )
-    workers: int = _setting(
-        1,
-        "Server processes sharing the gRPC port (SO_REUSEPORT), one per CPU core, each with its own "
-        "Redis pool and revocation feed; worker i serves metrics on metrics_port + i.",
-    )
-    log_level: str = _setting("INFO", "Log level.", LOG_LEVELS)
-    shutdown_grace: float = _setting(10.0, "Seconds in-flight calls may take to finish on SIGTERM.")
-    health_interval: float = _setting(1.0, "Seconds between Redis health checks.")
-    metrics_port: int = _setting(9464, "Port of the Prometheus /metrics endpoint; 0 disables it.")
+
+    # Gateway
     forward_auth_port: int = _setting(
         0,
+        GATEWAY,
         "Port of the HTTP forward-auth endpoint /auth (nginx auth_request, Traefik ForwardAuth, "
         "Caddy forward_auth); 0 disables it.",
     )
     forward_auth_cookie: str = _setting(
         "session_token",
+        GATEWAY,
         "Cookie that gateway checks read the access token from when there is no Authorization: Bearer.",
     )
     gateway_mode: str = _setting(
         "local",
+        GATEWAY,
         "How gateway checks (Envoy Check, forward-auth) decide: local (signature, cache, revocation "
         "feed; the store while the feed is stale) or authoritative (the store every time, like Introspect).",
         GATEWAY_MODES,
     )
     gateway_cache_size: int = _setting(
         10000,
+        GATEWAY,
         "Verified access tokens remembered (by SHA-256, until exp) by the one cache Introspect, "
         "IntrospectBatch and gateway checks share; 0: none.",
     )
     gateway_freshness: float = _setting(
         3.0,
+        GATEWAY,
         "Seconds the gateway's revocation feed may go unheard before local checks read the store instead.",
     )
-    gateway_user_id_header: str = _setting("x-user-id", "Header that carries the user id to the upstream.")
+    gateway_user_id_header: str = _setting(
+        "x-user-id", GATEWAY, "Header that carries the user id to the upstream."
+    )
     gateway_session_id_header: str = _setting(
-        "x-session-id", "Header that carries the session id to the upstream."
+        "x-session-id", GATEWAY, "Header that carries the session id to the upstream."
     )
     gateway_scopes_header: str = _setting(
-        "x-scopes", "Header that carries the space-separated scopes to the upstream."
+        "x-scopes", GATEWAY, "Header that carries the space-separated scopes to the upstream."
     )
     gateway_client_id_header: str = _setting(
-        "x-client-id", "Header that carries the session's client_id to the upstream."
+        "x-client-id", GATEWAY, "Header that carries the session's client_id to the upstream."
     )
+
+    # Security
     tls_cert_file: str = _setting(
-        "", "PEM certificate (chain) the gRPC server presents; with the key, the port speaks TLS only."
+        "",
+        SECURITY,
+        "PEM certificate (chain) the gRPC server presents; with the key, the port speaks TLS only.",
     )
-    tls_key_file: str = _setting("", "PEM private key of SESSION_TLS_CERT_FILE.")
+    tls_key_file: str = _setting("", SECURITY, "PEM private key of SESSION_TLS_CERT_FILE.")
     tls_client_ca_file: str = _setting(
-        "", "PEM CA bundle: when set, every caller must present a client certificate it signed (mTLS)."
-    )
-    health_port: int = _setting(
-        0,
-        "Plaintext port serving only grpc.health.v1, for Kubernetes gRPC probes while the main "
-        "port speaks TLS; 0 disables it.",
+        "",
+        SECURITY,
+        "PEM CA bundle: when set, every caller must present a client certificate it signed (mTLS).",
     )
     caller_jwks_file: str = _setting(
         "",
+        SECURITY,
         "JWK Set file that verifies bearer caller tokens (authorization metadata), e.g. the "
         "cluster's service-account issuer keys; empty: no caller tokens.",
     )
-    caller_issuer: str = _setting("", "Required iss of caller tokens.")
-    caller_audience: str = _setting("", "Required aud of caller tokens.")
+    caller_issuer: str = _setting("", SECURITY, "Required iss of caller tokens.")
+    caller_audience: str = _setting("", SECURITY, "Required aud of caller tokens.")
     authz_policy_file: str = _setting(
         "",
+        SECURITY,
         "JSON or YAML policy naming which callers may call which RPCs; reloaded when it "
         "changes. Empty: every caller may call every RPC.",
     )
     dev: bool = _setting(
         False,
+        SECURITY,
         "Development mode: allows a generated signing key with a real Redis (tokens die with "
         "the process and replicas reject each other's).",
     )
+
+    # Telemetry
+    log_level: str = _setting("INFO", TELEMETRY, "Log level.", LOG_LEVELS)
+    metrics_port: int = _setting(9464, TELEMETRY, "Port of the Prometheus /metrics endpoint; 0 disables it.")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -229,10 +328,12 @@ class Settings:
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds one ``--flag`` per setting; unset flags stay None so the environment applies."""
+    """Adds one ``--flag`` per setting, in a help section per group; unset flags stay None
+    so the environment applies."""
+    sections = {group: parser.add_argument_group(group.title, group.doc) for group in GROUPS}
     for f in dataclasses.fields(Settings):
         env = ENV_PREFIX + f.name.upper()
-        parser.add_argument(
+        sections[group_of(f)].add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
             default=None,
