@@ -11,6 +11,7 @@ look like a stolen refresh token. Failures raise the typed errors of
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
@@ -125,6 +126,32 @@ def channel_options(retry: RetryPolicy | None, tls: TlsConfig | None) -> list[tu
     return options
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_local_target(target: str) -> bool:
+    """Whether a gRPC target names this machine: a Unix socket, ``localhost`` or a loopback address."""
+    if target.startswith(("unix:", "unix-abstract:")):
+        return True
+    rest = target
+    for scheme in ("dns:", "ipv4:", "ipv6:"):
+        if rest.startswith(scheme):
+            rest = rest[len(scheme) :].lstrip("/")
+            break
+    host = rest
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    host = host.lower()
+    if host in _LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _reason(name: str) -> pb.RevocationReason.ValueType:
     """The wire value of a revocation reason name ('' → unspecified); ValueError if unknown."""
     return pb.RevocationReason.Value(f"REVOCATION_REASON_{name or 'UNSPECIFIED'}")
@@ -150,12 +177,23 @@ class SessionClient:
         metadata: Sequence[tuple[str, str]] = (),
         options: Iterable[tuple[str, Any]] = (),
         caller_token: str | Callable[[], str] | None = None,
+        insecure: bool = False,
     ) -> None:
-        """``caller_token`` authenticates this process to the service when it has no client
+        """Without ``tls`` the channel is plaintext, which is allowed only to a loopback or
+        Unix-socket target unless ``insecure=True`` says so explicitly (ValueError otherwise):
+        a plaintext channel would carry tokens readable on the network and trust whatever
+        keys a Verifier fetches over it.
+
+        ``caller_token`` authenticates this process to the service when it has no client
         certificate: a JWT the service verifies against its caller JWKS (e.g. a Kubernetes
         projected service-account token), given as a string or as a function called before
         every call (so a rotated token file is re-read; see :func:`caller_token_file`). It
         travels as ``authorization: Bearer …``: use it over TLS."""
+        if tls is None and not insecure and not is_local_target(target):
+            raise ValueError(
+                f"refusing a plaintext channel to {target!r}: pass tls=TlsConfig(...), "
+                "or insecure=True to allow plaintext to a non-loopback target"
+            )
         all_options = [*channel_options(retry, tls), *options]
         if tls is None:
             self._channel = grpc.aio.insecure_channel(

@@ -20,6 +20,7 @@ from session_client import (
     RefreshTokenReused,
     RetryPolicy,
     ServiceUnavailable,
+    SessionClient,
     SessionNotFound,
     SessionServiceError,
     SyncSessionClient,
@@ -27,6 +28,7 @@ from session_client import (
     VersionMismatch,
     session_pb2,
 )
+from session_client.client import is_local_target
 
 from tests.client.conftest import ClientFactory, Pki, serve_manager, target
 from tests.conftest import Running, ServiceFactory, free_port
@@ -229,3 +231,24 @@ async def test_the_client_and_sessionctl_follow_every_page_of_list(
         out, _ = await asyncio.wait_for(process.communicate(), 30)
         assert process.returncode == 0
         assert len(json.loads(out)["sessions"]) == expected
+
+
+@pytest.mark.parametrize(
+    "remote",
+    ["session-service:50051", "10.0.0.7:50051", "dns:///sessions.internal:443", "[2001:db8::1]:50051"],
+)
+async def test_plaintext_to_a_non_loopback_target_is_refused_unless_insecure(remote: str) -> None:
+    with pytest.raises(ValueError, match="plaintext"):
+        SessionClient(remote)
+    client = SessionClient(remote, insecure=True)  # channels connect lazily: no traffic
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "local",
+    ["127.0.0.1:1", "localhost:1", "[::1]:1", "ipv4:127.0.0.2:1", "dns:///localhost:1", "unix:/tmp/s"],
+)
+async def test_plaintext_to_loopback_needs_no_flag(local: str) -> None:
+    assert is_local_target(local)
+    client = SessionClient(local)
+    await client.close()

@@ -2,7 +2,7 @@
 
 With FastAPI or Starlette::
 
-    verifier = Verifier(SessionClient("session-service:50051"))
+    verifier = Verifier(SessionClient("session-service:50051", tls=TlsConfig(root_certificates=ca)))
     app = FastAPI(lifespan=...)          # start the verifier in the lifespan
     app.add_middleware(SessionAuthMiddleware, verifier=verifier, exempt_paths={"/healthz"})
 

@@ -2,7 +2,7 @@
 
 ::
 
-    verifier = Verifier(SessionClient("session-service:50051"))
+    verifier = Verifier(SessionClient("session-service:50051", tls=TlsConfig(root_certificates=ca)))
     await verifier.start()
     server = grpc.aio.server(interceptors=[SessionAuthInterceptor(verifier)])
 
