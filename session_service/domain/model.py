@@ -65,6 +65,8 @@ class Session:
     """The device the session was started from."""
     client_id: str
     """The application the session is for."""
+    cnf_jkt: str = ""
+    """RFC 7638 thumbprint of the DPoP key the session is bound to; '' for bearer tokens."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class Introspection:
     """Audience."""
     jti: str = ""
     """Token id (access tokens only)."""
+    cnf_jkt: str = ""
+    """Thumbprint of the DPoP key the token is bound to ('' for a bearer token)."""
 
 
 INACTIVE = Introspection(active=False)

@@ -211,6 +211,8 @@ class AccessClaims:
     """Issued at, NumericDate."""
     nbf: int
     """Not before, NumericDate."""
+    cnf_jkt: str = ""
+    """``cnf.jkt``: thumbprint of the DPoP key the token is bound to ('' for a bearer token)."""
 
 
 class AccessTokenCodec(Protocol):

@@ -49,6 +49,8 @@ class JwtCodec:
             claims["scope"] = " ".join(session.scopes)
         if session.client_id:
             claims["client_id"] = session.client_id
+        if session.cnf_jkt:
+            claims["cnf"] = {"jkt": session.cnf_jkt}
         return self._sign(claims), exp
 
     def _sign(self, claims: dict[str, Any]) -> str:
@@ -99,6 +101,7 @@ class JwtCodec:
             exp=int(claims["exp"]),
             iat=int(claims["iat"]),
             nbf=int(claims["nbf"]),
+            cnf_jkt=_jkt(claims.get("cnf")),
         )
 
     def jwks_json(self) -> str:
@@ -108,6 +111,10 @@ class JwtCodec:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _jkt(cnf: object) -> str:
+    return _text(cnf.get("jkt")) if isinstance(cnf, dict) else ""
 
 
 def _b64(raw: bytes) -> bytes:

@@ -46,6 +46,8 @@ def session_to_proto(s: Session) -> pb.Session:
         field.seconds, field.nanos = ms // 1000, ms % 1000 * 1_000_000
     client = m.client
     client.ip, client.user_agent, client.device = s.client.ip, s.client.user_agent, s.client.device
+    if s.cnf_jkt:
+        m.cnf.jkt = s.cnf_jkt
     return m
 
 
@@ -83,7 +85,7 @@ def refresh_response(t: IssuedTokens) -> pb.RefreshResponse:
 
 def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
     """Introspect's reply."""
-    return pb.IntrospectResponse(
+    m = pb.IntrospectResponse(
         active=i.active,
         sub=i.sub,
         sid=i.sid,
@@ -97,6 +99,9 @@ def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
         aud=i.aud,
         jti=i.jti,
     )
+    if i.cnf_jkt:
+        m.cnf.jkt = i.cnf_jkt
+    return m
 
 
 def revocation_batch_to_proto(batch: RevocationBatch) -> pb.WatchRevocationsResponse:

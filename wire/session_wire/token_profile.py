@@ -17,8 +17,9 @@ never from the token, and never accepts ``none`` or an HMAC."""
 REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp")
 """Claims every access token carries and every verifier requires."""
 
-OPTIONAL_CLAIMS: tuple[str, ...] = ("scope", "client_id")
-"""Claims the service sets when the session has them."""
+OPTIONAL_CLAIMS: tuple[str, ...] = ("scope", "client_id", "cnf")
+"""Claims the service sets when the session has them (``cnf``: ``{"jkt": …}`` for a
+DPoP-bound session, RFC 9449 section 6.1)."""
 
 RESERVED_CLAIMS: frozenset[str] = frozenset(REQUIRED_CLAIMS + OPTIONAL_CLAIMS)
 """Claims the service controls: a session's extra claims may not set them."""
