@@ -2,8 +2,9 @@
 
 PyJWT's general-purpose decode spends more time than the signature check itself; the
 Verifier only ever needs one profile (a pinned ``typ``, the algorithm of the key named by
-``kid``, our registered claims), so it parses the three segments itself and calls the key
-object directly. Each failure raises the same error class PyJWT's path raised.
+``kid``), so it parses the three segments itself and calls the key object directly, then
+has PyJWT check the registered claims. Each failure raises the
+:class:`~session_client.errors.TokenError` subclass of the check that failed.
 """
 
 from __future__ import annotations

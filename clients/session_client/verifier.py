@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import heapq
 import json
 import logging
 import math
-import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
+from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
+from session_wire.tasks import raise_if_cancel_requested, stop_tasks
+from session_wire.token_cache import VerifiedTokenCache, token_digest
 from session_wire.token_profile import DEFAULT_LEEWAY_S, REQUIRED_CLAIMS, SUPPORTED_ALGORITHMS, TOKEN_TYPE
 from session_wire.v1 import session_pb2 as pb
 
@@ -52,6 +51,7 @@ from session_client.errors import (
     RevocationsStale,
     SessionClientError,
     SessionRevoked,
+    TokenError,
     TokenExpired,
     TokenNotYetValid,
     UnknownSigningKey,
@@ -118,39 +118,21 @@ class _Key:
 
 
 _MAX_HEADERS = 64
-_CLOSE_WITHIN_S = 5.0  # how long close() waits for the background tasks
 """Distinct verified JOSE headers remembered (one or two per key in practice)."""
+_CLOSE_WITHIN_S = 5.0
+"""How long :meth:`Verifier.close` waits for the background tasks."""
+_MAX_BACKOFF_S = 5.0
+"""The longest wait before reconnecting to the revocation stream."""
 
-
-class _VerifiedTokens:
-    """A bounded LRU of verified tokens by SHA-256 of the token, each until it expires."""
-
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._entries: OrderedDict[bytes, tuple[float, VerifiedToken]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, digest: bytes, now: float) -> VerifiedToken | None:
-        found = self._entries.get(digest)
-        if found is None:
-            return None
-        if now >= found[0]:
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return found[1]
-
-    def put(self, digest: bytes, valid_until: float, token: VerifiedToken) -> None:
-        if self._max <= 0:
-            return
-        self._entries[digest] = (valid_until, token)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
+# PyJWT's claim checks, run with the Verifier's clock: jwt.decode reads the wall clock
+# itself and would parse the token a second time. These per-claim methods are private
+# to PyJWT, with the same signatures throughout pyjwt>=2.10,<3, the range setup.py pins.
+_PYJWT = jwt.PyJWT()
+_validate_iat = _PYJWT._validate_iat
+_validate_nbf = _PYJWT._validate_nbf
+_validate_exp = _PYJWT._validate_exp
+_validate_iss = _PYJWT._validate_iss
+_validate_aud = _PYJWT._validate_aud
 
 
 class Verifier:
@@ -166,8 +148,9 @@ class Verifier:
     "introspect"``, the default) or raises :class:`RevocationsStale`
     (``stale_policy="reject"``), and :meth:`verify` raises :class:`RevocationsStale`.
     ``max_silence`` is how long the stream may stay silent before the verifier
-    reconnects. ``fail_closed=True`` is the former name of ``stale_policy="reject"``;
-    ``fail_closed=False`` no longer means accepting while stale.
+    reconnects. ``fail_closed=True`` means ``stale_policy="reject"``; ``fail_closed=False``
+    leaves ``stale_policy`` as given. The revocation view and its freshness rule are
+    :class:`session_wire.revocations.RevocationView`, the server's gateway checks' too.
 
     A token that passed the signature and claims checks is remembered (by its SHA-256,
     at most ``cache_size`` of them, until it expires) so that verifying it again costs a
@@ -219,18 +202,11 @@ class Verifier:
         self._keys: dict[str, _Key] = {}
         self._jwks_fingerprint = ""
         self._headers: dict[bytes, _Key] = {}  # header segment → its key, after its checks
-        self._verified = _VerifiedTokens(cache_size)
+        self._verified: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache(cache_size)
         self._jwks_fetched_at = -float("inf")  # monotonic
         self._jwks_fetch: asyncio.Task[None] | None = None
-        self._revoked: dict[str, float] = {}  # session id → forget after (epoch seconds)
-        self._reasons: dict[str, str] = {}  # session id → why it ended
-        self._expiry: list[tuple[float, str]] = []  # heap of (forget after, session id)
-        self._cursor = ""
+        self._view = RevocationView(leeway=leeway, max_staleness=max_staleness, clock=clock)
         self._caught_up = asyncio.Event()
-        self._last_contact: float | None = None  # monotonic: last message of the stream
-        self._fresh_at: float | None = None  # monotonic: last message while caught up
-        self._live = False  # the current connection has caught up
-        self._missed_before: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Verifier:
@@ -262,53 +238,38 @@ class Verifier:
 
     async def close(self) -> None:
         """Stops the background tasks (waiting at most a few seconds for them)."""
-        tasks = [t for t in (*self._tasks, self._jwks_fetch) if t is not None and not t.done()]
+        tasks = [t for t in (*self._tasks, self._jwks_fetch) if t is not None]
         self._tasks = []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # asyncio.wait, not awaiting each task: a task whose cancellation a library
-            # swallowed must not hang the caller's shutdown, and our own caller's
-            # cancellation must not be absorbed here.
-            done, stuck = await asyncio.wait(tasks, timeout=_CLOSE_WITHIN_S)
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    log.warning("verifier task %s ended with %r", task.get_name(), task.exception())
-            for task in stuck:
-                log.error("verifier task %s did not stop within %.0fs", task.get_name(), _CLOSE_WITHIN_S)
+        await stop_tasks(tasks, within=_CLOSE_WITHIN_S, what="verifier")
 
     @property
     def staleness(self) -> float:
         """Seconds since the revocation view was last known complete: since the last
         message of the stream after it caught up (inf before it has caught up)."""
-        if self._fresh_at is None:
-            return math.inf
-        return time.monotonic() - self._fresh_at
+        return self._view.staleness
 
     @property
     def stale(self) -> bool:
         """Whether the view is older than ``max_staleness`` (tokens are then introspected or refused)."""
-        return self.staleness > self._max_staleness
+        return self._view.stale
 
     @property
     def status(self) -> VerifierStatus:
         """What the verifier knows right now."""
-        age = None if self._last_contact is None else time.monotonic() - self._last_contact
+        view = self._view
         return VerifierStatus(
-            synced=not self.stale,
-            seconds_since_contact=age,
-            revocations_possibly_missed_before=self._missed_before,
-            revoked_sessions=len(self._revoked),
+            synced=not view.stale,
+            seconds_since_contact=view.seconds_since_contact,
+            revocations_possibly_missed_before=view.missed_before,
+            revoked_sessions=len(view),
             keys=len(self._keys),
-            cursor=self._cursor,
-            staleness=self.staleness,
+            cursor=view.cursor,
+            staleness=view.staleness,
         )
 
     def is_revoked(self, session_id: str) -> bool:
         """Whether a revocation of this session is known (and still matters)."""
-        if self._expiry and self._expiry[0][0] <= self._clock():
-            self._forget_expired(self._clock())
-        return session_id in self._revoked
+        return self._view.is_revoked(session_id)
 
     def verify(self, token: str) -> VerifiedToken:
         """Checks the token locally; raises a :class:`TokenError` subclass when it fails.
@@ -332,15 +293,16 @@ class Verifier:
             raw = token.encode("ascii")
         except UnicodeEncodeError as e:
             raise MalformedToken("tokens are ASCII") from e
-        digest = hashlib.sha256(raw).digest()
+        digest = token_digest(raw)
         verified = self._verified.get(digest, now)
         if verified is None:
             verified = self._verify_signed(raw, now)
             # Valid until pyjwt's rule would call it expired: exp <= now - leeway.
-            self._verified.put(digest, verified.expires_at + self._leeway, verified)
+            self._verified.put(digest, verified, verified.expires_at + self._leeway)
         sid = verified.session_id
-        if self.is_revoked(sid):
-            raise SessionRevoked(f"session {sid} has been revoked", self._reasons.get(sid, ""))
+        view = self._view
+        if view.is_revoked(sid):
+            raise SessionRevoked(f"session {sid} has been revoked", view.reason(sid))
         return verified
 
     def _verify_signed(self, token: bytes, now: float) -> VerifiedToken:
@@ -392,36 +354,21 @@ class Verifier:
         return key
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
-        """The registered claims, as PyJWT checked them (same failures, same error classes)."""
-        for name in self._required_with_iss_aud:
-            if claims.get(name) is None:
-                raise MissingClaim(f'Token is missing the "{name}" claim')
-        leeway = self._leeway
-        iat = claims.get("iat")
-        if iat is not None:
-            if not _is_number(iat):
-                raise TokenNotYetValid("Issued At claim (iat) must be a number.")
-            if iat > now + leeway:
-                raise TokenNotYetValid("The token is not yet valid (iat)")
-        nbf = claims.get("nbf")
-        if nbf is not None:
-            if not _is_number(nbf):
-                raise MalformedToken("Not Before claim (nbf) must be a number.")
-            if nbf > now + leeway:
-                raise TokenNotYetValid("The token is not yet valid (nbf)")
-        exp = claims["exp"]
-        if not _is_number(exp):
-            raise MalformedToken("Expiration Time claim (exp) must be a number.")
-        if exp <= now - leeway:
-            raise TokenExpired("Signature has expired")
-        if claims["iss"] != self._issuer:
-            raise InvalidIssuer("Invalid issuer")
-        aud = claims["aud"]
-        if aud != self._audience:
-            if type(aud) is not list or not all(type(a) is str for a in aud):
-                raise InvalidAudience("Invalid claim format in token")
-            if self._audience not in aud:
-                raise InvalidAudience("Audience doesn't match")
+        """The registered claims, checked by PyJWT at ``now``; each failure as its error class."""
+        try:
+            for name in self._required_with_iss_aud:
+                if claims.get(name) is None:
+                    raise jwt.MissingRequiredClaimError(name)
+            leeway = self._leeway
+            if "iat" in claims:
+                _validate_iat(claims, now, leeway)
+            if "nbf" in claims:
+                _validate_nbf(claims, now, leeway)
+            _validate_exp(claims, now, leeway)
+            _validate_iss(claims, self._issuer)
+            _validate_aud(claims, self._audience)
+        except jwt.PyJWTError as e:
+            raise _token_error(e) from e
 
     async def verify_async(self, token: str) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
@@ -456,13 +403,12 @@ class Verifier:
             raise SessionRevoked(f"session {verified.session_id} is no longer active (Introspect)")
 
     def _check_fresh(self, issued_at: int | None) -> None:
-        staleness = self.staleness
-        if staleness > self._max_staleness:
+        view = self._view
+        if view.stale:
             raise RevocationsStale(
-                f"the revocation view is {staleness:.1f}s old (bound {self._max_staleness}s)"
+                f"the revocation view is {view.staleness:.1f}s old (bound {self._max_staleness}s)"
             )
-        missed = self._missed_before
-        if missed is not None and (issued_at is None or issued_at <= missed):
+        if view.may_have_missed(issued_at):
             raise RevocationsStale("revocations of tokens this old may have been missed")
 
     async def _watch_staleness(self) -> None:
@@ -528,7 +474,7 @@ class Verifier:
         try:
             await self._fetch_jwks()
         except SessionClientError as e:
-            _raise_if_cancel_requested()
+            raise_if_cancel_requested()
             log.warning("could not refetch the JWKS: %s", e)
 
     async def _refresh_jwks(self) -> None:
@@ -539,69 +485,35 @@ class Verifier:
     # Revocations.
 
     async def _follow_revocations(self) -> None:
-        backoff = 0.05
-        while True:
-            stream = self._client.watch_revocations(self._cursor)
-            # A new connection first replays what was missed: the view is complete again
-            # only once this connection says it has caught up.
-            self._live = False
-            try:
-                while True:
-                    # The server sends a heartbeat every few seconds: silence means a dead link.
-                    async with asyncio.timeout(self._max_silence):
-                        response = await anext(stream)
-                    self._apply(response)
-                    backoff = 0.05
-            except StopAsyncIteration:
-                log.info("revocation stream ended by the server; reconnecting")
-            except TimeoutError:
-                log.warning("revocation stream silent for %.0fs; reconnecting", self._max_silence)
-            except SessionClientError as e:
-                _raise_if_cancel_requested()
-                log.warning("revocation stream failed (%s); reconnecting in %.2fs", e, backoff)
-            except Exception:
-                _raise_if_cancel_requested()
-                # Whatever it was, a verifier that stops following revocations is worse.
-                log.exception("revocation stream broke unexpectedly; reconnecting in %.2fs", backoff)
-            finally:
-                await stream.aclose()
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-            backoff = min(backoff * 2, 5.0)
+        await follow_revocations(
+            self._view,
+            self._client.watch_revocations,
+            self._apply,
+            what="revocation stream",
+            expected_errors=(SessionClientError,),
+            max_backoff=_MAX_BACKOFF_S,
+            # The server sends a heartbeat every second of quiet: silence means a dead link.
+            max_silence=self._max_silence,
+        )
 
     def _apply(self, response: pb.WatchRevocationsResponse) -> None:
-        self._last_contact = time.monotonic()
-        if response.caught_up:
-            self._live = True
-        if self._live:
-            self._fresh_at = self._last_contact
-        now = self._clock()
         if response.cursor_reset:
-            self._missed_before = now
-            log.warning("revocation stream could not resume from %r; some may have been missed", self._cursor)
-        for revocation in response.revocations:
-            forget_after = revocation.expires_at.ToNanoseconds() / 1e9 + self._leeway
-            if forget_after <= now:
-                continue
-            reason = _reason_name(revocation.reason)
-            for sid in revocation.session_ids:
-                if forget_after > self._revoked.get(sid, 0.0):
-                    self._revoked[sid] = forget_after
-                    self._reasons[sid] = reason
-                    heapq.heappush(self._expiry, (forget_after, sid))
-        if response.cursor:
-            self._cursor = response.cursor
+            log.warning(
+                "revocation stream could not resume from %r; some may have been missed", self._view.cursor
+            )
+        self._view.apply(
+            [
+                RevocationEvent(r.session_ids, r.expires_at.ToNanoseconds() / 1e9, _reason_name(r.reason))
+                for r in response.revocations
+            ],
+            cursor=response.cursor,
+            cursor_reset=response.cursor_reset,
+            caught_up=response.caught_up,
+        )
         if response.caught_up:
             self._caught_up.set()
         if self._stale_logged:
             self._log_staleness()
-        self._forget_expired(now)
-
-    def _forget_expired(self, now: float) -> None:
-        while self._expiry and self._expiry[0][0] <= now:
-            forget_after, sid = heapq.heappop(self._expiry)
-            if self._revoked.get(sid) == forget_after:
-                del self._revoked[sid]
-                self._reasons.pop(sid, None)
 
 
 def _reason_name(value: int) -> str:
@@ -612,14 +524,16 @@ def _reason_name(value: int) -> str:
     return "" if value == 0 else name.removeprefix("REVOCATION_REASON_")
 
 
-def _is_number(value: object) -> bool:
-    kind = type(value)
-    return kind is int or kind is float
-
-
-def _raise_if_cancel_requested() -> None:
-    # grpc.aio can turn a task's cancellation into a CANCELLED status (a client error
-    # here), or swallow it; a retry loop must still end when its task was cancelled.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling() > 0:
-        raise asyncio.CancelledError
+def _token_error(e: jwt.PyJWTError) -> TokenError:
+    """Our error class for a claim check PyJWT failed, with PyJWT's message."""
+    if isinstance(e, jwt.MissingRequiredClaimError):
+        return MissingClaim(str(e))
+    if isinstance(e, jwt.ExpiredSignatureError):
+        return TokenExpired(str(e))
+    if isinstance(e, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
+        return TokenNotYetValid(str(e))
+    if isinstance(e, jwt.InvalidIssuerError):
+        return InvalidIssuer(str(e))
+    if isinstance(e, jwt.InvalidAudienceError):
+        return InvalidAudience(str(e))
+    return MalformedToken(str(e))  # a time claim that is not a number

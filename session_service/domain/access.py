@@ -10,12 +10,20 @@ back to this same authoritative read; nothing else decides.
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
+from session_wire.token_cache import VerifiedTokenCache
 
 from session_service.domain.ids import parse_session_id
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import AccessClaims, AccessTokenCodec, SessionStore
+
+VerifiedTokens = VerifiedTokenCache[Introspection]
+"""The cache of verified tokens' identities, by SHA-256 of the token, in epoch milliseconds.
+
+Only a token that verified is put there, until its ``exp``, and the keyring is fixed for
+the life of the process, so a hit is exactly what verifying again would answer. It says
+nothing about the session: callers still read or follow it. Shared by Introspect and the
+gateway checks; the client's Verifier keeps the same kind of cache.
+"""
 
 
 class AccessCheck:
@@ -48,7 +56,8 @@ class AccessCheck:
         if identity is None:
             identity = self.verify(token)
             if identity is not None:
-                cache.put(digest, identity)
+                # Until exp: the leeway past it is left to a fresh verification.
+                cache.put(digest, identity, identity.exp * 1000)
         return identity
 
     async def confirm(self, verified: Introspection, now_ms: int) -> Introspection:
@@ -84,46 +93,5 @@ def identity_of(claims: AccessClaims) -> Introspection:
         iss=claims.iss,
         aud=claims.aud,
         jti=claims.jti,
+        cnf_jkt=claims.cnf_jkt,
     )
-
-
-class VerifiedTokens:
-    """A bounded LRU of verified tokens' identities, by SHA-256 of the token, until their exp.
-
-    Only a token that verified is put here, and the keyring is fixed for the life of the
-    process, so a hit is exactly what verifying again would answer until ``exp`` (the
-    leeway past ``exp`` is left to a fresh verification). It says nothing about the
-    session: callers still read or follow it. Shared by Introspect and the gateway checks.
-    """
-
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._entries: OrderedDict[bytes, Introspection] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @staticmethod
-    def digest(token: str) -> bytes:
-        """The cache key of a token: the token itself is never stored."""
-        return hashlib.sha256(token.encode()).digest()
-
-    def get(self, digest: bytes, now_ms: int) -> Introspection | None:
-        """The identity of an unexpired cached token."""
-        found = self._entries.get(digest)
-        if found is None:
-            return None
-        if found.exp * 1000 <= now_ms:
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return found
-
-    def put(self, digest: bytes, identity: Introspection) -> None:
-        """Remembers a verified token, evicting the least recently used beyond the bound."""
-        if self._max <= 0:
-            return
-        self._entries[digest] = identity
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)

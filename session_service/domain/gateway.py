@@ -3,15 +3,18 @@
 Gateways (Envoy ``Check``, HTTP forward-auth) ask about every request, so in ``local``
 mode the answer comes from memory whenever memory is trustworthy:
 
-- a token verified before is found by its SHA-256 digest in a bounded LRU cache and kept
-  there until its ``exp`` (the token itself is never kept);
+- a token verified before is found in the cache of verified tokens that
+  :class:`~session_service.domain.access.AccessCheck` keeps (by SHA-256 digest, until
+  ``exp``; the token itself is never kept);
 - a session ended since is in :class:`RevokedSessions`, which follows this server's own
-  revocation feed (the one ``WatchRevocations`` serves, from the first check on) and
-  forgets a revocation once every access token of that session has expired;
-- freshness is the Verifier's rule: the feed must have caught up and been heard from
-  within ``max_silence`` seconds, and the token must be newer than any point from which
-  revocations may have been missed (a lost cursor). When that does not hold, the check
-  reads the session in the store, exactly as Introspect does.
+  revocation feed (the one ``WatchRevocations`` serves, from the first check on) into a
+  :class:`session_wire.revocations.RevocationView`, the view the client's Verifier keeps:
+  a revocation is forgotten once every access token of that session has expired;
+- freshness is that view's rule: the feed must have caught up and been heard from within
+  ``max_silence`` seconds, no revocation event may wait in an outbox, and the token must
+  be newer than any point from which revocations may have been missed (a lost cursor).
+  When that does not hold, the check reads the session in the store, exactly as
+  Introspect does.
 
 In ``authoritative`` mode every check reads the store. Either way the result is an
 :class:`~session_service.domain.model.Introspection`: active with the identity, or
@@ -22,22 +25,25 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
 import logging
-import random
 import time
 from collections.abc import Callable
+
+from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
+from session_wire.tasks import stop_tasks
 
 from session_service.domain.access import AccessCheck
 from session_service.domain.clock import Clock
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
 from session_service.errors import SessionError
-from session_service.tasks import raise_if_cancel_requested, stop_tasks
 
 __all__ = ["GatewayCheck", "RevokedSessions"]
 
 log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 2.0
+"""The longest wait before following the feed again after it ended or failed."""
 
 
 class RevokedSessions:
@@ -58,18 +64,14 @@ class RevokedSessions:
         ``expires_at`` it is remembered (the tokens' clock-skew leeway); ``relay_lagging``:
         whether some revocation events could not reach the stream yet (store/outbox.py),
         when a feed that flows is still not the whole truth."""
-        self._relay_lagging = relay_lagging
         self._feed = feed
-        self._clock = clock
-        self._max_silence = max_silence_s
-        self._leeway_ms = int(leeway_s * 1000)
-        self._monotonic = monotonic
-        self._revoked: dict[str, int] = {}  # session id → forget after (epoch ms)
-        self._expiry: list[tuple[int, str]] = []  # heap of (forget after, session id)
-        self._cursor = ""
-        self._synced = False
-        self._heard_at: float | None = None
-        self._missed_before_ms: int | None = None
+        self._view = RevocationView(
+            leeway=leeway_s,
+            max_staleness=max_silence_s,
+            clock=lambda: clock.now_ms() / 1000,
+            monotonic=monotonic,
+            lagging=relay_lagging,
+        )
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.caught_up = asyncio.Event()
@@ -92,64 +94,34 @@ class RevokedSessions:
 
     def fresh(self, issued_at_s: int) -> bool:
         """Whether what this set knows is complete enough to trust for a token issued then."""
-        if not self._synced or self._heard_at is None:
-            return False
-        if self._monotonic() - self._heard_at > self._max_silence:
-            return False
-        if self._relay_lagging():
-            return False  # events wait in outboxes (the stream's shard is away): read the store
-        return self._missed_before_ms is None or issued_at_s * 1000 > self._missed_before_ms
+        return self._view.fresh(issued_at_s)
 
     def is_revoked(self, session_id: str) -> bool:
         """Whether an ended session of this id is known (and its tokens could still be valid)."""
-        now = self._clock.now_ms()
-        while self._expiry and self._expiry[0][0] <= now:
-            forget_after, sid = heapq.heappop(self._expiry)
-            if self._revoked.get(sid) == forget_after:
-                del self._revoked[sid]
-        return session_id in self._revoked
+        return self._view.is_revoked(session_id)
 
     def apply(self, batch: RevocationBatch) -> None:
         """Takes in one step of the feed."""
-        self._heard_at = self._monotonic()
-        now = self._clock.now_ms()
         if batch.cursor_reset:
-            # As in the Verifier: revocations before now may have been missed, so tokens
-            # issued before now are confirmed in the store until they have expired.
-            self._missed_before_ms = now
             log.warning("the revocation feed could not resume; older tokens are checked in the store")
-        for revocation in batch.revocations:
-            forget_after = revocation.expires_at_ms + self._leeway_ms
-            if forget_after <= now:
-                continue
-            for sid in revocation.session_ids:
-                if forget_after > self._revoked.get(sid, 0):
-                    self._revoked[sid] = forget_after
-                    heapq.heappush(self._expiry, (forget_after, sid))
-        if batch.cursor:
-            self._cursor = batch.cursor
+        self._view.apply(
+            (RevocationEvent(r.session_ids, r.expires_at_ms / 1000) for r in batch.revocations),
+            cursor=batch.cursor,
+            cursor_reset=batch.cursor_reset,
+            caught_up=batch.caught_up,
+        )
         if batch.caught_up:
-            self._synced = True
             self.caught_up.set()
 
     async def _follow(self) -> None:
-        backoff = 0.05
-        while True:
-            try:
-                async for batch in self._feed.watch(self._cursor):
-                    self.apply(batch)
-                    backoff = 0.05
-            except SessionError as e:
-                raise_if_cancel_requested()
-                log.warning("gateway revocation feed failed (%s); checks read the store meanwhile", e)
-            except Exception:
-                raise_if_cancel_requested()
-                # Anything else (an unexpected reply) must not end the follower for good.
-                log.exception("gateway revocation feed failed; checks read the store meanwhile")
-            # Ended or failed: until the next replay has caught up, the set may miss revocations.
-            self._synced = False
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-            backoff = min(backoff * 2, 2.0)
+        await follow_revocations(
+            self._view,
+            self._feed.watch,
+            self.apply,
+            what="gateway revocation feed",
+            expected_errors=(SessionError,),
+            max_backoff=_MAX_BACKOFF_S,
+        )
 
 
 class GatewayCheck:

@@ -32,7 +32,6 @@ An identity is an opaque string matched exactly by the authorization policy
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import time
@@ -44,6 +43,7 @@ from typing import Any
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from session_wire.token_cache import VerifiedTokenCache
 
 from session_service.errors import CallerUnauthenticated, ConfigError
 from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
@@ -248,9 +248,9 @@ class CallerTokenVerifier(Watching):
         )
         self._watched = self._keys
         # A caller sends the same token on every call for as long as it lives (a projected
-        # service-account token: up to an hour), so its signature is checked once: SHA-256 of
-        # the token -> (key-set generation, sub, valid until). A reloaded key set starts over.
-        self._verified: dict[bytes, tuple[int, str, float]] = {}
+        # service-account token: up to an hour), so its signature is checked once: the
+        # (key-set generation, sub) it verified to. A reloaded key set starts over.
+        self._verified: VerifiedTokenCache[tuple[int, str]] = VerifiedTokenCache(_VERIFIED_CACHE_SIZE)
 
     @property
     def key_set(self) -> CallerKeySet:
@@ -265,15 +265,13 @@ class CallerTokenVerifier(Watching):
         """The identity (``sub``) of a valid caller token; raises CallerUnauthenticated otherwise."""
         if len(token) > _MAX_TOKEN_CHARS:
             raise CallerUnauthenticated("caller token is too long")
-        digest = hashlib.sha256(token.encode()).digest()
+        digest = self._verified.digest(token)
         generation = self._keys.current[0]
-        known = self._verified.get(digest)
-        if known is not None and known[0] == generation and time.time() < known[2]:
+        known = self._verified.get(digest, time.time())
+        if known is not None and known[0] == generation:
             return known[1]
         subject, valid_until = self._verify_signed(token)
-        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-            del self._verified[next(iter(self._verified))]  # the oldest entry
-        self._verified[digest] = (generation, subject, valid_until)
+        self._verified.put(digest, (generation, subject), valid_until)
         return subject
 
     def _verify_signed(self, token: str) -> tuple[str, float]:

@@ -177,7 +177,7 @@ def test_the_cache_is_bounded_keyed_by_digest_and_forgets_expired_tokens() -> No
     cache = VerifiedTokens(2)
     identities = [Introspection(active=True, sub=f"u{i}", exp=NOW_S + 10) for i in range(3)]
     for i, identity in enumerate(identities):
-        cache.put(cache.digest(f"token-{i}"), identity)
+        cache.put(cache.digest(f"token-{i}"), identity, identity.exp * 1000)
     assert len(cache) == 2
     assert cache.get(cache.digest("token-0"), NOW_MS) is None  # least recently used: evicted
     assert cache.get(cache.digest("token-2"), NOW_MS) == identities[2]

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from session_service.tasks import raise_if_cancel_requested, stop_tasks
+from session_wire.tasks import raise_if_cancel_requested, stop_tasks
 
 
 class LibraryError(Exception):
