@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +49,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name
 SERVICE_METHODS = RPC_NAMES
 MAX_MESSAGE_BYTES = 1 << 20
-EXIT_BEFORE_RELAY_ENV = "SESSION_TEST_EXIT_BEFORE_RELAY"
-"""Test hook for fault-injection tests only: "1" makes the process exit abruptly right
-after a script that ended sessions, before their event is relayed to the stream."""
 
 
 def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
@@ -242,7 +238,6 @@ async def _build(
         execution_policy(settings),
         revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
         redis_timeout=settings.redis_timeout,
-        exit_before_relay=os.environ.get(EXIT_BEFORE_RELAY_ENV) == "1",
     )
     cleanup.push_async_callback(store.close)
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.

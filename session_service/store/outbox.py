@@ -16,25 +16,25 @@ number of relays and retries append each event once) and only then deletes them
 ``CHUNK_SESSIONS`` session ids, so no stream entry or WatchRevocations response comes
 near a client's 4 MiB receive limit.
 
-Finding outboxes without scanning. Before running a script that may end sessions, the
-store notes ``'<tag> <event id>'`` in one of ``PENDING_INDEXES`` small sorted sets
-(``outbox_register.lua``), each in its own slot; if the first is unreachable the next
-is tried, so a note needs one reachable shard. On a single Redis, where every key is
-on one server, the per-session revoke script writes its note itself, in the same atomic
-step as the event (and only when it records one): no round trip before it, and nothing
-to drop when it ended nothing. After the script the same process
-relays the outbox at once (the fast path) and drops its note. Every replica also runs
+Finding outboxes without scanning. Each event is noted as ``'<tag> <event id>'`` in one
+of ``PENDING_INDEXES`` small sorted sets, each in its own slot. Every script that may end
+sessions runs through :meth:`RevocationRelay.record`, which chooses how. In a cluster
+the index is in another slot than the user's keys, so the event is noted before the
+script (``outbox_register.lua``); if the first index is unreachable the next is tried,
+so a note needs one reachable shard. On a single Redis, where every key is on one
+server, the script notes the event itself, in the same atomic step as the event and
+only when it records one (``record_ended`` in lua/_lib.lua): no round trip before it,
+and nothing to drop when it ended nothing. After the script the same process relays
+the outbox at once (the fast path) and drops the note. Every replica also runs
 :meth:`RevocationRelay.run`: it reads the notes older than ``settle_after`` seconds
 (left behind by a failed publish, an unreachable stream shard, or a replica that died
 after its script), relays their outboxes, and drops a note once its event is in the
-stream, or once it is older than ``abandon_after`` (the script it announced can no
-longer be running and wrote nothing: it ended no session, or never ran).
+stream, or once it is older than ``abandon_after`` (by then the script it announced has
+finished or never ran, and wrote no event: it ended no session).
 
-Refresh-token reuse is detected inside the rotate script, which runs on every Refresh;
-noting every Refresh in advance would double the cost of the hottest write, so that
-note is written right after the script instead. The one gap: a replica killed within
-that round trip leaves an event that only the next revoke of that user relays (README,
-WatchRevocations).
+Refresh-token reuse is detected inside the rotate script, which runs on every Refresh
+and records no event: the session is then ended by the revoke script, through
+:meth:`RevocationRelay.record` like any Revoke, so the hottest write needs no note.
 """
 
 from __future__ import annotations
@@ -43,12 +43,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from session_service.errors import StoreUnavailable
 from session_service.store.execution import ScriptRunner, translate_errors
@@ -57,6 +56,8 @@ from session_service.store.scripts import Scripts
 from session_service.tasks import raise_if_cancel_requested, stop_tasks
 
 log = logging.getLogger(__name__)
+
+Reply = TypeVar("Reply")
 
 CHUNK_SESSIONS = 500
 """Session ids per stream entry: about 20 KiB, far below any gRPC message limit."""
@@ -78,9 +79,7 @@ class OutboxEvent:
     event_id: str
     """The outbox field; unique."""
     index: int
-    """Which pending-outbox index holds the note (-1: none yet)."""
-    noted_by_script: bool = False
-    """The script that records the event writes its note too, only if it records it."""
+    """Which pending-outbox index holds the note (-1: none)."""
 
     @property
     def note(self) -> str:
@@ -103,7 +102,6 @@ class RevocationRelay:
         retry_timeout: float,
         interval: float = 0.5,
         settle_after: float = 1.0,
-        exit_before_relay: bool = False,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -117,7 +115,6 @@ class RevocationRelay:
         # A script started after its note runs for at most the retry budget plus one
         # attempt's timeout; a note older than twice that announced nothing more to come.
         self._abandon_after = max(2 * (retry_timeout + redis_timeout) + 1.0, 3 * settle_after)
-        self._exit_before_relay = exit_before_relay
         self._unreachable_until: dict[int, float] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.on_recovered: Callable[[int], None] = lambda events: None
@@ -136,15 +133,45 @@ class RevocationRelay:
         """Whether an event older than ``settle_after`` could not be relayed on the last pass."""
         return self._lagging_since is not None
 
-    def new_event(self, tag: str) -> OutboxEvent:
-        """An event id for a script that may end sessions of the user ``tag``."""
+    async def record(
+        self,
+        tag: str,
+        now_ms: int,
+        reason: str,
+        script: Callable[[EventRecording], Awaitable[Reply]],
+        recorded: Callable[[Reply], bool],
+        *,
+        outbox: Callable[[Reply], Mapping[bytes, bytes]] | None = None,
+        note_first: bool = True,
+    ) -> Reply:
+        """Runs ``script``, which may record one revocation event of the user ``tag``, and
+        brings the event to the stream: the one way every script that ends sessions runs.
+
+        ``script`` gets an :class:`EventRecording` and passes its ``keys`` after its own
+        KEYS and its ``args`` as the outbox ARGV (see record_ended in lua/_lib.lua).
+        ``recorded`` tells from the reply whether the script recorded the event;
+        ``outbox``, when the script returns it, the user's outbox as the script left it.
+        ``note_first`` False: ``script`` calls :meth:`EventRecording.note_first` itself,
+        before a run that may record (Create, only for a user at the limit).
+
+        In a cluster the event is noted before the script (or, when it was not, right
+        after it if it recorded one); on a single Redis the script notes it. Then the
+        outbox is relayed at once (the fast path) and the note dropped."""
+        recording = EventRecording(self, tag, now_ms, reason)
+        if note_first:
+            await recording.note_first()
+        reply = await script(recording)
+        await recording.finish(recorded(reply), outbox(reply) if outbox is not None else None)
+        return reply
+
+    def _new_event(self, tag: str) -> OutboxEvent:
         return OutboxEvent(tag, secrets.token_urlsafe(12), -1)
 
-    def outbox_args(self, event: OutboxEvent, now_ms: int, reason: str) -> list[str | int]:
-        """The four outbox ARGV of a script (see record_ended in _lib.lua)."""
-        return [event.event_id, now_ms + self._window_ms, reason, self._retention_ms]
+    def _in_script_note(self, tag: str) -> int | None:
+        # The pending-outbox index the script notes its event in; None in a cluster.
+        return None if self._runner.cluster else _first_index(tag)
 
-    async def note(self, event: OutboxEvent) -> OutboxEvent:
+    async def _note(self, event: OutboxEvent) -> OutboxEvent:
         """Notes the event in a reachable pending-outbox index, before its script runs.
 
         Tries the indexes in turn from one chosen by the tag, skipping those that failed
@@ -172,24 +199,15 @@ class RevocationRelay:
             return OutboxEvent(event.tag, event.event_id, n)
         raise last_error or StoreUnavailable("no pending-outbox index reachable")
 
-    async def noted_for_script(self, tag: str) -> tuple[OutboxEvent, list[str], list[str | int]]:
-        """A new event of the user ``tag`` for a script that ends sessions, and the extra
-        KEYS and ARGV of that script (see revoke.lua).
+    async def _note_after(self, event: OutboxEvent) -> OutboxEvent:
+        """Notes an event whose script has already run; without a reachable index the
+        fast path still relays it, only a crash before that would leave it unfound."""
+        try:
+            return await self._note(event)
+        except StoreUnavailable:
+            return event
 
-        In a cluster the event is noted now, before the script (:meth:`note`). On a single
-        Redis, where the pending-outbox indexes and the user's keys are on one server, the
-        script notes it itself, in the same atomic step as the event and only when it
-        records one: no round trip before it, and no note to drop when nothing ended."""
-        event = self.new_event(tag)
-        if self._runner.cluster:
-            return await self.note(event), [], []
-        n = _first_index(tag)
-        in_script = OutboxEvent(tag, event.event_id, n, noted_by_script=True)
-        return in_script, [self._keys.pending(n)], [int(time.time() * 1000), self._retention_ms]
-
-    async def after_script(
-        self, event: OutboxEvent, *, recorded: bool, outbox: Mapping[bytes, bytes] | None = None
-    ) -> None:
+    async def _after_script(self, event: OutboxEvent, outbox: Mapping[bytes, bytes] | None) -> None:
         """The fast path, right after the script: relays the outbox, then drops the note.
 
         ``outbox``: the user's outbox as the script left it, when the script returned it
@@ -198,14 +216,6 @@ class RevocationRelay:
         Waits up to one Redis timeout; what is left then (the stream's shard slow or
         unreachable) goes on in the background, and what fails is left to :meth:`run`
         of any replica. Never raises: the end of the sessions is already durable."""
-        if recorded and self._exit_before_relay:
-            # Test hook (SESSION_TEST_EXIT_BEFORE_RELAY): die like a SIGKILL between the
-            # script and the relay.
-            os._exit(137)
-        if event.noted_by_script and not recorded:
-            # The script noted nothing: no note to drop (one that a lost first run wrote is
-            # dropped by run() once it finds the outbox relayed).
-            event = OutboxEvent(event.tag, event.event_id, -1)
         if outbox is not None and not outbox:
             # Nothing to relay (nothing ended, nothing left behind): only the note goes.
             self._settle_soon(event)
@@ -356,6 +366,47 @@ class RevocationRelay:
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._redis_timeout)
         await stop_tasks(list(self._background), within=1.0, what="revocation relay")
+
+
+class EventRecording:
+    """One script call that may record a revocation event (see :meth:`RevocationRelay.record`)."""
+
+    def __init__(self, relay: RevocationRelay, tag: str, now_ms: int, reason: str) -> None:
+        self._relay = relay
+        self._event = relay._new_event(tag)
+        self._in_script = relay._in_script_note(tag)
+        noted_at: str | int = "" if self._in_script is None else int(time.time() * 1000)
+        self.keys: list[str] = [] if self._in_script is None else [relay._keys.pending(self._in_script)]
+        """KEYS after the script's own: the pending-outbox index it notes the event in, if any."""
+        self.args: list[str | int] = [
+            self._event.event_id,
+            now_ms + relay._window_ms,
+            reason,
+            relay._retention_ms,
+            noted_at,
+        ]
+        """The script's five outbox ARGV (see record_ended in lua/_lib.lua)."""
+
+    async def note_first(self) -> None:
+        """Notes the event before a run of the script that may record it, once. Only in a
+        cluster: on a single Redis the script notes what it records itself."""
+        if self._in_script is None and self._event.index < 0:
+            self._event = await self._relay._note(self._event)
+
+    async def finish(self, recorded: bool, outbox: Mapping[bytes, bytes] | None) -> None:
+        """After the script: notes a recorded event that has no note yet, relays, drops the note."""
+        event = self._event
+        if self._in_script is not None:
+            # The script wrote a note only with the event (one a lost first run wrote is
+            # dropped by run() once it finds the outbox relayed).
+            event = OutboxEvent(event.tag, event.event_id, self._in_script if recorded else -1)
+        elif recorded and event.index < 0:
+            # Ended although no note came first (the user reached the limit between the
+            # read of the index and the script): noted now.
+            event = await self._relay._note_after(event)
+        if not recorded and event.index < 0 and not outbox:
+            return  # nothing recorded, noted or left behind
+        await self._relay._after_script(event, outbox)
 
 
 def _first_index(tag: str) -> int:

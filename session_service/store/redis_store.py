@@ -27,7 +27,7 @@ from session_service.errors import (
 )
 from session_service.store.execution import ExecutionPolicy, ScriptRunner, translate_errors
 from session_service.store.keys import KeySchema
-from session_service.store.outbox import OutboxEvent, RevocationRelay
+from session_service.store.outbox import EventRecording, RevocationRelay
 from session_service.store.scripts import Script, ScriptCode, Scripts
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ class RedisSessionStore:
         *,
         revocation_window_ms: int,
         redis_timeout: float = 2.0,
-        exit_before_relay: bool = False,
     ) -> None:
         self._client = client
         self._keys = KeySchema(prefix)
@@ -70,7 +69,6 @@ class RedisSessionStore:
             window_ms=revocation_window_ms,
             redis_timeout=redis_timeout,
             retry_timeout=self._retry_timeout,
-            exit_before_relay=exit_before_relay,
         )
 
     @property
@@ -119,17 +117,18 @@ class RedisSessionStore:
         session_prefix: str,
         args: Sequence[str | int | bytes],
         before_run: Callable[[int], Awaitable[None]],
+        trailing_keys: Sequence[str] = (),
     ) -> Any:
         """Runs a script that may touch all of a user's sessions (create at the limit).
 
         It first runs with ``keys`` alone; a script that needs the user's other sessions
         answers INDEX_CHANGED, and then the ``index`` is read and every member's session key
         is passed in KEYS after ``keys``, so Redis Cluster can redirect all of them during a
-        migration (see declared_members in _lib.lua). ``before_run`` is awaited with the
-        number of members before each run that declares them. Never retried after a lost
-        reply: create must not run twice.
+        migration (see declared_members in _lib.lua). ``trailing_keys`` come last in every
+        run. ``before_run`` is awaited with the number of members before each run that
+        declares them. Never retried after a lost reply: create must not run twice.
         """
-        reply = await self._run(script, keys, args, retry_after_loss=False)
+        reply = await self._run(script, [*keys, *trailing_keys], args, retry_after_loss=False)
         if reply[0] != ScriptCode.INDEX_CHANGED:
             return reply
         give_up = time.monotonic() + remaining(self._retry_timeout)
@@ -137,7 +136,7 @@ class RedisSessionStore:
         while True:
             members = await self._runner.read("ZRANGE", index, 0, -1)
             await before_run(len(members))
-            declared = [*keys, *(session_prefix + m.decode() for m in members)]
+            declared = [*keys, *(session_prefix + m.decode() for m in members), *trailing_keys]
             reply = await self._run(script, declared, args, retry_after_loss=False)
             if reply[0] != ScriptCode.INDEX_CHANGED:
                 return reply
@@ -162,57 +161,59 @@ class RedisSessionStore:
         for k, v in new.data.items():
             data += [k, v]
         client = {"ip": new.client.ip, "user_agent": new.client.user_agent, "device": new.client.device}
-        event = self._relay.new_event(sid.tag)
-        noted: list[OutboxEvent] = []
+        bucket, outbox = self._keys.rate_bucket(sid.tag, "c"), self._keys.outbox(sid.tag)
+        keys = [*self._keys.for_session(sid), bucket, outbox]
 
-        async def note_if_full(members: int) -> None:
-            # Only a user at the limit can lose a session to this Create: note the outbox
-            # then (once), so an eviction reaches the stream even if this replica dies.
-            if members >= policy.max_sessions and not policy.reject_new and not noted:
-                noted.append(await self._relay.note(event))
+        async def run(recording: EventRecording) -> Any:
+            async def note_if_full(members: int) -> None:
+                # Only a user at the limit can lose a session to this Create: the event is
+                # noted then, so an eviction reaches the stream even if this replica dies.
+                if members >= policy.max_sessions and not policy.reject_new:
+                    await recording.note_first()
 
-        # With no per-user limit the script never asks for the members (INDEX_CHANGED).
-        reply = await self._run_declaring_members(
-            self._scripts.create,
-            [*self._keys.for_session(sid), self._keys.rate_bucket(sid.tag, "c"), self._keys.outbox(sid.tag)],
-            self._keys.index(sid.tag),
-            self._keys.session_prefix(sid.tag),
-            [
-                now_ms,
-                sid.nonce,
-                new.user_id,
-                policy.idle_ms,
-                policy.absolute_ms,
-                policy.max_sessions,
-                "1" if policy.reject_new else "0",
+            # With no per-user limit the script never asks for the members (INDEX_CHANGED).
+            return await self._run_declaring_members(
+                self._scripts.create,
+                keys,
+                self._keys.index(sid.tag),
                 self._keys.session_prefix(sid.tag),
-                refresh.secret_hash,
-                json.dumps(dict(new.claims)) if new.claims else "",
-                json.dumps(list(new.scopes)) if new.scopes else "",
-                json.dumps({k: v for k, v in client.items() if v}) if any(client.values()) else "",
-                new.client_id,
-                repr(policy.create_rate),
-                policy.create_burst,
-                sid.tag,
-                *self._relay.outbox_args(event, now_ms, eviction_reason.value),
-                *data,
-            ],
-            note_if_full,
+                [
+                    now_ms,
+                    sid.nonce,
+                    new.user_id,
+                    policy.idle_ms,
+                    policy.absolute_ms,
+                    policy.max_sessions,
+                    "1" if policy.reject_new else "0",
+                    self._keys.session_prefix(sid.tag),
+                    refresh.secret_hash,
+                    json.dumps(dict(new.claims)) if new.claims else "",
+                    json.dumps(list(new.scopes)) if new.scopes else "",
+                    json.dumps({k: v for k, v in client.items() if v}) if any(client.values()) else "",
+                    new.client_id,
+                    repr(policy.create_rate),
+                    policy.create_burst,
+                    sid.tag,
+                    *recording.args,
+                    *data,
+                ],
+                note_if_full,
+                recording.keys,
+            )
+
+        reply = await self._relay.record(
+            sid.tag,
+            now_ms,
+            eviction_reason.value,
+            run,
+            lambda reply: reply[0] == ScriptCode.OK and bool(reply[1]),
+            note_first=False,
         )
-        if reply[0] in (ScriptCode.LIMIT_REACHED, ScriptCode.RATE_LIMITED):
-            # Refused before anything ended: a note made for a possible eviction leads nowhere.
-            if noted:
-                await self._relay.after_script(noted[0], recorded=False)
-            if reply[0] == ScriptCode.LIMIT_REACHED:
-                raise SessionLimitReached(policy.max_sessions)
+        if reply[0] == ScriptCode.LIMIT_REACHED:
+            raise SessionLimitReached(policy.max_sessions)
+        if reply[0] == ScriptCode.RATE_LIMITED:
             raise RateLimited("Create for this user", int(reply[1]) / 1000)
         evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
-        if noted or evicted:
-            # Unnoted evictions (a user who reached the limit between our read of the
-            # index and the script) are noted now.
-            await self._relay.after_script(
-                noted[0] if noted else await self._note_after(event), recorded=bool(evicted)
-            )
         # The session as stored: what was sent, and the expiries the script worked out.
         stored = Session(
             session_id=str(sid),
@@ -320,25 +321,21 @@ class RedisSessionStore:
     ) -> tuple[str, ...]:
         """Ends one live session (matching the refresh token or user when given)."""
         required_hash = refresh.secret_hash if refresh else ""
-        event, note_keys, note_args = await self._relay.noted_for_script(sid.tag)
-        code, outbox = await self._run(
-            self._scripts.revoke,
-            [*self._keys.for_session(sid), self._keys.outbox(sid.tag), *note_keys],
-            [
-                now_ms,
-                sid.nonce,
-                required_hash,
-                user_id,
-                sid.tag,
-                *self._relay.outbox_args(event, now_ms, reason.value),
-                *note_args,
-            ],
+        reply = await self._relay.record(
+            sid.tag,
+            now_ms,
+            reason.value,
+            lambda recording: self._run(
+                self._scripts.revoke,
+                [*self._keys.for_session(sid), self._keys.outbox(sid.tag), *recording.keys],
+                [now_ms, sid.nonce, required_hash, user_id, sid.tag, *recording.args],
+            ),
+            # Only a session this call ended has an event; a repeat after a lost reply finds
+            # the event already in the outbox (or the stream), recorded by the first run.
+            lambda reply: reply[0] == ScriptCode.OK,
+            outbox=lambda reply: _pairs(reply[1]),
         )
-        # Only a session this call ended has an event; a repeat after a lost reply finds
-        # the event already in the outbox (or the stream), recorded by the first run.
-        ended = int(code) == 1
-        await self._relay.after_script(event, recorded=ended, outbox=_pairs(outbox))
-        return (str(sid),) if ended else ()
+        return (str(sid),) if reply[0] == ScriptCode.OK else ()
 
     async def revoke_user(
         self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
@@ -358,22 +355,16 @@ class RedisSessionStore:
             # Sessions that a batch could not end (another user's, by a tag collision) are
             # not tried again; ones created meanwhile are ended by a later batch.
             tried.update(batch)
-            event = await self._relay.note(self._relay.new_event(tag))
-            reply = await self._run(
-                self._scripts.revoke_user,
-                [index, self._keys.outbox(tag), *(session_prefix + m for m in batch)],
-                [
-                    now_ms,
-                    session_prefix,
-                    user_id,
-                    keep,
-                    tag,
-                    *self._relay.outbox_args(event, now_ms, reason.value),
-                    *batch,
-                ],
-            )
+
+            async def run(recording: EventRecording, batch: list[str] = batch) -> Any:
+                return await self._run(
+                    self._scripts.revoke_user,
+                    [index, self._keys.outbox(tag), *(session_prefix + m for m in batch), *recording.keys],
+                    [now_ms, session_prefix, user_id, keep, tag, *recording.args, *batch],
+                )
+
+            reply = await self._relay.record(tag, now_ms, reason.value, run, lambda reply: bool(reply[1]))
             batch_ended = [f"{tag}.{m.decode()}" for m in reply[1]]
-            await self._relay.after_script(event, recorded=bool(batch_ended))
             ended += batch_ended
             if len(rest) <= USER_WIDE_BATCH:
                 # Everything read was in this batch: no second read of the index just to see
@@ -439,14 +430,6 @@ class RedisSessionStore:
         reply = await self._runner.read("HMGET", self._keys.session(sid), "idle_exp", "abs_exp", "user")
         return _live_user(reply, now_ms)
 
-    async def _note_after(self, event: OutboxEvent) -> OutboxEvent:
-        """Notes an event whose script has already run; without a reachable index the
-        fast path still relays it, only a crash before that would leave it unfound."""
-        try:
-            return await self._relay.note(event)
-        except StoreUnavailable:
-            return event
-
     async def ping(self) -> None:
         """Returns when Redis answers PING."""
         await translate_errors(self._client.ping())
@@ -489,7 +472,7 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     # Field names stay bytes: decoding every name of every hash read shows on Get's profile.
     fields = _pairs(flat)
     # claims, scopes, client info and client_id are stored only when not empty (create.lua);
-    # the client info as ip/ua/dev, or as one JSON field by an earlier version.
+    # the client info as ip/ua/dev, or as one JSON field (client) that stored sessions may hold.
     legacy = fields.get(b"client")
     client = json.loads(legacy) if legacy is not None else {}
     ip, ua, dev = fields.get(b"ip"), fields.get(b"ua"), fields.get(b"dev")

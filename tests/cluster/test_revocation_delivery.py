@@ -6,13 +6,16 @@ within their freshness bound all the while (``pytest -s`` shows the figures)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import secrets
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,7 @@ from session_client import RevocationsStale, SessionClient, SessionRevoked, Toke
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
-from session_service.app import EXIT_BEFORE_RELAY_ENV, Service, start
+from session_service.app import Service, start
 from session_service.config import Settings
 from session_service.domain.ids import user_tag
 from session_service.store.embedded import RedisServerProcess
@@ -179,6 +182,8 @@ class _Target:
     url: str
     mode: str
     raw: Callable[[], Any]
+    ports: list[int]
+    """Every node's port."""
 
 
 @pytest.fixture(params=["standalone", "cluster"])
@@ -186,50 +191,75 @@ def dead_replica_target(request: pytest.FixtureRequest) -> _Target:
     if request.param == "cluster":
         cluster: LocalRedisCluster = request.getfixturevalue("own_cluster")
         port = cluster.nodes[0].port
-        return _Target(cluster.url, "cluster", lambda: redis.RedisCluster(host="127.0.0.1", port=port))
+        return _Target(
+            cluster.url,
+            "cluster",
+            lambda: redis.RedisCluster(host="127.0.0.1", port=port),
+            [n.port for n in cluster.live_nodes()],
+        )
     server: RedisServerProcess = request.getfixturevalue("redis_server")
-    return _Target(server.url, "standalone", lambda: redis.Redis.from_url(server.url))
+    assert server.port is not None
+    return _Target(server.url, "standalone", lambda: redis.Redis.from_url(server.url), [server.port])
+
+
+@contextlib.contextmanager
+def _user_without_the_stream(target: _Target, prefix: str, tag: str) -> Iterator[str]:
+    """A Redis ACL user (on every node) that may touch the keys of the user ``tag`` and the
+    pending-outbox indexes, but not the revocation stream: a service connected as it ends
+    sessions and notes their events, and every relay of those events is refused (NOPERM).
+    Yields the service's SESSION_REDIS_URL for that user."""
+    name, password = f"no-stream-{prefix}", secrets.token_hex(16)
+    rules = ["on", f">{password}", "+@all", f"~{prefix}:{{{tag}}}:*", f"~{prefix}:{{revocation-outboxes-*}}"]
+    for port in target.ports:
+        with redis.Redis(host="127.0.0.1", port=port) as node:
+            node.execute_command("ACL", "SETUSER", name, "reset", *rules)
+    try:
+        yield target.url.replace("redis://", f"redis://{name}:{password}@")
+    finally:
+        for port in target.ports:
+            with redis.Redis(host="127.0.0.1", port=port) as node:
+                node.acl_deluser(name)
 
 
 async def test_a_revocation_arrives_although_the_replica_that_made_it_died_before_relaying(
     dead_replica_target: _Target, keyring: Keyring, services: list[Service], capsys: Any
 ) -> None:
+    # The dying replica connects as an ACL user that may not touch the revocation stream,
+    # so its relay cannot publish what its Revoke recorded, and is then killed (SIGKILL).
     # On a single Redis the revoke script notes its event itself; in a cluster the note is
     # written before the script. Either way another replica must find it.
     target = dead_replica_target
     prefix = f"kil{random.randrange(10**6)}"
-    port = free_port()
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for in a thread
-        [sys.executable, "-m", "session_service", "serve"],
-        env={
-            **os.environ,
-            "SESSION_HOST": "127.0.0.1",
-            "SESSION_PORT": str(port),
-            "SESSION_REDIS_URL": target.url,
-            "SESSION_DEV": "true",  # both replicas sign with throwaway keys: tokens are not used here
-            "SESSION_REDIS_MODE": target.mode,
-            "SESSION_REDIS_PREFIX": prefix,
-            "SESSION_METRICS_PORT": "0",
-            EXIT_BEFORE_RELAY_ENV: "1",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        await asyncio.to_thread(_wait_serving, port, process)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = session_pb2_grpc.SessionServiceStub(channel)
-            created = await stub.Create(pb.CreateRequest(user_id="mortal"))
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await stub.Revoke(pb.RevokeRequest(session_id=created.session.session_id), timeout=5)
-            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert await asyncio.to_thread(process.wait, 10) == 137, "the service died right after the script"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    sid = created.session.session_id
     tag = user_tag("mortal")
+    port = free_port()
+    with _user_without_the_stream(target, prefix, tag) as url:
+        process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for in a thread
+            [sys.executable, "-m", "session_service", "serve"],
+            env={
+                **os.environ,
+                "SESSION_HOST": "127.0.0.1",
+                "SESSION_PORT": str(port),
+                "SESSION_REDIS_URL": url,
+                "SESSION_DEV": "true",  # both replicas sign with throwaway keys: tokens are not used here
+                "SESSION_REDIS_MODE": target.mode,
+                "SESSION_REDIS_PREFIX": prefix,
+                "SESSION_METRICS_PORT": "0",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.to_thread(_wait_serving, port, process)
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                stub = session_pb2_grpc.SessionServiceStub(channel)
+                created = await stub.Create(pb.CreateRequest(user_id="mortal"))
+                revoke = pb.RevokeRequest(session_id=created.session.session_id)
+                assert (await stub.Revoke(revoke, timeout=5)).revoked_count == 1
+        finally:
+            process.kill()  # SIGKILL: nothing of the replica runs after this
+            await asyncio.to_thread(process.wait, 10)
+    assert process.returncode == -signal.SIGKILL
+    sid = created.session.session_id
     keys = KeySchema(prefix)
     # The session ended, its event is in the user's outbox and noted in a pending-outbox
     # index, and nothing reached the stream.

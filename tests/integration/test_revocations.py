@@ -144,7 +144,7 @@ async def test_on_a_single_redis_revoke_notes_only_what_it_ended(svc: Running) -
     assert (await svc.stub.Revoke(revoke)).revoked_count == 1
     assert (await svc.stub.Revoke(revoke)).revoked_count == 0  # ended already: no event
     assert ids(await replay(svc)) == [[created.session.session_id]]
-    if not svc.service.store._runner.cluster:
+    if svc.service.settings.redis_mode != "cluster":
         await asyncio.sleep(0.05)  # the first call's note is dropped in a 5 ms batch
         for n in range(PENDING_INDEXES):
             assert await svc.redis.zcard(keys.pending(n)) == 0

@@ -3,10 +3,12 @@
 -- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
 -- scopes, ip, ua, dev, client_id, rt, rt_prev, rt_prev_until, rt_prev_sealed, on, o<n>, d:<key>
 -- (claims, scopes, ip, ua, dev and client_id only when not empty; on and o<n>: the ring of
--- retired refresh-token hashes, see rotate.lua; client and rt_old: an earlier version's).
+-- retired refresh-token hashes, see rotate.lua; client and rt_old: the client info as one
+-- JSON field and the retired hashes as one string, which stored sessions may still hold).
 -- User index: a sorted set; member = session nonce, score = the session's idle expiry (ms),
 -- so ended sessions are pruned by score and the lowest score is the least recently active.
--- Result codes (first element of every reply); mirrored by ScriptCode in scripts.py.
+-- Result codes: every script's reply is a table that starts with one of them. ScriptCode in
+-- scripts.py declares the same values (tests/unit/test_script_codes.py holds them equal).
 local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
 local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
 local INDEX_CHANGED, RATE_LIMITED = 8, 9
@@ -88,11 +90,9 @@ end
 -- that ends sessions writes it, so an end and its event are one atomic step; the relay
 -- (store/outbox.py) copies each entry to the revocation stream, which lives in another
 -- slot, and then deletes it. The hash expires when its newest event stops mattering.
--- Scripts that can end sessions take the same four outbox ARGV, named here o_*:
--- event id, expires at (ms), reason, outbox TTL (ms).
--- Notes in a pending-outbox index that the user's outbox may hold an event (see
--- outbox_register.lua, which writes notes before a script, and revoke.lua, which on a
--- single Redis writes its note together with the event).
+
+-- Notes in a pending-outbox index that the user's outbox may hold an event, so that the
+-- relay of any replica finds it (see outbox_register.lua).
 local function note_pending(index, member, when, ttl)
   redis.call('ZADD', index, when, member)
   if redis.call('PTTL', index) < tonumber(ttl) then
@@ -100,13 +100,24 @@ local function note_pending(index, member, when, ttl)
   end
 end
 
-local function record_ended(outbox, members, tag, now, o_id, o_exp, o_reason, o_ttl)
+-- Records the event of the ended members (nothing when none ended). Scripts that can end
+-- sessions take the same five outbox ARGV from ARGV[first]: event id, expires at (ms),
+-- reason, outbox TTL (ms), and when (ms) to note the event, or '' when the caller noted it
+-- before the script (Redis Cluster, where the pending-outbox indexes are in other slots).
+-- With a time, the last KEY is a pending-outbox index (a single Redis, where every key is
+-- on one server): the event is noted there in the same atomic step, and only if recorded.
+local function record_ended(outbox, members, tag, now, first)
   if #members == 0 then
     return
   end
-  redis.call('HSET', outbox, o_id,
-    now .. ' ' .. o_exp .. ' ' .. o_reason .. ' ' .. tag .. ' ' .. table.concat(members, ' '))
-  if redis.call('PTTL', outbox) < tonumber(o_ttl) then
-    redis.call('PEXPIRE', outbox, o_ttl)
+  local id, exp, reason, ttl, noted_at = ARGV[first], ARGV[first + 1], ARGV[first + 2],
+    ARGV[first + 3], ARGV[first + 4]
+  redis.call('HSET', outbox, id,
+    now .. ' ' .. exp .. ' ' .. reason .. ' ' .. tag .. ' ' .. table.concat(members, ' '))
+  if redis.call('PTTL', outbox) < tonumber(ttl) then
+    redis.call('PEXPIRE', outbox, ttl)
+  end
+  if noted_at ~= '' then
+    note_pending(KEYS[#KEYS], tag .. ' ' .. id, noted_at, ttl)
   end
 end

@@ -5,7 +5,8 @@
 -- KEYS[3]  the user's Create rate-limit bucket (see take_token)
 -- KEYS[4]  the user's revocation outbox (see record_ended)
 -- KEYS[5..] when the user is at the limit (ARGV[6] > 0): the session key of every member
---           of the index (see declared_members); none needed below the limit
+--           of the index (see declared_members); none needed below the limit; then, when
+--           ARGV[21] is not '', a pending-outbox index (record_ended)
 -- ARGV[1]  now (ms)               ARGV[2]  index member (session nonce)   ARGV[3] user id
 -- ARGV[4]  idle timeout (ms)      ARGV[5]  absolute lifetime (ms)
 -- ARGV[6]  max sessions per user (0 = unlimited)
@@ -15,8 +16,9 @@
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
 --          (each '' when empty: then not stored; the client JSON is stored as ip, ua, dev)
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
--- ARGV[16] user tag   ARGV[17..20] outbox event id, expires at, reason, TTL (record_ended)
--- ARGV[21..] data, as key, value pairs
+-- ARGV[16] user tag   ARGV[17..21] outbox event id, expires at, reason, TTL, note time
+--          (record_ended)
+-- ARGV[22..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
@@ -82,8 +84,8 @@ if ARGV[12] ~= '' then
     end
   end
 end
-record_ended(KEYS[4], evicted, ARGV[16], now, ARGV[17], ARGV[18], ARGV[19], ARGV[20])
-for i = 21, #ARGV, 2 do
+record_ended(KEYS[4], evicted, ARGV[16], now, 17)
+for i = 22, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

@@ -9,6 +9,6 @@
 -- KEYS[1] one of the pending-outbox indexes (a sorted set; several, in different slots,
 --         so that one unreachable shard does not stop revocations)
 -- ARGV[1] member: '<user tag> <event id>'   ARGV[2] when (ms)   ARGV[3] index TTL (ms)
--- Returns 1.
+-- Returns {OK}.
 note_pending(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
-return 1
+return {OK}

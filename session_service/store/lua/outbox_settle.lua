@@ -4,5 +4,5 @@
 -- allow-oom: it only deletes; Revoke depends on it, and logout must work at maxmemory.
 -- KEYS[1] a pending-outbox index
 -- ARGV[1..] members to drop
--- Returns how many were dropped.
-return redis.call('ZREM', KEYS[1], unpack(ARGV))
+-- Returns {OK, how many were dropped}.
+return {OK, redis.call('ZREM', KEYS[1], unpack(ARGV))}

@@ -1,6 +1,6 @@
 #!lua flags=allow-oom
 -- publish_revocation: appends one revocation event (an outbox entry, or one chunk of a
--- large one) to the revocation stream, once, and drops the events that no longer matter.
+-- large one) to the revocation stream, once, and drops the events past their retention.
 -- The relay (store/outbox.py) calls it for every outbox entry and deletes the entry only
 -- afterwards, so it may call it again for the same chunk (a lost reply, two relays, a
 -- crash in between): the chunk id makes the repeat a no-op.
@@ -12,8 +12,8 @@
 -- ARGV[2] chunk id (the outbox event id and the chunk's number)
 -- ARGV[3] revoked at (ms)   ARGV[4] expires at (ms): no access token of the sessions is valid after it
 -- ARGV[5] reason            ARGV[6] the ended session ids, space-separated
--- Returns the id of the new entry (the cursor of the event), or '' when the chunk had
--- been appended before.
+-- Returns {OK, id of the new entry (the cursor of the event)}, or {OK, ''} when the chunk
+-- had been appended before.
 -- Entry ids come from the Redis clock (XADD *), so the trimming bound is taken from the same
 -- clock (TIME) rather than from the service's, which may be skewed or, in tests, fake.
 -- Exact (not ~) trimming, so an event goes as soon as it stops mattering; each call removes
@@ -25,9 +25,9 @@ local retention = tonumber(ARGV[1])
 local horizon = math.max(now_ms - retention, 0)
 redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. horizon)
 if redis.call('ZSCORE', seen, ARGV[2]) then
-  return ''
+  return {OK, ''}
 end
 redis.call('ZADD', seen, now_ms, ARGV[2])
 redis.call('PEXPIRE', seen, retention)
-return redis.call('XADD', stream, 'MINID', horizon, '*',
-  'at', ARGV[3], 'exp', ARGV[4], 'reason', ARGV[5], 'sids', ARGV[6])
+return {OK, redis.call('XADD', stream, 'MINID', horizon, '*',
+  'at', ARGV[3], 'exp', ARGV[4], 'reason', ARGV[5], 'sids', ARGV[6])}

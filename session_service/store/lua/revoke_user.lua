@@ -4,20 +4,22 @@
 -- Redis is at maxmemory (logout must work).
 -- KEYS[1]  user index
 -- KEYS[2]  the user's revocation outbox (see record_ended)
--- KEYS[3..] the session keys of this batch's members, in ARGV[10..]'s order: the caller
+-- KEYS[3..] the session keys of this batch's members, in ARGV[11..]'s order: the caller
 --           reads the index and ends a large user's sessions a batch at a time, so the
 --           work of one call is bounded by the batch size (and Redis Cluster can redirect
---           every key it touches)
+--           every key it touches); then, when ARGV[10] is not '', a pending-outbox index
+--           (record_ended)
 -- ARGV[1] now (ms)   ARGV[2] session key prefix (a member appended gives its key)
 -- ARGV[3] user id    ARGV[4] member to keep ('' = none)
--- ARGV[5] user tag   ARGV[6..9] outbox event id, expires at, reason, TTL (record_ended)
--- ARGV[10..] the batch's members (session nonces)
+-- ARGV[5] user tag   ARGV[6..10] outbox event id, expires at, reason, TTL, note time
+--         (record_ended)
+-- ARGV[11..] the batch's members (session nonces)
 -- Returns {OK, {members (session nonces) of the live sessions it ended}}; their event is
 -- in the outbox (none is recorded when nothing ended).
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ended = {}
-for i = 10, #ARGV do
-  local m, key = ARGV[i], KEYS[i - 7]
+for i = 11, #ARGV do
+  local m, key = ARGV[i], KEYS[i - 8]
   if m ~= ARGV[4] and key == prefix .. m then
     -- The slot tag is a hash of the user id; the owner check keeps a collision harmless.
     local owner = redis.call('HGET', key, 'user')
@@ -29,5 +31,5 @@ for i = 10, #ARGV do
     end
   end
 end
-record_ended(KEYS[2], ended, ARGV[5], now, ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+record_ended(KEYS[2], ended, ARGV[5], now, 6)
 return {OK, ended}

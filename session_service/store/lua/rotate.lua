@@ -78,7 +78,7 @@ if slots > 0 then
     end
   end
 end
--- Sessions written by an earlier version keep their retired hashes in one string.
+-- A stored session may hold its retired hashes in one string instead (rt_old, see _lib.lua).
 local legacy = t[6] or ''
 for i = 1, #legacy, width do
   if string.sub(legacy, i, i + width - 1) == short then
