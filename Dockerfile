@@ -27,6 +27,8 @@ RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels/deps -r requir
 # this checkout; never resolved from an index.
 COPY wire/ wire/
 COPY pyproject.toml setup.py README.md ./
+# The build backend that the server's pyproject.toml names.
+COPY clients/build_backend.py clients/
 COPY session_service/ session_service/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels/app ./wire .
 

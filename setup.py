@@ -1,16 +1,12 @@
-"""Build script of sessionsvc-server, for the one dependency pyproject.toml cannot state.
-
-The wire contract (sessionsvc-wire) is this repository's own distribution. Built from a
-clone it is required by path (``sessionsvc-wire @ file:///…/wire``), so pip never looks
-it up on a package index, where anyone could publish that name. Built from an sdist
-without the clone beside it, it is pinned to exactly this version, for an index you run.
-"""
+"""Build script of sessionsvc-server, for the one dependency pyproject.toml cannot state:
+the wire contract, by path from a clone (clients/build_backend.py says when and why)."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
+from build_backend import wire_requirement  # clients/, the build backend's folder
 from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
@@ -43,9 +39,4 @@ RUNTIME = [
     "aiohttp>=3.11,<4",
 ]
 
-wire = (
-    f"sessionsvc-wire @ {WIRE.as_uri()}"
-    if (WIRE / "pyproject.toml").is_file()
-    else f"sessionsvc-wire=={VERSION}"
-)
-setup(install_requires=[wire, *RUNTIME])
+setup(install_requires=[wire_requirement(WIRE, VERSION), *RUNTIME])

@@ -1,11 +1,12 @@
-"""Build script of sessionsvc-client: requires the wire contract by path from a clone,
-never from an index (see ../setup.py for why)."""
+"""Build script of sessionsvc-client, for the one dependency pyproject.toml cannot state:
+the wire contract, by path from a clone (build_backend.py says when and why)."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
+from build_backend import wire_requirement
 from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
@@ -21,9 +22,4 @@ RUNTIME = [
     "pyjwt[crypto]>=2.10,<3",
 ]
 
-wire = (
-    f"sessionsvc-wire @ {WIRE.as_uri()}"
-    if (WIRE / "pyproject.toml").is_file()
-    else f"sessionsvc-wire=={VERSION}"
-)
-setup(install_requires=[wire, *RUNTIME])
+setup(install_requires=[wire_requirement(WIRE, VERSION), *RUNTIME])

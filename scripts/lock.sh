@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the lock files from the three pyproject.toml files (uv, offline-capable):
 #   requirements/dev.lock      every third-party package `make test` and CI install;
-#   requirements/runtime.lock  what the server image installs (a subset, same versions).
+#   requirements/runtime.lock  what the server image and `make run` install (a subset, same versions).
 # Our own distributions are never in a lock file: they install from this checkout.
 # With --check, fails when a lock file no longer matches the pyproject files.
 set -euo pipefail

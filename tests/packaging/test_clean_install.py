@@ -4,7 +4,9 @@ would: ``pip install .`` for the server, ``pip install ./clients`` for another s
 Proves that pip resolves nothing under one of our names from a package index (the wire
 contract comes from the checkout, by path), that the server starts and reports SERVING,
 and that the client, without any server code, calls it and verifies tokens locally.
-The third-party packages do come from the index (pip's cache makes that quick).
+The third-party packages do come from the index (pip's cache makes that quick). And the
+developer install, all three editable with one ``pip install -e ./wire -e ./clients -e .``,
+resolves.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 OURS = {"sessionsvc-wire", "sessionsvc-server", "sessionsvc-client"}
 # Names on the public index that are not ours: they must never be installed.
 FOREIGN = {"session-client", "session-service", "session-wire"}
-COPIED = ("wire", "clients", "session_service", "pyproject.toml", "setup.py", "README.md")
+COPIED = ("wire", "clients", "session_service", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
 
 SECOND_SERVICE = textwrap.dedent(
     """
@@ -92,6 +94,19 @@ async def _venv_with(tmp: Path, name: str, distribution: Path) -> Path:
     return venv
 
 
+def _copy_clone(clone: Path) -> Path:
+    """What a clone holds of the three distributions, copied to ``clone``."""
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "node", "node_modules")
+            shutil.copytree(source, clone / name, ignore=ignore)
+        else:
+            clone.mkdir(exist_ok=True)
+            shutil.copy2(source, clone / name)
+    return clone
+
+
 def _installed(venv: Path) -> dict[str, dict[str, object]]:
     """Installed distributions of a venv: name → {version, direct_url (or None)}."""
     (site,) = (venv / "lib").glob("python3*/site-packages")
@@ -135,15 +150,7 @@ def test_our_three_distributions_share_one_version() -> None:
 
 
 async def test_each_distribution_installs_alone_from_a_clone_and_works(tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "node", "node_modules")
-            shutil.copytree(source, clone / name, ignore=ignore)
-        else:
-            clone.mkdir(exist_ok=True)
-            shutil.copy2(source, clone / name)
+    clone = _copy_clone(tmp_path / "clone")
     # Both installs at once: most of the time is spent fetching third-party wheels.
     server_venv, client_venv = await asyncio.gather(
         _venv_with(tmp_path, "server-venv", clone),
@@ -188,6 +195,33 @@ async def test_each_distribution_installs_alone_from_a_clone_and_works(tmp_path:
         except TimeoutError:
             server.kill()
             await server.wait()
+
+
+async def test_the_developer_install_takes_all_three_editable(tmp_path: Path) -> None:
+    clone = _copy_clone(tmp_path / "clone")
+    venv = tmp_path / "dev-venv"
+    await _run(sys.executable, "-m", "venv", venv, timeout=120)
+    # The documented developer install: no conflict between -e ./wire and the others'
+    # requirement on the wire contract.
+    await _run(
+        venv / "bin" / "python",
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "-e",
+        clone / "wire",
+        "-e",
+        clone / "clients",
+        "-e",
+        clone,
+        timeout=420,
+    )
+    installed = _installed(venv)
+    _assert_ours_from_checkout(installed, clone, OURS)
+    for name in OURS:
+        direct = installed[name]["direct_url"]
+        assert isinstance(direct, dict) and direct.get("dir_info") == {"editable": True}, (name, direct)
 
 
 async def _wait_serving(target: str, server: asyncio.subprocess.Process) -> None:
