@@ -473,8 +473,8 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     fields = _pairs(flat)
     # claims, scopes, client info and client_id are stored only when not empty (create.lua);
     # the client info as ip/ua/dev, or as one JSON field (client) that stored sessions may hold.
-    legacy = fields.get(b"client")
-    client = json.loads(legacy) if legacy is not None else {}
+    client_json = fields.get(b"client")
+    client = json.loads(client_json) if client_json is not None else {}
     ip, ua, dev = fields.get(b"ip"), fields.get(b"ua"), fields.get(b"dev")
     claims, scopes, client_id = fields.get(b"claims"), fields.get(b"scopes"), fields.get(b"client_id")
     return Session(

@@ -79,9 +79,9 @@ if slots > 0 then
   end
 end
 -- A stored session may hold its retired hashes in one string instead (rt_old, see _lib.lua).
-local legacy = t[6] or ''
-for i = 1, #legacy, width do
-  if string.sub(legacy, i, i + width - 1) == short then
+local retired_string = t[6] or ''
+for i = 1, #retired_string, width do
+  if string.sub(retired_string, i, i + width - 1) == short then
     return {TOKEN_REUSED}
   end
 end
