@@ -1,17 +1,21 @@
-"""``sessionctl``: calls every SessionService RPC from a shell and prints the reply as JSON."""
+"""``sessionctl``: calls every SessionService RPC from a shell and prints the reply as JSON:
+every field (zero values too), numbers as numbers, session data as text."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
@@ -165,8 +169,64 @@ def main(argv: Sequence[str] | None = None) -> int:
                 body["field_violations"] = d.field_violations  # type: ignore[assignment]
             print(json.dumps(body, indent=2), file=sys.stderr)
             return 1
-    print(json_format.MessageToJson(reply, preserving_proto_field_name=True))
+    print(json.dumps(printable(reply), indent=2, ensure_ascii=False))
     return 0
+
+
+def printable(reply: Message) -> Any:
+    """A reply as the JSON sessionctl prints: every field, zero values included, numbers as
+    numbers, session data as text (``{"base64": ...}`` when it is not UTF-8), and the JWKS
+    as the JSON document it is."""
+    if isinstance(reply, pb.GetJwksResponse):
+        return json.loads(reply.jwks_json)
+    fields = json_format.MessageToDict(
+        reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    # upb's Descriptor (the runtime's) has the same interface as the pure-Python one.
+    return _typed(cast(Descriptor, reply.DESCRIPTOR).fields, fields)
+
+
+# proto3 JSON writes these as strings (a JavaScript number cannot hold every int64).
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+}
+
+
+def _typed(declared: Sequence[FieldDescriptor], fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` (MessageToDict's output for a message that declares ``declared``) with
+    int64 and bytes values made readable, nested messages included."""
+    for field in declared:
+        if field.name not in fields:
+            continue
+        value = fields[field.name]
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            fields[field.name] = {k: _scalar(value_field, v) for k, v in value.items()}
+        elif field.is_repeated:
+            fields[field.name] = [_scalar(field, v) for v in value]
+        else:
+            fields[field.name] = _scalar(field, value)
+    return fields
+
+
+def _scalar(field: FieldDescriptor, value: Any) -> Any:
+    if field.message_type is not None:
+        if field.message_type.full_name.startswith("google.protobuf."):
+            return value  # well-known types have their own JSON form (a Timestamp: RFC 3339)
+        return _typed(field.message_type.fields, value)
+    if field.type in _INT64:
+        return int(value)
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        raw = base64.b64decode(value)
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            return {"base64": value}
+    return value
 
 
 if __name__ == "__main__":
