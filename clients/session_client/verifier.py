@@ -404,12 +404,13 @@ class Verifier:
 
     def _check_fresh(self, issued_at: int | None) -> None:
         view = self._view
+        if view.fresh(issued_at):
+            return
         if view.stale:
             raise RevocationsStale(
                 f"the revocation view is {view.staleness:.1f}s old (bound {self._max_staleness}s)"
             )
-        if view.may_have_missed(issued_at):
-            raise RevocationsStale("revocations of tokens this old may have been missed")
+        raise RevocationsStale("revocations of tokens this old may have been missed")
 
     async def _watch_staleness(self) -> None:
         # Only for the log line and operators; verify() computes staleness itself.

@@ -22,7 +22,8 @@ VerifiedTokens = VerifiedTokenCache[Introspection]
 Only a token that verified is put there, until its ``exp``, and the keyring is fixed for
 the life of the process, so a hit is exactly what verifying again would answer. It says
 nothing about the session: callers still read or follow it. Shared by Introspect and the
-gateway checks; the client's Verifier keeps the same kind of cache.
+gateway checks; the client's Verifier and the caller-token verifier keep a
+:class:`~session_wire.token_cache.VerifiedTokenCache` too.
 """
 
 

@@ -26,12 +26,14 @@ from session_client import (
     SessionClient,
     SessionClientError,
     SessionRevoked,
+    TokenError,
     TokenExpired,
     TokenNotYetValid,
     UnknownSigningKey,
     Verifier,
 )
 
+from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Key, Keyring
 from tests.client.conftest import ClientFactory, VerifierFactory
 from tests.conftest import Running, ServiceFactory
@@ -500,3 +502,39 @@ async def test_every_supported_algorithm_verifies_and_refuses_a_forged_signature
         verifier.verify(f"{header}.{payload}.{_b64(bytes(raw))}")
     with pytest.raises(InvalidSignature):  # a signature of the wrong length
         verifier.verify(f"{header}.{payload}.{_b64(bytes(raw[:-1]))}")
+
+
+async def test_the_verifier_and_the_service_judge_registered_claims_alike(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    # One claim check, PyJWT's: the service's own verification and the Verifier agree on
+    # every edge of the registered claims (numeric strings, floats, audience lists, types).
+    verifier = await start_verifier(svc, leeway=5)
+    codec = JwtCodec(keyring, "session-service", "internal", ttl_s=900, leeway_s=5)
+    now = int(time.time())
+    variants: list[dict[str, Any]] = [
+        claims_for(),
+        claims_for(iat=str(now)),
+        claims_for(iat="soon"),
+        claims_for(iat=now + 60),
+        claims_for(nbf="later"),
+        claims_for(nbf=now + 3),
+        claims_for(exp=now + 60.5),
+        claims_for(exp=str(now + 60)),
+        claims_for(exp=now - 3),
+        claims_for(exp=now - 6),
+        claims_for(aud=["billing", "internal"]),
+        claims_for(aud=["billing"]),
+        claims_for(aud=[1]),
+        claims_for(aud=""),
+        claims_for(jti=None),
+        claims_for(iat=None),
+    ]
+    for claims in variants:
+        token = sign(keyring, claims)
+        try:
+            verifier.verify(token)
+            accepted = True
+        except TokenError:
+            accepted = False
+        assert accepted == (codec.verify(token) is not None), claims

@@ -7,8 +7,18 @@
 - :mod:`session_wire.token_profile` is the access-token profile both sides check:
   algorithms, ``typ``, required and reserved claims.
 
-This distribution (``sessionsvc-wire``) carries no behaviour; the server
-(``sessionsvc-server``) and the client (``sessionsvc-client``) pin the same version.
+It also holds, once, the mechanisms that the server and the client both run:
+
+- :mod:`session_wire.revocations`: the revocation view a token verifier keeps (revoked
+  sessions until their tokens expire, the freshness rule) and the loop that follows the
+  revocation stream;
+- :mod:`session_wire.token_cache`: the cache of verified tokens;
+- :mod:`session_wire.tasks`: stopping background tasks whose cancellation a library lost;
+- :mod:`session_wire.dpop`: the checks of a DPoP proof (RFC 9449).
+
+They depend on nothing but the standard library (``dpop`` on PyJWT). The
+server (``sessionsvc-server``) and the client (``sessionsvc-client``) pin the same
+version of this distribution (``sessionsvc-wire``).
 """
 
 from __future__ import annotations

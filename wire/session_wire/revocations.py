@@ -123,8 +123,16 @@ class RevocationView:
         return missed is not None and (issued_at is None or issued_at <= missed)
 
     def fresh(self, issued_at: float | None) -> bool:
-        """Whether the view is complete enough to trust for a token issued at ``issued_at``."""
-        return not self.stale and not self.may_have_missed(issued_at)
+        """Whether the view is complete enough to trust for a token issued at ``issued_at``:
+        neither :attr:`stale` nor :meth:`may_have_missed` a revocation that matters to it."""
+        # Asked on every verification: spelled out rather than through the two above.
+        fresh_at = self._fresh_at
+        if fresh_at is None or self._monotonic() - fresh_at > self._max_staleness:
+            return False
+        if self._lagging is not None and self._lagging():
+            return False
+        missed = self._missed_before
+        return missed is None or (issued_at is not None and issued_at > missed)
 
     def is_revoked(self, session_id: str) -> bool:
         """Whether a revocation of this session is known (and its tokens could still be valid)."""
