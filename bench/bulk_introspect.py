@@ -15,7 +15,7 @@ report every token active with its own session, and the DATA bytes h2load receiv
 call must match that reply's size (an error has no DATA). A revoked session's token is
 then checked to be inactive in the next batch.
 
-Run ``python bench/bulk_introspect.py`` (see bench/README.md).
+Run ``python bench/bulk_introspect.py`` (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def check_revocation_seen(client: Client, sessions: Sequence[pb.CreateResponse])
 
 
 BATCH_CHECKS_TARGET = 25_000
-"""Token checks per second the performance issue asks of IntrospectBatch on one core."""
+"""Token checks per second IntrospectBatch is held to on one core."""
 
 
 def report(unary: Measurement, batched: Measurement, batch: int, pinning: Pinning) -> str:

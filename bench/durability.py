@@ -6,7 +6,7 @@ grace-window duplicate) and Revoke (of a revoked session) with h2load exactly as
 rpc_throughput.py does, with the same checks. After each run the primary's WAIT count
 must match the setting, so the wait=1 numbers really include the replica round trip.
 
-Run ``python bench/durability.py``; see bench/README.md.
+Run ``python bench/durability.py``; see docs/benchmarks.md.
 """
 
 from __future__ import annotations

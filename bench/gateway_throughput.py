@@ -14,7 +14,7 @@ identity; forward-auth calls must all be HTTP 200 (a refusal is 401); and the DA
 h2load received per gRPC call must match the allowed reply's size (a denied ``Check`` is
 larger, an error has no DATA).
 
-Run ``python bench/gateway_throughput.py`` (see bench/README.md).
+Run ``python bench/gateway_throughput.py`` (see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ sending it, so a client that falls behind makes the figures worse, never better.
 Every reply must be OK and at least ``--min-reply-bytes`` long, or the run fails. Prints one
 JSON object: calls, errors, achieved rate, p50/p99/p99.9 in ms, and how late the sender
 ever was. ``rpc_throughput.py`` runs it pinned to the load CPU, next to the servers it
-measures (see bench/README.md).
+measures (see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ run is also checked: the body once before; afterwards one more call; the DATA by
 received (a gRPC error arrives as trailers only, without DATA); and, for Update, that the
 session's version rose by exactly the number of calls sent.
 
-Run ``python bench/rpc_throughput.py --requests N`` (or ``make bench``); see bench/README.md.
+Run ``python bench/rpc_throughput.py --requests N`` (or ``make bench``); see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -636,7 +636,7 @@ def table(rows: Sequence[Row]) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """One target of the performance issue, its measured value and whether it is met."""
+    """One performance target, its measured value and whether it is met."""
 
     name: str
     target: str

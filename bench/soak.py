@@ -36,8 +36,8 @@ from session_service.config import Settings
 
 USERS = 200
 FLOOD_USER = "flooder"
-# Generous per-session allowance: a typical session with rotation memory and index entry,
-# measured as about 1.6-2.3 KB (bench/README.md), rounded up.
+# Generous per-session allowance: a typical session with rotation memory and index entry
+# takes under 1 KB (docs/benchmarks.md); this allows four times that.
 BYTES_PER_SESSION = 4096
 
 

@@ -9,11 +9,10 @@ and measures on one thread, in the same run:
   and for ES256 already DER), the floor nothing built on that library can beat;
 - ``first seen``: each token verified once by a fresh Verifier (signature and claims);
 - ``seen``: the same tokens again (remembered: a digest, a look-up, the revocation check);
-- ``pyjwt``: ``jwt.decode`` with the options the Verifier used before it parsed tokens
-  itself (the former cost of every verification).
+- ``pyjwt``: ``jwt.decode`` with the same checks, for comparison.
 
 Prints verifications/s, and first seen / bare, per algorithm. Best of ``--repeat`` runs.
-Run ``python bench/verifier.py`` (see bench/README.md).
+Run ``python bench/verifier.py`` (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from session_service.tokens.keyring import Keyring
 
 ISSUER, AUDIENCE = "session-service", "internal"
 SEEN_TARGET = 200_000
-"""Verifications per second the performance issue asks for tokens seen before, per core."""
+"""Verifications per second the Verifier is held to for tokens seen before, per core."""
 FIRST_SEEN_SHARE = 0.85
 """Share of the bare signature check's rate it asks for first-seen tokens."""
 

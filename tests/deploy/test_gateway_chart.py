@@ -1,6 +1,6 @@
 """The chart's gateway part: settings, the forward-auth Service and NetworkPolicy, the
-Traefik, Istio and Envoy Gateway resources, and the README's gateway examples checked
-against what the chart renders."""
+Traefik, Istio and Envoy Gateway resources, and the gateway examples of docs/gateways.md
+checked against what the chart renders."""
 
 from __future__ import annotations
 
@@ -17,19 +17,18 @@ from session_service.config import ENV_PREFIX, Settings
 from tests.deploy.test_helm_chart import CHART, REQUIRED, Manifest, one, validate
 
 REPO = Path(__file__).resolve().parents[2]
-README = (REPO / "README.md").read_text()
+GATEWAYS_DOC = (REPO / "docs" / "gateways.md").read_text()
 RELEASE, NAMESPACE = "session-service", "auth"
 CRDS = {"Middleware", "AuthorizationPolicy", "SecurityPolicy", "ReferenceGrant"}
 
 
-def readme_gateway_yaml() -> list[Any]:
-    """The YAML blocks of the README's Gateways section, in order."""
-    section = README.split("## Gateways", 1)[1].split("\n## ", 1)[0]
-    return [list(yaml.safe_load_all(block)) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+def doc_gateway_yaml() -> list[Any]:
+    """The YAML blocks of docs/gateways.md, in order; the first holds the chart values."""
+    return [list(yaml.safe_load_all(block)) for block in re.findall(r"```yaml\n(.*?)```", GATEWAYS_DOC, re.S)]
 
 
-README_BLOCKS = readme_gateway_yaml()
-README_VALUES: dict[str, Any] = README_BLOCKS[0][0]
+DOC_BLOCKS = doc_gateway_yaml()
+DOC_VALUES: dict[str, Any] = DOC_BLOCKS[0][0]
 
 
 def render(helm: Path, env: dict[str, str], tmp: Path, *values: dict[str, Any]) -> list[Manifest]:
@@ -54,13 +53,13 @@ def render(helm: Path, env: dict[str, str], tmp: Path, *values: dict[str, Any]) 
 def manifests(
     helm: Path, helm_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> list[Manifest]:
-    """The chart with the README's gateway values and a NetworkPolicy."""
+    """The chart with the documented gateway values and a NetworkPolicy."""
     tmp = tmp_path_factory.mktemp("gateway")
-    return render(helm, helm_env, tmp, REQUIRED, {"networkPolicy": {"enabled": True}}, README_VALUES)
+    return render(helm, helm_env, tmp, REQUIRED, {"networkPolicy": {"enabled": True}}, DOC_VALUES)
 
 
-def readme_doc(kind: str) -> Manifest:
-    found = [d for block in README_BLOCKS for d in block if isinstance(d, dict) and d.get("kind") == kind]
+def documented(kind: str) -> Manifest:
+    found = [d for block in DOC_BLOCKS for d in block if isinstance(d, dict) and d.get("kind") == kind]
     assert len(found) == 1, kind
     doc: Manifest = found[0]
     return doc
@@ -68,7 +67,7 @@ def readme_doc(kind: str) -> Manifest:
 
 def test_gateway_values_pass_helm_lint_strict(helm: Path, helm_env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
-    path.write_text(yaml.safe_dump({**REQUIRED, **README_VALUES}))
+    path.write_text(yaml.safe_dump({**REQUIRED, **DOC_VALUES}))
     result = subprocess.run(
         [str(helm), "lint", "--strict", str(CHART), "--values", str(path)],
         env=helm_env,
@@ -116,7 +115,7 @@ def test_forward_auth_has_its_service_and_only_the_gateway_may_reach_it(manifest
     policy = one(manifests, "NetworkPolicy", f"{RELEASE}-forward-auth")
     [rule] = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "forward-auth", "protocol": "TCP"}]
-    assert rule["from"] == README_VALUES["gateway"]["forwardAuth"]["allowedFrom"]
+    assert rule["from"] == DOC_VALUES["gateway"]["forwardAuth"]["allowedFrom"]
 
 
 def test_gateway_is_off_by_default(helm: Path, helm_env: dict[str, str], tmp_path: Path) -> None:
@@ -126,8 +125,8 @@ def test_gateway_is_off_by_default(helm: Path, helm_env: dict[str, str], tmp_pat
 
 
 @pytest.mark.parametrize("kind", ["Middleware", "AuthorizationPolicy", "SecurityPolicy"])
-def test_readme_examples_are_what_the_chart_renders(manifests: list[Manifest], kind: str) -> None:
-    example, rendered = readme_doc(kind), one(manifests, kind)
+def test_documented_examples_are_what_the_chart_renders(manifests: list[Manifest], kind: str) -> None:
+    example, rendered = documented(kind), one(manifests, kind)
     assert example["apiVersion"] == rendered["apiVersion"]
     assert {k: example["metadata"][k] for k in ("name", "namespace")} == {
         k: rendered["metadata"][k] for k in ("name", "namespace")
@@ -144,12 +143,12 @@ def test_envoy_gateway_policy_in_another_namespace_gets_a_reference_grant(manife
     assert grant["spec"]["to"] == [{"group": "", "kind": "Service", "name": RELEASE}]
 
 
-def test_readme_ingress_nginx_and_istio_provider_point_at_the_rendered_services(
+def test_documented_ingress_nginx_and_istio_provider_point_at_the_rendered_services(
     manifests: list[Manifest],
 ) -> None:
     forward_auth = one(manifests, "Service", f"{RELEASE}-forward-auth")
     port = forward_auth["spec"]["ports"][0]["port"]
-    annotations = readme_doc("Ingress")["metadata"]["annotations"]
+    annotations = documented("Ingress")["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/auth-url"] == (
         f"http://{RELEASE}-forward-auth.{NAMESPACE}.svc.cluster.local:{port}/auth"
     )
@@ -158,7 +157,7 @@ def test_readme_ingress_nginx_and_istio_provider_point_at_the_rendered_services(
         headers[f"SESSION_GATEWAY_{h}_HEADER"] for h in ("USER_ID", "SESSION_ID", "SCOPES", "CLIENT_ID")
     ]
     grpc = one(manifests, "Service", RELEASE)
-    mesh = next(d for block in README_BLOCKS for d in block if isinstance(d, dict) and "meshConfig" in d)
+    mesh = next(d for block in DOC_BLOCKS for d in block if isinstance(d, dict) and "meshConfig" in d)
     [provider] = mesh["meshConfig"]["extensionProviders"]
     assert provider["name"] == one(manifests, "AuthorizationPolicy")["spec"]["provider"]["name"]
     assert provider["envoyExtAuthzGrpc"]["service"] == f"{RELEASE}.{NAMESPACE}.svc.cluster.local"

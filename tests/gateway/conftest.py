@@ -92,7 +92,8 @@ class Gateway:
 
 
 def nginx_config(folder: Path, port: int, auth_port: int, upstream_port: int) -> str:
-    """nginx with auth_request: the recipe the README shows, on loopback ports."""
+    """nginx with auth_request: the recipe docs/gateways.md shows, on loopback ports
+    (tests/unit/test_docs.py holds the two together)."""
     temp = "\n".join(
         f"  {kind}_temp_path {folder}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -135,7 +136,8 @@ http {{
 
 
 def caddy_config(folder: Path, port: int, auth_port: int, upstream_port: int) -> str:
-    """Caddy with forward_auth: the recipe the README shows, on loopback ports."""
+    """Caddy with forward_auth: the recipe docs/gateways.md shows, on loopback ports
+    (tests/unit/test_docs.py holds the two together)."""
     strip = "\n".join(f"\t\trequest_header -{h}" for h in IDENTITY_HEADERS)
     return f"""{{
 \tadmin off
