@@ -1,13 +1,18 @@
 """Audit events: who did what to which sessions, one JSON object per line.
 
-Every event goes through :class:`AuditLog`, which writes it as one line of JSON (the
-log record's message) at INFO on the dedicated logger ``session_service.audit``, and,
-when an OpenTelemetry span is recording, also adds it to that span as an event named
-after the event, with the same fields as attributes (null fields left out). To get the
-audit trail as a pure JSON-lines stream, give that logger its own handler with a
+Every event goes through :class:`AuditLog`, which logs it at INFO on the dedicated
+logger ``session_service.audit``, and, when an OpenTelemetry span is recording, also adds
+it to that span as an event named after the event, with the same fields as attributes
+(null fields left out).
+
+The service writes it as one of its JSON log lines (``telemetry.JsonLogFormatter``):
+``level``, ``logger`` (``session_service.audit``) and ``message`` (the event name) with
+the event's own fields beside them. The log record's message is the event alone as one
+line of JSON, and the record carries it as a dict in :data:`AUDIT_EVENT_ATTRIBUTE`: to
+get the audit trail as a stream of its own, give that logger its own handler with a
 ``%(message)s`` formatter and ``propagate = False``.
 
-Every line has:
+Every event has:
 
 - ``event``: the event name (below);
 - ``time``: when it happened, RFC 3339 in UTC with milliseconds
@@ -32,7 +37,11 @@ and, by event:
   (a flood of refused calls cannot flood the audit trail).
 - ``signing_key_loaded``: ``kid``, ``algorithm``.
 
-For example::
+For example, as the service writes it::
+
+    {"time":"2026-01-02T03:04:05.678Z","level":"INFO","logger":"session_service.audit","message":"sessions_revoked","event":"sessions_revoked","caller":"spiffe://cluster.local/ns/shop/sa/login","target_kind":"user_id","target":"alice","count":3,"reason":"revoke"}
+
+and as the record's message::
 
     {"event":"sessions_revoked","time":"2026-01-02T03:04:05.678Z","caller":"spiffe://cluster.local/ns/shop/sa/login","target_kind":"user_id","target":"alice","count":3,"reason":"revoke"}
 
@@ -57,6 +66,8 @@ from session_service.domain.model import RevocationReason, SessionsEnded
 
 AUDIT_LOGGER_NAME = "session_service.audit"
 """The logger every audit line is written to."""
+AUDIT_EVENT_ATTRIBUTE = "audit_event"
+"""The log record attribute that holds the event as a dict (``event``, ``time``, ``caller``, …)."""
 
 RevocationTarget = Literal["session_id", "refresh_token", "access_token", "user_id"]
 """What a Revoke named."""
@@ -164,7 +175,16 @@ class AuditLog:
             # the caller's file and line (every audit line comes from here anyway).
             line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
             self._logger.handle(
-                self._logger.makeRecord(self._logger.name, logging.INFO, __file__, 0, line, (), None)
+                self._logger.makeRecord(
+                    self._logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    line,
+                    (),
+                    None,
+                    extra={AUDIT_EVENT_ATTRIBUTE: entry},
+                )
             )
         span = trace.get_current_span()
         if span.is_recording():

@@ -45,7 +45,7 @@ from redis import exceptions as redis_errors
 from session_wire import reasons
 from session_wire.ext_authz import external_auth_pb2
 
-from session_service.audit import AUDIT_LOGGER_NAME
+from session_service.audit import AUDIT_EVENT_ATTRIBUTE, AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
 from session_service.metrics import Latency, MetricsServer, ServiceMetrics
 from session_service.transport.pipeline import UNOBSERVED, NullObserver
@@ -399,22 +399,28 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) 
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, trace_id and span_id when a
-    span is active, the ``extra`` fields, and the exception text."""
+    span is active, the ``extra`` fields, and the exception text.
+
+    An audit event (:mod:`session_service.audit`) is a line like any other: its name is
+    the message, its fields stand beside it, and its own time is the line's."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
+        audit: dict[str, Any] | None = getattr(record, AUDIT_EVENT_ATTRIBUTE, None)
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": record.getMessage() if audit is None else audit["event"],
         }
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             entry["trace_id"] = trace.format_trace_id(context.trace_id)
             entry["span_id"] = trace.format_span_id(context.span_id)
+        if audit is not None:
+            entry.update(audit)
         for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and not key.startswith("_"):
+            if key not in _RECORD_FIELDS and not key.startswith("_") and key != AUDIT_EVENT_ATTRIBUTE:
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -424,7 +430,8 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Sends every log record (and Python warning) to ``stream`` (stderr) as JSON lines."""
+    """Sends every log record (and Python warning), audit events included, to ``stream``
+    (stderr) as JSON lines."""
     # No line shows the process, thread or multiprocessing name: not collecting them
     # saves a getpid() system call and two look-ups per record (the logging HOWTO's
     # "Optimization"), which shows on every audited call.
@@ -439,13 +446,10 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
-    # Audit events are JSON objects already (session_service.audit): written as they are,
-    # one per line on the same stream, rather than as a string inside another object.
+    # Audit events go to the same handler, in the same format; they are written whatever
+    # the log level.
     audit = logging.getLogger(AUDIT_LOGGER_NAME)
     for old in list(audit.handlers):
         audit.removeHandler(old)
-    audit_handler = logging.StreamHandler(stream or sys.stderr)
-    audit_handler.setFormatter(logging.Formatter("%(message)s"))
-    audit.addHandler(audit_handler)
     audit.setLevel(logging.INFO)
-    audit.propagate = False
+    audit.propagate = True

@@ -132,12 +132,13 @@ def test_serve_command_with_embedded_redis_works_and_drains_on_sigterm() -> None
         assert process.wait(timeout=15) == 0
         output = process.stdout.read().decode() if process.stdout else ""
         assert "draining" in output
-        # Every line is one JSON object; audit events are written as they are, not wrapped.
+        # Every line is one JSON object of one format; audit events' fields stand in it.
         lines = [json.loads(line) for line in output.splitlines() if line.strip()]
-        audit = [line for line in lines if "event" in line]
+        assert all(line.keys() >= {"time", "level", "logger", "message"} for line in lines), lines
+        audit = [line for line in lines if line["logger"] == "session_service.audit"]
         assert {e["event"] for e in audit} >= {"signing_key_loaded", "session_created"}
         created_event = next(e for e in audit if e["event"] == "session_created")
-        assert created_event["session_id"] == created.session.session_id and "logger" not in created_event
+        assert created_event["session_id"] == created.session.session_id
         assert created.refresh_token not in output and created.access_token not in output
         # Plaintext without a policy warns, once.
         assert sum("INSECURE" in str(line.get("message", "")) for line in lines) == 1

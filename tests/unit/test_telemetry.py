@@ -1,18 +1,22 @@
-"""When tracing turns on, and what a JSON log line holds."""
+"""When tracing turns on, and what a JSON log line holds (audit events' included)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import generate_latest
 
+from session_service.audit import AUDIT_EVENT_ATTRIBUTE, AUDIT_LOGGER_NAME, AuditLog
+from session_service.domain.ids import new_session_id
 from session_service.metrics import ServiceMetrics
-from session_service.telemetry import JsonLogFormatter, tracing_enabled
+from session_service.telemetry import JsonLogFormatter, configure_logging, tracing_enabled
 
 
 @pytest.mark.parametrize(
@@ -68,6 +72,39 @@ def test_json_log_line_includes_the_exception_text() -> None:
         record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     entry = json.loads(JsonLogFormatter().format(record))
     assert "ValueError: boom" in entry["exception"]
+
+
+@pytest.fixture
+def configured_logging() -> Iterator[io.StringIO]:
+    """configure_logging writing to a string; the logging setup is restored afterwards."""
+    root, audit = logging.getLogger(), logging.getLogger(AUDIT_LOGGER_NAME)
+    saved = (root.handlers[:], root.level, audit.handlers[:], audit.level, audit.propagate)
+    stream = io.StringIO()
+    configure_logging("WARNING", stream)
+    try:
+        yield stream
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], audit.handlers[:], audit.propagate = saved[0], saved[2], saved[4]
+        root.setLevel(saved[1])
+        audit.setLevel(saved[3])
+
+
+def test_audit_events_and_other_lines_share_one_json_format(configured_logging: io.StringIO) -> None:
+    logging.getLogger("session_service.test").warning("plain %s", "line")
+    session_id = str(new_session_id("alice"))
+    # Written although the log level is WARNING: the audit trail does not depend on it.
+    AuditLog().session_created("spiffe://shop/login", "alice", session_id, None)
+    plain, event = [json.loads(line) for line in configured_logging.getvalue().splitlines()]
+    assert plain.keys() >= {"time", "level", "logger", "message"}
+    assert event.keys() >= {"time", "level", "logger", "message"}
+    assert (plain["logger"], plain["message"]) == ("session_service.test", "plain line")
+    assert (event["level"], event["logger"]) == ("INFO", AUDIT_LOGGER_NAME)
+    # The event's fields stand beside the message, not inside it as a string.
+    assert event["message"] == event["event"] == "session_created"
+    assert event["session_id"] == session_id and event["caller"] == "spiffe://shop/login"
+    assert event["client_id"] is None and AUDIT_EVENT_ATTRIBUTE not in event
+    assert event["time"].endswith("Z")
 
 
 def test_rpc_latency_buckets_are_cumulative_with_each_bound_inclusive() -> None:
