@@ -73,8 +73,10 @@ class RefreshTokenReused(SessionError):
     code = grpc.StatusCode.UNAUTHENTICATED
     reason = reasons.REFRESH_TOKEN_REUSED
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: str = "") -> None:
         super().__init__("refresh token was already used; the session has been revoked")
+        self.user_id = user_id
+        """The session's user, for the audit trail ('' when not known); never sent to the caller."""
 
 
 class VersionMismatch(SessionError):

@@ -121,8 +121,10 @@ class SessionManager:
                 self._policy,
                 RevocationReason.REFRESH_TOKEN_REUSE,
             )
-        except RefreshTokenReused:
-            self._ended(SessionsEnded(RevocationReason.REFRESH_TOKEN_REUSE, (str(presented.session_id),)))
+        except RefreshTokenReused as e:
+            self._ended(
+                SessionsEnded(RevocationReason.REFRESH_TOKEN_REUSE, (str(presented.session_id),), e.user_id)
+            )
             raise
         if rotation.sealed_successor is not None:
             opened = open_successor(presented, rotation.sealed_successor)

@@ -177,4 +177,4 @@ class SessionsEnded:
     session_ids: tuple[str, ...]
     """The live sessions that ended; empty when there was nothing to end."""
     user_id: str = ""
-    """Their user, when the operation named it ('' otherwise)."""
+    """Their user, when the operation named or found it ('' otherwise)."""

@@ -279,7 +279,7 @@ class RedisSessionStore:
             # nothing: the session and its retired hashes stay, and the next presentation of
             # a rotated token is detected again.
             await self.revoke(sid, now_ms, reuse_reason)
-            raise RefreshTokenReused()
+            raise RefreshTokenReused(reply[1].decode())
         raise RefreshTokenInvalid()
 
     async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:

@@ -1,4 +1,5 @@
-"""AuditLog: one JSON object per line with the documented fields, and no secrets."""
+"""AuditLog: one JSON object per line with the documented fields, and no secrets; the
+service's events name what they concern."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from session_wire.v1 import session_pb2 as pb
 
 from session_service.audit import AUDIT_LOGGER_NAME, AuditLog
 from session_service.domain.ids import new_refresh_token, new_session_id
+from tests.conftest import ServiceFactory, expect_error
 
 CALLER = "spiffe://cluster.local/ns/shop/sa/login"
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -179,3 +183,17 @@ def test_a_flood_of_refusals_writes_a_bounded_number_of_lines_and_counts_the_res
     assert sum(e.get("suppressed", 0) for e in lines) + len(lines) < 2000  # the rest still pending
     other = [e for e in emitted(caplog) if e["caller"] == CALLER]
     assert len(other) == 1 and "suppressed" not in other[0]
+
+
+async def test_refresh_token_reuse_event_names_the_sessions_user(
+    start_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = await start_service(refresh_grace=0)
+    created = await r.stub.Create(pb.CreateRequest(user_id="carol"))
+    await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+    with caplog.at_level(logging.INFO, logger=AUDIT_LOGGER_NAME):
+        async with expect_error(grpc.StatusCode.UNAUTHENTICATED, "REFRESH_TOKEN_REUSED"):
+            await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+    (reuse,) = [e for e in emitted(caplog) if e["event"] == "refresh_token_reuse_detected"]
+    assert reuse["session_id"] == created.session.session_id
+    assert reuse["user_id"] == "carol"

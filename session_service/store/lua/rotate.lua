@@ -12,7 +12,7 @@
 -- Returns {OK, {session hash}}                  the successor was installed
 --         {GRACE, {session hash}, sealed}       a duplicate within the grace window: the
 --                                               successor an earlier call installed
---         {TOKEN_REUSED}                        an already rotated token: the caller ends
+--         {TOKEN_REUSED, user id}               an already rotated token: the caller ends
 --                                               the session (revoke.lua, after noting its
 --                                               outbox), so a crash in between loses no
 --                                               event: the session and the evidence stay,
@@ -74,7 +74,7 @@ if slots > 0 then
   end
   for _, old in ipairs(redis.call('HMGET', key, unpack(names))) do
     if old == short_raw then
-      return {TOKEN_REUSED}
+      return {TOKEN_REUSED, redis.call('HGET', key, 'user')}
     end
   end
 end
@@ -82,7 +82,7 @@ end
 local retired_string = t[6] or ''
 for i = 1, #retired_string, width do
   if string.sub(retired_string, i, i + width - 1) == short then
-    return {TOKEN_REUSED}
+    return {TOKEN_REUSED, redis.call('HGET', key, 'user')}
   end
 end
 return {TOKEN_INVALID}
