@@ -9,7 +9,6 @@ has PyJWT check the registered claims. Each failure raises the
 
 from __future__ import annotations
 
-import binascii
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature as _BadSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from session_wire.b64url import b64url_decode as strict_b64url_decode
 
 from session_client.errors import InvalidSignature, MalformedToken
 
@@ -32,14 +32,13 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 """The decoder's C scanner: one value from a position (json.loads adds a Python layer and
 two regular-expression matches around it)."""
 
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-
 
 def b64url_decode(segment: bytes) -> bytes:
-    """A base64url segment without padding; MalformedToken when it is not one."""
+    """A base64url segment in its one canonical spelling (:mod:`session_wire.b64url`);
+    MalformedToken when it is not one."""
     try:
-        return binascii.a2b_base64(segment.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as e:
+        return strict_b64url_decode(segment)
+    except ValueError as e:
         raise MalformedToken(f"invalid base64url segment: {e}") from e
 
 

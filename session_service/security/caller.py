@@ -43,6 +43,7 @@ from typing import Any
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from session_wire.b64url import is_compact_jws
 from session_wire.token_cache import VerifiedTokenCache
 
 from session_service.errors import CallerUnauthenticated, ConfigError
@@ -275,6 +276,9 @@ class CallerTokenVerifier(Watching):
         return subject
 
     def _verify_signed(self, token: str) -> tuple[str, float]:
+        if not is_compact_jws(token):
+            # PyJWT decodes base64url leniently: one token must not pass under two spellings.
+            raise CallerUnauthenticated("caller token is malformed")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import jwt
+from session_wire.b64url import is_compact_jws
 from session_wire.token_profile import REQUIRED_CLAIMS, TOKEN_TYPE
 
 from session_service.domain.model import Session
@@ -70,6 +71,9 @@ class JwtCodec:
 
     def verify(self, token: str) -> AccessClaims | None:
         """Claims of a valid token; the algorithm comes from the key named by kid, never the token."""
+        if not is_compact_jws(token):
+            # PyJWT decodes base64url leniently: one token must not pass under two spellings.
+            return None
         try:
             header = jwt.get_unverified_header(token)
             kid = header.get("kid")

@@ -37,6 +37,7 @@ from session_service.tokens.access import JwtCodec
 from session_service.tokens.keyring import Key, Keyring
 from tests.client.conftest import ClientFactory, VerifierFactory
 from tests.conftest import Running, ServiceFactory
+from tests.token_spellings import respellable, respellings
 
 VERIFIERS = 5
 REVOCATIONS = 50
@@ -414,6 +415,18 @@ async def test_refuses_forged_and_malformed_tokens(
     for token, error in cases:
         with pytest.raises(error):
             verifier.verify(token)
+
+
+async def test_another_spelling_of_a_valid_token_is_malformed(
+    svc: Running, keyring: Keyring, start_verifier: VerifierFactory
+) -> None:
+    verifier = await start_verifier(svc)
+    tokens = (sign(keyring, claims_for(jti=f"j{i}")) for i in range(100))
+    token = next(t for t in tokens if respellable(t))
+    verifier.verify(token)  # remembered: a respelling must not be found under its digest either
+    for variant in respellings(token).values():
+        with pytest.raises(MalformedToken, match="base64url"):
+            verifier.verify(variant)
 
 
 async def test_a_validly_signed_payload_that_is_not_one_json_object_is_malformed(

@@ -26,6 +26,7 @@ from session_service.security.caller import (
     bearer_token,
 )
 from tests.certs import write_atomically
+from tests.token_spellings import respellable, respellings
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 AUDIENCE = "session-service"
@@ -130,6 +131,16 @@ def test_algorithm_is_derived_from_a_jwk_without_alg(
     verifier: CallerTokenVerifier, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
     assert verifier.verify(sign(ec_key, "ec-1")) == SUBJECT
+
+
+def test_another_spelling_of_a_valid_caller_token_is_refused(
+    verifier: CallerTokenVerifier, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    tokens = (sign(rsa_key, "rsa-1", claims(jti=str(i))) for i in range(100))
+    token = next(t for t in tokens if respellable(t))
+    assert verifier.verify(token) == SUBJECT
+    for variant in respellings(token).values():
+        assert_refused(verifier, variant, "malformed")
 
 
 def test_eddsa_tokens_are_accepted(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey) -> None:
