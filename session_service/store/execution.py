@@ -63,6 +63,7 @@ from session_service.deadline import remaining
 from session_service.errors import StoreFull, StoreUnavailable
 from session_service.store.lane import ScriptLane
 from session_service.store.scripts import Script, pack_command
+from session_service.tasks import raise_if_cancel_requested
 
 T = TypeVar("T")
 
@@ -244,6 +245,8 @@ class ScriptRunner:
                 raise
             except rx.RedisClusterException as e:  # no node known for the slot (topology unknown)
                 error = e
+            # A cancellation the client turned into this error must not be retried away.
+            raise_if_cancel_requested()
             if time.monotonic() + delay > budget_end:
                 raise store_unavailable(error) from error
             await asyncio.sleep(delay)

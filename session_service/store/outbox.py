@@ -325,6 +325,9 @@ class RevocationRelay:
                     )
                 )
             except StoreUnavailable:
+                # A stop whose cancellation the Redis client turned into an error ends the
+                # pass here, rather than after a Redis time-out for every index left.
+                raise_if_cancel_requested()
                 # Its notes may name events nobody relays yet: the view is not known to be whole.
                 unresolved = True
                 continue
@@ -337,6 +340,7 @@ class RevocationRelay:
                 try:
                     relayed = await self.drain(tag)
                 except StoreUnavailable as e:
+                    raise_if_cancel_requested()
                     unresolved = True
                     log.warning("could not relay the revocation outbox of a user yet: %s", e)
                     continue
