@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
+from session_client.client import is_local_target
 from session_client.status import error_details
 
 
@@ -57,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="client certificate's key [env SESSION_KEY_FILE]",
     )
     tls.add_argument("--server-name", default=None, help="name to expect in the service's certificate")
+    tls.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plaintext to a target that is not loopback or a Unix socket (tokens cross "
+        "the network readable)",
+    )
     tls.add_argument(
         "--caller-token-file",
         default=os.environ.get("SESSION_CALLER_TOKEN_FILE"),
@@ -147,6 +154,14 @@ def _channel(args: argparse.Namespace) -> grpc.Channel:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; prints the reply, or the error's code and reason on stderr (exit 1)."""
     args = _parser().parse_args(argv)
+    if not (args.ca or args.cert or args.insecure or is_local_target(args.target)):
+        # As SessionClient refuses without insecure=True: the reply holds tokens.
+        print(
+            f"sessionctl: refusing a plaintext channel to {args.target!r}: give --ca (and --cert, "
+            "--key for mTLS), or --insecure to allow plaintext to a non-loopback target",
+            file=sys.stderr,
+        )
+        return 2
     method, request = _request(args)
     metadata: list[tuple[str, str]] = []
     if args.caller_token_file:

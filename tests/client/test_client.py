@@ -28,6 +28,7 @@ from session_client import (
     VersionMismatch,
     session_pb2,
 )
+from session_client.cli import main as sessionctl
 from session_client.client import is_local_target
 
 from tests.client.conftest import ClientFactory, Pki, serve_manager, target
@@ -242,6 +243,31 @@ async def test_plaintext_to_a_non_loopback_target_is_refused_unless_insecure(rem
         SessionClient(remote)
     client = SessionClient(remote, insecure=True)  # channels connect lazily: no traffic
     await client.close()
+
+
+def test_sessionctl_refuses_plaintext_to_a_non_loopback_target_unless_insecure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    remote = "192.0.2.1:50051"  # TEST-NET-1: nothing serves there
+    assert sessionctl(["--target", remote, "jwks"]) == 2
+    assert "refusing a plaintext channel to '192.0.2.1:50051'" in capsys.readouterr().err
+    # --insecure lets the call go out: it fails on the network (exit 1), not on the rule.
+    assert sessionctl(["--target", remote, "--timeout", "0.5", "--insecure", "jwks"]) == 1
+    assert json.loads(capsys.readouterr().err)["code"] in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+
+
+async def test_sessionctl_speaks_plaintext_to_a_loopback_target_without_being_told(svc: Running) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "session_client.cli",
+        "--target",
+        target(svc),
+        "jwks",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0 and json.loads(out)["keys"]
 
 
 @pytest.mark.parametrize(
