@@ -8,16 +8,29 @@ reads JSON). The shape::
       "spiffe://cluster.local/ns/shop/sa/login":      # an identity, matched exactly
         rpcs: [Create, Refresh, Revoke]
         client_ids: [web, ios]                         # optional: the client_ids it may Create for
+        share_sessions_with:                           # optional: see below
+          - "spiffe://cluster.local/ns/shop/sa/login-eu"
+      "spiffe://cluster.local/ns/shop/sa/login-eu": [Create, Refresh, Revoke]
       "spiffe://cluster.local/ns/shop/sa/cart": [Get, Introspect, GetJwks, WatchRevocations]
       "system:serviceaccount:ops:admin": ["*"]         # every RPC
 
 A caller's entry is either a list of RPC names or an object with ``rpcs`` and optional
 ``client_ids``; ``"*"`` (alone) means every RPC. ``client_ids`` restricts the
 ``client_id`` a caller may pass to ``Create`` (an empty or absent ``client_id`` is then
-refused too). Identities not listed may call nothing. The file is validated strictly: an
-unknown key, an unknown RPC name, a repeated identity, or ``client_ids`` for a caller
-that may not call ``Create`` is an error (ConfigError at start; at reload it is logged
-and the previous policy stays).
+refused too). Identities not listed may call nothing.
+
+A session belongs to the caller that created it: with ``SESSION_BIND_SESSIONS_TO_CALLER``
+(the default) only that caller may ``Refresh`` it or ``Revoke`` it by refresh token.
+``share_sessions_with`` names other identities of the policy that share sessions with
+the entry's: the two may act on each other's sessions (several replicas of one login
+service under different identities). Sharing is mutual and declared once, in either
+entry; it is not transitive (three identities that all share need three pairs).
+
+The file is validated strictly: an unknown key, an unknown RPC name, a repeated
+identity, ``client_ids`` for a caller that may not call ``Create``, or a
+``share_sessions_with`` entry that names an identity the policy does not list (or the
+entry's own) is an error (ConfigError at start; at reload it is logged and the previous
+policy stays).
 
 :func:`decide` is the whole decision, a pure function of the policy, the caller's
 identity (:mod:`session_service.security.caller`), the RPC's short name and, for
@@ -31,7 +44,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +74,8 @@ class CallerGrant:
     """The RPCs it may call."""
     client_ids: frozenset[str] | None
     """The ``client_id`` values it may pass to Create; None when any."""
+    share_sessions_with: frozenset[str] = frozenset()
+    """Other identities that share sessions with it, as its entry names them."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,8 @@ class Policy:
     """The grants by caller identity."""
     rpc_names: frozenset[str]
     """Every RPC name the policy was validated against."""
+    session_sharers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """By identity, the other identities whose sessions it may act on (sharing made mutual)."""
 
 
 def parse_policy(data: bytes, *, yaml_allowed: bool = True, rpc_names: Collection[str] = RPC_NAMES) -> Policy:
@@ -98,14 +115,30 @@ def parse_policy(data: bytes, *, yaml_allowed: bool = True, rpc_names: Collectio
                 f"caller {identity!r}: an identity must be a non-empty string without surrounding spaces"
             )
         grants[identity] = _grant(identity, entry, known)
-    return Policy(callers=grants, rpc_names=known)
+    return Policy(callers=grants, rpc_names=known, session_sharers=_session_sharers(grants))
+
+
+def _session_sharers(grants: Mapping[str, CallerGrant]) -> dict[str, frozenset[str]]:
+    sharers: dict[str, set[str]] = {}
+    for identity, grant in grants.items():
+        for other in grant.share_sessions_with:
+            if other not in grants:
+                raise ValueError(
+                    f"caller {identity!r}: share_sessions_with names {other!r}, which is not a caller"
+                )
+            if other == identity:
+                raise ValueError(f"caller {identity!r}: share_sessions_with names the caller itself")
+            sharers.setdefault(identity, set()).add(other)
+            sharers.setdefault(other, set()).add(identity)
+    return {identity: frozenset(others) for identity, others in sharers.items()}
 
 
 def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
     where = f"caller {identity!r}"
     client_ids: frozenset[str] | None = None
+    shares: frozenset[str] = frozenset()
     if isinstance(entry, dict):
-        unknown = set(entry) - {"rpcs", "client_ids"}
+        unknown = set(entry) - {"rpcs", "client_ids", "share_sessions_with"}
         if unknown:
             raise ValueError(f"{where}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
         if "rpcs" not in entry:
@@ -115,6 +148,8 @@ def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
             client_ids = frozenset(_strings(f"{where}: client_ids", entry["client_ids"]))
             if not client_ids:
                 raise ValueError(f"{where}: client_ids is empty, which would refuse every Create")
+        if "share_sessions_with" in entry:
+            shares = frozenset(_strings(f"{where}: share_sessions_with", entry["share_sessions_with"]))
     else:
         rpc_list = entry
     names = _strings(f"{where}: rpcs", rpc_list)
@@ -134,7 +169,7 @@ def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
         raise ValueError(
             f"{where}: client_ids only applies to {CLIENT_ID_RESTRICTED_RPC}, which it may not call"
         )
-    return CallerGrant(rpcs=rpcs, client_ids=client_ids)
+    return CallerGrant(rpcs=rpcs, client_ids=client_ids, share_sessions_with=shares)
 
 
 def _strings(where: str, value: object) -> list[str]:
@@ -157,6 +192,14 @@ def decide(policy: Policy, identity: str | None, rpc: str, client_id: str | None
         raise CallerNotAllowed(rpc)
     if rpc == CLIENT_ID_RESTRICTED_RPC and grant.client_ids is not None and client_id not in grant.client_ids:
         raise CallerNotAllowed(rpc, "this client_id is not allowed for this caller")
+
+
+def session_callers(policy: Policy | None, identity: str) -> frozenset[str]:
+    """The identities whose sessions ``identity`` may refresh and revoke by refresh token:
+    its own, and those the policy lets share sessions with it."""
+    if policy is None:
+        return frozenset((identity,))
+    return frozenset((identity, *policy.session_sharers.get(identity, ())))
 
 
 class PolicyFile(Watching):

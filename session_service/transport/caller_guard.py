@@ -18,7 +18,7 @@ import grpc
 from session_service.audit import AuditLog
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
 from session_service.security.caller import CallerTokenVerifier, identity_from_auth_context
-from session_service.security.policy import PolicyFile
+from session_service.security.policy import PolicyFile, session_callers
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -70,6 +70,11 @@ class CallerGuard:
         except (CallerUnauthenticated, CallerNotAllowed) as e:
             self._audit.caller_denied(identity, rpc, e.reason)  # type: ignore[arg-type]
             raise
+
+    def session_callers(self, identity: str) -> frozenset[str]:
+        """The identities whose sessions ``identity`` may refresh and revoke by refresh
+        token, by the current policy (:func:`~session_service.security.policy.session_callers`)."""
+        return session_callers(self._policy.policy if self._policy is not None else None, identity)
 
     def _identify(self, context: Context) -> str | None:
         if self._mutual_tls:

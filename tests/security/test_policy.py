@@ -17,6 +17,7 @@ from session_service.security.policy import (
     PolicyFile,
     decide,
     parse_policy,
+    session_callers,
 )
 from tests.certs import write_atomically
 from tests.security.support import eventually
@@ -123,11 +124,42 @@ def test_rpc_names_can_be_supplied() -> None:
         ({"callers": {"": ["Get"]}}, "identity must be a non-empty string"),
         ({"callers": {CART: ["Get"]}, "default": ["Get"]}, "unknown top-level keys: default"),
         ({"callers": [CART]}, "'callers' must be an object"),
+        (
+            {"callers": {LOGIN: {"rpcs": ["Refresh"], "share_sessions_with": [CART]}}},
+            f"share_sessions_with names '{CART}', which is not a caller",
+        ),
+        (
+            {"callers": {LOGIN: {"rpcs": ["Refresh"], "share_sessions_with": [LOGIN]}}},
+            "share_sessions_with names the caller itself",
+        ),
+        (
+            {"callers": {LOGIN: {"rpcs": ["Refresh"], "share_sessions_with": LOGIN}}},
+            "share_sessions_with must be a list",
+        ),
     ],
 )
 def test_invalid_policies_are_rejected_with_the_reason(document: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem.replace("*", r"\*")):
         policy_of(document)
+
+
+def test_sharing_sessions_is_mutual_declared_once_and_not_transitive() -> None:
+    replica = "spiffe://cluster.local/ns/shop/sa/login-eu"
+    third = "spiffe://cluster.local/ns/shop/sa/login-us"
+    policy = policy_of(
+        {
+            "callers": {
+                LOGIN: {"rpcs": ["Create", "Refresh", "Revoke"], "share_sessions_with": [replica, third]},
+                replica: ["Create", "Refresh", "Revoke"],
+                third: ["Refresh"],
+                CART: ["Get"],
+            }
+        }
+    )
+    assert session_callers(policy, LOGIN) == {LOGIN, replica, third}
+    assert session_callers(policy, replica) == {replica, LOGIN}  # not the third: not transitive
+    assert session_callers(policy, CART) == {CART}
+    assert session_callers(None, CART) == {CART}
 
 
 def test_repeated_identity_is_rejected_in_json_and_yaml() -> None:
