@@ -1,5 +1,9 @@
 """Per-replica bounds on what callers may ask of one process: concurrent calls, revocation
-watchers, and each caller's call rate.
+watchers (in all and per caller), and each caller's call rate.
+
+A caller is its identity (client certificate or caller token), else its address without
+the port. Its rate is counted in tokens for IntrospectBatch (one per token asked about,
+the work the call does) and in calls for everything else.
 
 Over a bound a call is refused at once (RESOURCE_EXHAUSTED with ``OVERLOADED`` or
 ``RATE_LIMITED`` and a RetryInfo), before it costs a Redis round trip: under a flood the
@@ -15,6 +19,7 @@ import time
 from typing import Any
 
 import grpc
+from session_wire.v1 import session_pb2
 
 from session_service.errors import Overloaded, RateLimited
 from session_service.transport.caller_guard import current_caller
@@ -22,45 +27,74 @@ from session_service.transport.caller_guard import current_caller
 Context = grpc.aio.ServicerContext[Any, Any]
 
 _RETRY_WHEN_OVERLOADED_S = 0.05
+# A caller's own watch streams end rarely (they are meant to last): retrying sooner is noise.
+_RETRY_WHEN_CALLER_WATCHES_ENOUGH_S = 1.0
 
 
 class Admission:
     """Admits calls within the replica's bounds; ``enter`` and ``leave`` bracket each call."""
 
-    def __init__(self, *, max_concurrent_rpcs: int, max_watchers: int, caller_rate_limit: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_concurrent_rpcs: int,
+        max_watchers: int,
+        caller_rate_limit: int,
+        max_watchers_per_caller: int = 0,
+    ) -> None:
         """0 switches a bound off."""
         self._max_calls = max_concurrent_rpcs
         self._max_watchers = max_watchers
+        self._max_watchers_per_caller = max_watchers_per_caller
         self._calls = 0
         self._watchers = 0
+        # caller -> its open watch streams; a caller leaves the table with its last stream.
+        self._watchers_of: dict[str, int] = {}
         self._limiter = CallerRateLimiter(caller_rate_limit) if caller_rate_limit > 0 else None
 
-    def enter(self, context: Context, *, watch: bool) -> bool:
-        """Admits the call or raises Overloaded / RateLimited. True when ``leave`` must follow.
+    def enter(self, context: Context, request: object, *, watch: bool) -> str:
+        """Admits the call or raises Overloaded / RateLimited; returns the caller, which
+        ``leave`` takes when the call ends.
 
         Health checks never come here (the interceptor leaves them open)."""
+        caller = current_caller.get() or _peer_host(context.peer())
         if watch:
             if self._max_watchers and self._watchers >= self._max_watchers:
                 raise Overloaded("revocation watchers", _RETRY_WHEN_OVERLOADED_S)
+            per_caller = self._max_watchers_per_caller
+            if per_caller and self._watchers_of.get(caller, 0) >= per_caller:
+                raise Overloaded("revocation watchers of this caller", _RETRY_WHEN_CALLER_WATCHES_ENOUGH_S)
         elif self._max_calls and self._calls >= self._max_calls:
             raise Overloaded("concurrent calls", _RETRY_WHEN_OVERLOADED_S)
         if self._limiter is not None:
-            caller = current_caller.get() or _peer_host(context.peer())
-            wait = self._limiter.hit(caller)
+            wait = self._limiter.hit(caller, _cost(request))
             if wait > 0:
                 raise RateLimited("calls from this caller", wait)
         if watch:
             self._watchers += 1
+            self._watchers_of[caller] = self._watchers_of.get(caller, 0) + 1
         else:
             self._calls += 1
-        return True
+        return caller
 
-    def leave(self, *, watch: bool) -> None:
-        """The admitted call has ended."""
+    def leave(self, caller: str, *, watch: bool) -> None:
+        """The call ``enter`` admitted for ``caller`` has ended."""
         if watch:
             self._watchers -= 1
+            left = self._watchers_of[caller] - 1
+            if left:
+                self._watchers_of[caller] = left
+            else:
+                del self._watchers_of[caller]
         else:
             self._calls -= 1
+
+
+def _cost(request: object) -> int:
+    # A batch does the work of one Introspect per token: it is charged so (at least one).
+    if isinstance(request, session_pb2.IntrospectBatchRequest):
+        return max(1, len(request.requests))
+    return 1
 
 
 class CallerRateLimiter:
@@ -79,8 +113,11 @@ class CallerRateLimiter:
         # caller -> [calls in the current window, calls in the previous window]
         self._counts: dict[str, list[int]] = {}
 
-    def hit(self, caller: str) -> float:
-        """Counts one call of ``caller``; 0 when admitted, else the seconds until one would be."""
+    def hit(self, caller: str, cost: int = 1) -> float:
+        """Counts ``cost`` calls of ``caller``; 0 when admitted, else the seconds until they
+        would be. A cost above the limit is charged as the whole limit: it is admitted once
+        a second's budget is unspent, never refused for ever."""
+        cost = min(cost, self._limit)
         now = time.monotonic()
         elapsed = now - self._window_start
         if elapsed >= 1.0:
@@ -91,12 +128,12 @@ class CallerRateLimiter:
             counts = self._counts[caller] = [0, 0]
         # The previous window's calls count in proportion to its part still inside the last second.
         weighted = counts[1] * (1.0 - elapsed) + counts[0]
-        if weighted + 1 > self._limit:
-            if counts[1] and counts[0] < self._limit:
-                # The previous window's weight decays: a slot frees once enough of it has passed.
-                return max(0.001, min(1.0 - elapsed, (weighted + 1 - self._limit) / counts[1]))
+        if weighted + cost > self._limit:
+            if counts[1] and counts[0] + cost <= self._limit:
+                # The previous window's weight decays: slots free once enough of it has passed.
+                return max(0.001, min(1.0 - elapsed, (weighted + cost - self._limit) / counts[1]))
             return max(0.001, 1.0 - elapsed)
-        counts[0] += 1
+        counts[0] += cost
         return 0.0
 
     def _turn(self, now: float) -> None:

@@ -100,12 +100,12 @@ class CallGuard(Protocol):
 class CallBounds(Protocol):
     """Admits a call within the replica's bounds (see :mod:`session_service.transport.admission`)."""
 
-    def enter(self, context: Context, *, watch: bool) -> bool:
-        """Admits the call or raises a SessionError; True when ``leave`` must follow."""
+    def enter(self, context: Context, request: Any, *, watch: bool) -> str:
+        """Admits the call or raises a SessionError; returns the caller ``leave`` takes."""
         ...
 
-    def leave(self, *, watch: bool) -> None:
-        """An admitted call has ended."""
+    def leave(self, caller: str, *, watch: bool) -> None:
+        """An admitted call of ``caller`` has ended."""
 
 
 async def _admit(
@@ -118,22 +118,22 @@ async def _admit(
     request: Any,
     *,
     watch: bool = False,
-) -> bool:
+) -> str | None:
     # Before the request is even looked at: a caller who may not call learns nothing more.
-    # Returns whether bounds.leave must follow.
-    entered = False
+    # Returns the caller bounds.leave must be told of, None when no bounds admitted it.
+    admitted = None
     try:
         if guard is not None:
             guard.authorize(rpc, request, context)
         if bounds is not None:
-            entered = bounds.enter(context, watch=watch)
+            admitted = bounds.enter(context, request, watch=watch)
     except SessionError as e:
         await _fail(context, call, method, e)
     if request is MALFORMED:
-        if entered and bounds is not None:
-            bounds.leave(watch=watch)
+        if admitted is not None and bounds is not None:
+            bounds.leave(admitted, watch=watch)
         await _fail(context, call, method, MALFORMED_REQUEST)
-    return entered
+    return admitted
 
 
 def _wrap(
@@ -147,9 +147,9 @@ def _wrap(
 
     async def behavior(request: Any, context: Context) -> Any:
         call = observer.call_started(method)
-        entered = False
+        admitted = None
         try:
-            entered = await _admit(guard, bounds, context, call, method, rpc, request)
+            admitted = await _admit(guard, bounds, context, call, method, rpc, request)
             time_left = context.time_remaining()
             if time_left is not None:
                 # Each call runs in its own task, so this does not leak into other calls.
@@ -161,8 +161,8 @@ def _wrap(
             call.succeeded(response)
             return response
         finally:
-            if entered and bounds is not None:
-                bounds.leave(watch=False)
+            if admitted is not None and bounds is not None:
+                bounds.leave(admitted, watch=False)
             call.ended()
 
     return behavior
@@ -181,9 +181,9 @@ def _wrap_stream(
 
     async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
         call = observer.call_started(method)
-        entered = False
+        admitted = None
         try:
-            entered = await _admit(guard, bounds, context, call, method, rpc, request, watch=True)
+            admitted = await _admit(guard, bounds, context, call, method, rpc, request, watch=True)
             try:
                 async for response in inner(request, context):
                     yield response
@@ -191,8 +191,8 @@ def _wrap_stream(
                 await _fail(context, call, method, e)
             call.succeeded(None)
         finally:
-            if entered and bounds is not None:
-                bounds.leave(watch=True)
+            if admitted is not None and bounds is not None:
+                bounds.leave(admitted, watch=True)
             call.ended()
 
     return behavior

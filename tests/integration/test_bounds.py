@@ -10,7 +10,7 @@ from session_client.status import error_details
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.scripts import ScriptCode
-from tests.conftest import ServiceFactory, expect_error
+from tests.conftest import Running, ServiceFactory, expect_error
 
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -116,15 +116,44 @@ async def test_watchers_over_the_cap_are_refused_and_a_closed_one_frees_its_plac
     async with expect_error(RESOURCE_EXHAUSTED, "OVERLOADED"):
         await second.read()
     first.cancel()
+    await _watch_again(r)
+
+
+async def _watch_again(r: Running) -> None:
+    """Opens a watch stream once an ended one's slot is free (within two seconds)."""
     for _ in range(100):
-        third = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+        again = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
         try:
-            assert _caught_up(await third.read())
-            third.cancel()
+            assert _caught_up(await again.read())
+            again.cancel()
             return
         except grpc.aio.AioRpcError:
             await asyncio.sleep(0.02)
-    raise AssertionError("the closed watcher's place was never freed")
+    raise AssertionError("the ended stream's slot was never freed")
+
+
+def _batch(size: int) -> pb.IntrospectBatchRequest:
+    return pb.IntrospectBatchRequest(requests=[pb.IntrospectRequest(token=f"t{i}") for i in range(size)])
+
+
+async def test_introspect_batch_is_charged_per_token_by_the_caller_rate_limit(
+    start_service: ServiceFactory,
+) -> None:
+    r = await start_service(caller_rate_limit=20)
+    assert len((await r.stub.IntrospectBatch(_batch(15))).responses) == 15
+    # 15 of the second's 20 are spent: a batch of 10 is over the rest, though it is one call.
+    async with expect_error(RESOURCE_EXHAUSTED, "RATE_LIMITED") as caught:
+        await r.stub.IntrospectBatch(_batch(10))
+    delay = error_details(caught[0]).retry_after
+    assert delay is not None and 0 < delay <= 1.0
+    # Single calls have the rest at most.
+    results = await asyncio.gather(
+        *(r.stub.GetJwks(pb.GetJwksRequest()) for _ in range(10)), return_exceptions=True
+    )
+    assert sum(isinstance(e, grpc.aio.AioRpcError) for e in results) >= 5
+    # Once the budget refills, the batch goes through.
+    await asyncio.sleep(delay + 1.0)
+    assert len((await r.stub.IntrospectBatch(_batch(10))).responses) == 10
 
 
 def _caught_up(message: object) -> bool:

@@ -52,3 +52,20 @@ def test_idle_callers_are_forgotten(clock: FakeMonotonic) -> None:
     clock.now += 5.0
     assert limiter.hit("b") == 0.0
     assert set(limiter._counts) == {"b"}
+
+
+def test_a_call_of_many_units_is_charged_them_all(clock: FakeMonotonic) -> None:
+    limiter = CallerRateLimiter(20)
+    assert limiter.hit("a", 15) == 0.0
+    wait = limiter.hit("a", 10)  # more than the 5 left
+    assert 0 < wait <= 1.0
+    assert limiter.hit("a", 5) == 0.0  # a refused call charged nothing
+    assert limiter.hit("a") > 0
+
+
+def test_a_call_larger_than_the_whole_budget_waits_for_an_unspent_second(clock: FakeMonotonic) -> None:
+    limiter = CallerRateLimiter(10)
+    assert limiter.hit("a", 50) == 0.0  # charged as the whole budget, not refused for ever
+    assert limiter.hit("a") > 0
+    clock.now += 2.0
+    assert limiter.hit("a", 50) == 0.0
