@@ -1,6 +1,7 @@
 """Client side of session-service: the generated stubs, a typed client, a local token
 Verifier fed by pushed revocations, and the ``sessionctl`` command."""
 
+from session_wire.dpop import HttpProof
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_client.client import RetryPolicy, SessionClient, SyncSessionClient, TlsConfig, caller_token_file
@@ -9,10 +10,12 @@ from session_client.errors import (
     CallerUnauthenticated,
     DeadlineExceeded,
     DisallowedAlgorithm,
+    DpopBindingMismatch,
     DpopProofInvalid,
     InternalError,
     InvalidArgument,
     InvalidAudience,
+    InvalidDpopProof,
     InvalidIssuer,
     InvalidSignature,
     InvalidTokenType,
@@ -48,11 +51,14 @@ __all__ = [
     "CallerUnauthenticated",
     "DeadlineExceeded",
     "DisallowedAlgorithm",
+    "DpopBindingMismatch",
     "DpopProofInvalid",
     "ErrorDetails",
+    "HttpProof",
     "InternalError",
     "InvalidArgument",
     "InvalidAudience",
+    "InvalidDpopProof",
     "InvalidIssuer",
     "InvalidSignature",
     "InvalidTokenType",

@@ -245,9 +245,14 @@ class SessionClient:
         scopes: Sequence[str] = (),
         client: pb.ClientInfo | None = None,
         client_id: str = "",
+        dpop: pb.DpopProof | None = None,
         timeout: float | None = None,
     ) -> pb.CreateResponse:
-        """Starts a session for an authenticated user: the session and its tokens."""
+        """Starts a session for an authenticated user: the session and its tokens.
+
+        ``dpop``: the DPoP proof the user's client sent with its login request, with that
+        request's method and URI; the session is then bound to the proof's key (RFC 9449):
+        its access tokens carry ``cnf.jkt`` and every refresh needs a proof by that key."""
         request = pb.CreateRequest(
             user_id=user_id,
             claims=dict(claims or {}),
@@ -255,6 +260,7 @@ class SessionClient:
             scopes=list(scopes),
             client=client,
             client_id=client_id,
+            dpop=dpop,
         )
         return await _call(
             self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
@@ -271,9 +277,15 @@ class SessionClient:
         )
         return reply.session
 
-    async def refresh(self, refresh_token: str, *, timeout: float | None = None) -> pb.RefreshResponse:
-        """New tokens for a refresh token, which is rotated (use the returned one next time)."""
-        request = pb.RefreshRequest(refresh_token=refresh_token)
+    async def refresh(
+        self, refresh_token: str, *, dpop: pb.DpopProof | None = None, timeout: float | None = None
+    ) -> pb.RefreshResponse:
+        """New tokens for a refresh token, which is rotated (use the returned one next time).
+
+        ``dpop``: the client's DPoP proof for its refresh request; required, by the key the
+        session is bound to, when it was created with one (else DpopProofInvalid, whose
+        ``nonce`` names the nonce to use when the service asks for one)."""
+        request = pb.RefreshRequest(refresh_token=refresh_token, dpop=dpop)
         return await _call(
             self._stub.Refresh(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
@@ -451,9 +463,11 @@ class SyncSessionClient:
         """See :meth:`SessionClient.get`."""
         return self._run(self._client.get(session_id, timeout=timeout))
 
-    def refresh(self, refresh_token: str, *, timeout: float | None = None) -> pb.RefreshResponse:
+    def refresh(
+        self, refresh_token: str, *, dpop: pb.DpopProof | None = None, timeout: float | None = None
+    ) -> pb.RefreshResponse:
         """See :meth:`SessionClient.refresh`."""
-        return self._run(self._client.refresh(refresh_token, timeout=timeout))
+        return self._run(self._client.refresh(refresh_token, dpop=dpop, timeout=timeout))
 
     def revoke_session(self, session_id: str, *, reason: str = "", timeout: float | None = None) -> int:
         """See :meth:`SessionClient.revoke_session`."""

@@ -171,6 +171,12 @@ class DpopProofInvalid(SessionServiceError):
     code = grpc.StatusCode.UNAUTHENTICATED
     reason = reasons.DPOP_PROOF_INVALID
 
+    @property
+    def nonce(self) -> str:
+        """The server nonce the next proof must carry (RFC 9449 section 8), '' when none
+        was asked for."""
+        return self.details.metadata.get("dpop_nonce", "")
+
 
 class DeadlineExceeded(SessionServiceError):
     """The call did not finish within its deadline."""
@@ -246,6 +252,21 @@ class InvalidAudience(TokenError):
 
 class MissingClaim(TokenError):
     """A required claim is missing or has the wrong type."""
+
+
+class InvalidDpopProof(TokenError):
+    """The DPoP proof is missing, malformed, replayed, not for this request or not by the
+    key the token is bound to (RFC 9449 section 4.3)."""
+
+    def __init__(self, message: str, error: str = "invalid_dpop_proof") -> None:
+        super().__init__(message)
+        self.error = error
+        """The RFC 9449 error code to answer with (``invalid_dpop_proof``)."""
+
+
+class DpopBindingMismatch(TokenError):
+    """A DPoP-bound token presented as a bearer token, or an unbound token presented with
+    a DPoP proof (RFC 9449 section 7.1)."""
 
 
 class SessionRevoked(TokenError):

@@ -26,6 +26,8 @@ class ErrorDetails:
     """For INVALID_ARGUMENT: offending field → description."""
     retry_after: float | None = None
     """From a google.rpc.RetryInfo: seconds to wait before retrying (RATE_LIMITED, OVERLOADED)."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """The ErrorInfo metadata, e.g. ``dpop_nonce`` for DPOP_PROOF_INVALID."""
 
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
@@ -42,13 +44,14 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
     if status is None:
         return ErrorDetails(code, message)
     reason = domain = ""
+    metadata: dict[str, str] = {}
     violations: dict[str, str] = {}
     retry_after: float | None = None
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            reason, domain = info.reason, info.domain
+            reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
@@ -57,4 +60,4 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
             retry_after = retry.retry_delay.ToNanoseconds() / 1e9
-    return ErrorDetails(code, message, reason, domain, violations, retry_after)
+    return ErrorDetails(code, message, reason, domain, violations, retry_after, metadata)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
+from session_wire.dpop import DPOP_ALGORITHMS, DpopError, HttpProof, SeenProofs, replay_window_s, verify_proof
 from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
 from session_wire.tasks import raise_if_cancel_requested, stop_tasks
 from session_wire.token_cache import VerifiedTokenCache, token_digest
@@ -43,7 +44,9 @@ from session_client._jws import SignatureCheck, b64url_decode, json_object, sign
 from session_client.client import SessionClient
 from session_client.errors import (
     DisallowedAlgorithm,
+    DpopBindingMismatch,
     InvalidAudience,
+    InvalidDpopProof,
     InvalidIssuer,
     InvalidTokenType,
     MalformedToken,
@@ -60,7 +63,14 @@ from session_client.errors import (
 log = logging.getLogger(__name__)
 
 # The token profile is declared once, in the wire contract, for the issuer and us.
-__all__ = ["REQUIRED_CLAIMS", "SUPPORTED_ALGORITHMS", "TOKEN_TYPE", "VerifiedToken", "Verifier"]
+__all__ = [
+    "REQUIRED_CLAIMS",
+    "SUPPORTED_ALGORITHMS",
+    "TOKEN_TYPE",
+    "HttpProof",
+    "VerifiedToken",
+    "Verifier",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class VerifiedToken:
     """``exp``, NumericDate."""
     claims: Mapping[str, Any] = field(repr=False)
     """Every claim, including the session's extra claims."""
+    cnf_jkt: str = ""
+    """Thumbprint of the DPoP key the token is bound to (``cnf.jkt``; '' for a bearer token)."""
 
 
 StalePolicy = Literal["introspect", "reject"]
@@ -156,6 +168,15 @@ class Verifier:
     at most ``cache_size`` of them, until it expires) so that verifying it again costs a
     digest and a look-up; the revocation and freshness checks still run on every call,
     so a revoked session is refused at once and an expired token on time.
+
+    DPoP (RFC 9449): a token bound to a key (``cnf.jkt``) passes only when the request
+    presented it with the DPoP scheme and a proof (``dpop=HttpProof(...)``) by that key,
+    over the token's hash, for this method and URI, with an ``iat`` at most
+    ``dpop_max_age`` seconds old and a ``jti`` this verifier has not seen (an in-process
+    cache of at most ``dpop_replay_cache_size`` proofs, each kept while it could be
+    accepted: run one verifier per resource, or proofs replayed to another process pass
+    there once). A bound token without a proof, or an unbound one with a proof, raises
+    :class:`DpopBindingMismatch`; a proof that fails :class:`InvalidDpopProof`.
     """
 
     def __init__(
@@ -176,6 +197,9 @@ class Verifier:
         fail_closed: bool | None = None,
         clock: Callable[[], float] = time.time,
         cache_size: int = 10_000,
+        dpop_max_age: float = 60.0,
+        dpop_algorithms: Sequence[str] = DPOP_ALGORITHMS,
+        dpop_replay_cache_size: int = 100_000,
     ) -> None:
         unsupported = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if unsupported or not algorithms:
@@ -208,6 +232,11 @@ class Verifier:
         self._view = RevocationView(leeway=leeway, max_staleness=max_staleness, clock=clock)
         self._caught_up = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        if not set(dpop_algorithms) <= set(DPOP_ALGORITHMS) or not dpop_algorithms:
+            raise ValueError(f"dpop_algorithms must be a non-empty subset of {DPOP_ALGORITHMS}")
+        self._dpop_max_age = dpop_max_age
+        self._dpop_algorithms = tuple(dpop_algorithms)
+        self._seen_proofs = SeenProofs(dpop_replay_cache_size, replay_window_s(dpop_max_age, leeway))
 
     async def __aenter__(self) -> Verifier:
         await self.start()
@@ -271,7 +300,12 @@ class Verifier:
         """Whether a revocation of this session is known (and still matters)."""
         return self._view.is_revoked(session_id)
 
-    def verify(self, token: str) -> VerifiedToken:
+    @property
+    def dpop_algorithms(self) -> tuple[str, ...]:
+        """The algorithms DPoP proofs may use (the ``algs`` of a DPoP challenge)."""
+        return self._dpop_algorithms
+
+    def verify(self, token: str, *, dpop: HttpProof | None = None) -> VerifiedToken:
         """Checks the token locally; raises a :class:`TokenError` subclass when it fails.
 
         Signature with the key named by ``kid`` and only that key's algorithm; ``typ``;
@@ -282,10 +316,40 @@ class Verifier:
 
         Raises :class:`RevocationsStale` while the revocation view is stale (see
         :attr:`staleness`), whatever the ``stale_policy``: this method does no I/O, so it
-        cannot ask Introspect. :meth:`verify_async` can."""
+        cannot ask Introspect. :meth:`verify_async` can.
+
+        ``dpop``: the request's DPoP proof, when it presented the token with the DPoP
+        scheme (see the class's description)."""
         verified = self._verify_locally(token)
         self._check_fresh(verified.issued_at if "iat" in verified.claims else None)
+        self._check_binding(token, verified, dpop)
         return verified
+
+    def _check_binding(self, token: str, verified: VerifiedToken, dpop: HttpProof | None) -> None:
+        """RFC 9449 section 7.1: a bound token needs a valid, unseen proof by its key."""
+        if dpop is None and not verified.cnf_jkt:
+            return
+        if dpop is None:
+            raise DpopBindingMismatch("the token is DPoP-bound: it needs the DPoP scheme and a proof")
+        if not verified.cnf_jkt:
+            raise DpopBindingMismatch("the token is not DPoP-bound: present it as a bearer token")
+        now = self._clock()
+        try:
+            proof = verify_proof(
+                dpop.proof,
+                method=dpop.method,
+                uri=dpop.uri,
+                now=now,
+                max_age_s=self._dpop_max_age,
+                leeway_s=self._leeway,
+                access_token=token,
+                jkt=verified.cnf_jkt,
+                algorithms=self._dpop_algorithms,
+            )
+        except DpopError as e:
+            raise InvalidDpopProof(str(e), e.error) from e
+        if not self._seen_proofs.first_use(proof, now):
+            raise InvalidDpopProof("the proof's jti was used before")
 
     def _verify_locally(self, token: str) -> VerifiedToken:
         now = self._clock()
@@ -321,6 +385,8 @@ class Verifier:
             raise MissingClaim("sub and sid must be non-empty strings")
         scope = claims.get("scope")
         client_id = claims.get("client_id")
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         return VerifiedToken(
             subject=sub,
             session_id=sid,
@@ -330,6 +396,7 @@ class Verifier:
             issued_at=int(claims.get("iat", 0)),
             expires_at=int(claims["exp"]),
             claims=claims,
+            cnf_jkt=jkt if isinstance(jkt, str) else "",
         )
 
     def _key_for(self, header_segment: bytes) -> _Key:
@@ -370,7 +437,7 @@ class Verifier:
         except jwt.PyJWTError as e:
             raise _token_error(e) from e
 
-    async def verify_async(self, token: str) -> VerifiedToken:
+    async def verify_async(self, token: str, *, dpop: HttpProof | None = None) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
         refetch of the keys and tries once more, and while the revocation view is stale
         asks ``Introspect`` whether the token's session is still active (with
@@ -390,6 +457,7 @@ class Verifier:
             if self._stale_policy == "reject":
                 raise
             await self._introspect(token, verified)
+        self._check_binding(token, verified, dpop)
         return verified
 
     async def _introspect(self, token: str, verified: VerifiedToken) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws
-from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OctKey
 from session_wire.dpop import (
     DpopError,
     access_token_hash,
@@ -26,44 +24,13 @@ from session_wire.dpop import (
     verify_proof,
 )
 
+from tests.dpop_proofs import make_proof as _proof
+from tests.dpop_proofs import new_key as _key
+from tests.dpop_proofs import panva_proofs
+
 pytestmark = pytest.mark.unit
 
-NODE_DIR = Path(__file__).parents[2] / "clients" / "node"
 URI = "https://login.example.com/token"
-
-Key = ECKey | OKPKey | RSAKey
-
-
-def _key(alg: str) -> Key:
-    if alg == "ES256":
-        return ECKey.generate_key("P-256")
-    if alg == "ES384":
-        return ECKey.generate_key("P-384")
-    if alg == "EdDSA":
-        return OKPKey.generate_key("Ed25519")
-    return RSAKey.generate_key(2048)
-
-
-def _proof(
-    key: Key,
-    alg: str = "ES256",
-    *,
-    htm: str = "POST",
-    htu: str = URI,
-    iat: float | None = None,
-    header: dict[str, Any] | None = None,
-    claims: dict[str, Any] | None = None,
-) -> str:
-    """A proof signed by joserfc."""
-    protected = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False), **(header or {})}
-    payload = {
-        "jti": str(uuid.uuid4()),
-        "htm": htm,
-        "htu": htu,
-        "iat": int(iat or time.time()),
-        **(claims or {}),
-    }
-    return jws.serialize_compact(protected, json.dumps(payload).encode(), key, algorithms=[alg])
 
 
 @pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA", "RS256", "PS256"])
@@ -74,45 +41,24 @@ def test_a_proof_by_joserfc_verifies_and_yields_the_keys_rfc7638_thumbprint(alg:
     assert verified.jkt == jwk_thumbprint(key.as_dict(private=False))
 
 
-def test_proofs_by_panvas_dpop_package_verify_with_nonce_and_ath() -> None:
-    assert (NODE_DIR / "node_modules" / "dpop").is_dir(), "run `make install` (npm ci in clients/node)"
-    script = """
-      import { generateKeyPair, generateProof } from 'dpop';
-      const out = [];
-      for (const alg of ['ES256', 'Ed25519', 'RS256', 'PS256']) {
-        const kp = await generateKeyPair(alg);
-        const jwk = await crypto.subtle.exportKey('jwk', kp.publicKey);
-        const proof = await generateProof(kp, process.argv[1], 'GET', 'n-1', 'the-access-token');
-        out.push({ alg, proof, jwk });
-      }
-      console.log(JSON.stringify(out));
-    """
-    result = subprocess.run(
-        ["node", "--input-type=module", "-e", script, "https://api.example.com/orders?x=1"],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    made = json.loads(result.stdout)
-    assert len(made) == 4
+@pytest.mark.parametrize("alg", ["ES256", "Ed25519", "RS256", "PS256"])
+def test_proofs_by_panvas_dpop_package_verify_with_nonce_and_ath(alg: str) -> None:
+    request = {"htm": "GET", "htu": "https://api.example.com/orders?x=1", "nonce": "n-1"}
+    jwk, (proof,), _ = panva_proofs([{**request, "ath_token": "the-access-token"}], alg=alg)
     item_uri = "https://api.example.com/orders"
-    for item in made:
-        jwk = {k: v for k, v in item["jwk"].items() if k in ("kty", "crv", "x", "y", "n", "e")}
-        verified = verify_proof(
-            item["proof"],
-            method="GET",
-            uri=item_uri,
-            now=time.time(),
-            access_token="the-access-token",
-            jkt=jwk_thumbprint(jwk),
-            nonce_valid=lambda n: n == "n-1",
-        )
-        assert verified.jkt == jwk_thumbprint(jwk), item["alg"]
-        with pytest.raises(DpopError) as e:
-            verify_proof(item["proof"], method="GET", uri=item_uri, now=time.time(), access_token="other")
-        assert "ath" in str(e.value)
+    verified = verify_proof(
+        proof,
+        method="GET",
+        uri=item_uri,
+        now=time.time(),
+        access_token="the-access-token",
+        jkt=jwk_thumbprint(jwk),
+        nonce_valid=lambda n: n == "n-1",
+    )
+    assert verified.jkt == jwk_thumbprint(jwk)
+    with pytest.raises(DpopError) as e:
+        verify_proof(proof, method="GET", uri=item_uri, now=time.time(), access_token="other")
+    assert "ath" in str(e.value)
 
 
 def _b64(raw: bytes) -> str:

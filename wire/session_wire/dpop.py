@@ -26,15 +26,26 @@ from urllib.parse import urlsplit, urlunsplit
 import jwt
 from jwt.exceptions import InvalidKeyError, PyJWTError
 
+from session_wire.token_cache import VerifiedTokenCache
+
 __all__ = [
     "DPOP_ALGORITHMS",
+    "INVALID_DPOP_PROOF",
+    "INVALID_TOKEN",
+    "NONCE_HEADER",
     "PROOF_TYPE",
+    "USE_DPOP_NONCE",
     "DpopError",
+    "HttpProof",
+    "SeenProofs",
     "VerifiedProof",
     "access_token_hash",
     "b64url_decode",
+    "challenge",
+    "dpop_token",
     "jwk_thumbprint",
     "normalize_htu",
+    "replay_window_s",
     "verify_proof",
 ]
 
@@ -65,6 +76,17 @@ _MIN_RSA_BITS = 2048
 _MAX_PROOF_CHARS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9449 section 7.1: the DPoP authorization scheme (case-insensitive) and a b64token.
+_DPOP_AUTHORIZATION = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*) *")
+
+INVALID_DPOP_PROOF = "invalid_dpop_proof"
+"""The error code of a proof that does not pass (RFC 9449 section 12.2)."""
+USE_DPOP_NONCE = "use_dpop_nonce"
+"""The error code of a proof without the server's current nonce (section 8 and 9)."""
+INVALID_TOKEN = "invalid_token"
+"""The error code of a token that is invalid, or not bound to a key (RFC 6750 section 3.1)."""
+NONCE_HEADER = "DPoP-Nonce"
+"""The HTTP header that hands a client the nonce its next proof must carry (section 8)."""
 
 
 class DpopError(Exception):
@@ -73,9 +95,21 @@ class DpopError(Exception):
     ``use_dpop_nonce`` means the proof lacked the server's current nonce (section 8); every
     other failure is ``invalid_dpop_proof``."""
 
-    def __init__(self, detail: str, error: str = "invalid_dpop_proof") -> None:
+    def __init__(self, detail: str, error: str = INVALID_DPOP_PROOF) -> None:
         self.error = error
         super().__init__(detail)
+
+
+@dataclass(frozen=True)
+class HttpProof:
+    """A DPoP proof with the HTTP request it came with, as a door hands it on."""
+
+    proof: str
+    """The value of the request's ``DPoP`` header ('' without one)."""
+    method: str
+    """The request's method, e.g. ``POST``."""
+    uri: str
+    """The request's absolute URI (its query and fragment are not compared)."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +270,7 @@ def verify_proof(
     if nonce_valid is not None:
         nonce = payload.get("nonce")
         if not isinstance(nonce, str) or not nonce_valid(nonce):
-            raise DpopError("the proof lacks the server's current nonce", "use_dpop_nonce")
+            raise DpopError("the proof lacks the server's current nonce", USE_DPOP_NONCE)
     if access_token is not None:
         ath = payload.get("ath")
         if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
@@ -245,3 +279,52 @@ def verify_proof(
     if jkt is not None and not hmac.compare_digest(thumbprint, jkt):
         raise DpopError("the proof is signed by another key than the token is bound to")
     return VerifiedProof(jkt=thumbprint, jti=jti, iat=int(iat))
+
+
+def replay_window_s(max_age_s: float, leeway_s: float) -> float:
+    """How long a proof's ``jti`` must be remembered: as long as :func:`verify_proof` with
+    these bounds still accepts the proof (``iat`` up to ``leeway_s`` ahead, then
+    ``max_age_s`` and ``leeway_s`` behind)."""
+    return max_age_s + 2 * leeway_s
+
+
+def dpop_token(authorization: str | None) -> str | None:
+    """The access token of an ``Authorization: DPoP <token>`` header (section 7.1), or
+    None for another scheme or a malformed value."""
+    match = _DPOP_AUTHORIZATION.fullmatch(authorization or "")
+    return match.group(1) if match else None
+
+
+def challenge(error: str = "", algorithms: tuple[str, ...] = DPOP_ALGORITHMS, description: str = "") -> str:
+    """A ``WWW-Authenticate: DPoP`` challenge (section 7.1): the error code (none for a
+    request without credentials), an optional description and the accepted ``algs``."""
+    params = [f'error="{error}"'] if error else []
+    if description:
+        params.append(f'error_description="{description}"')
+    params.append(f'algs="{" ".join(algorithms)}"')
+    return "DPoP " + ", ".join(params)
+
+
+class SeenProofs:
+    """An in-process ``jti`` replay cache: proofs seen within their acceptance window.
+
+    For one process (the Python Verifier); the server keeps its cache in Redis, shared by
+    its replicas. At most ``max_entries`` are remembered, the least recently seen going
+    first: only holders of a bound token's key can make proofs that get this far, so a
+    flood can only push out their own. Times are seconds, as ``verify_proof``'s ``now``."""
+
+    def __init__(self, max_entries: int, window_s: float) -> None:
+        """``window_s``: how long a proof stays acceptable (:func:`replay_window_s`)."""
+        self._seen: VerifiedTokenCache[bool] = VerifiedTokenCache(max_entries)
+        self._window = window_s
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first_use(self, proof: VerifiedProof, now: float) -> bool:
+        """Records the proof; False when its ``jti`` (for its key) was seen in the window."""
+        digest = VerifiedTokenCache.digest(f"{proof.jkt} {proof.jti}")
+        if self._seen.get(digest, now):
+            return False
+        self._seen.put(digest, True, now + self._window)
+        return True
