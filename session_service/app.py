@@ -17,13 +17,14 @@ from session_wire.ext_authz import external_auth_pb2_grpc
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.audit import AuditLog
-from session_service.config import Settings
+from session_service.config import DEPRECATED_REUSE_MEMORY, Settings
 from session_service.domain.clock import Clock, SystemClock
+from session_service.domain.dpop import DpopCheck
 from session_service.domain.gateway import GatewayCheck, RevokedSessions
 from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
 from session_service.domain.validation import InputLimits
-from session_service.errors import KeyringError, SessionError
+from session_service.errors import ConfigError, KeyringError, SessionError
 from session_service.security.caller import CallerTokenVerifier
 from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
@@ -35,7 +36,9 @@ from session_service.store.revocations import RedisRevocationFeed
 from session_service.tasks import stop_tasks
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
+from session_service.tokens.dpop_nonces import StatelessNonces
 from session_service.tokens.keyring import Keyring
+from session_service.tokens.refresh import KEYS_FILE_SETTING, RefreshTokenCodec, RefreshTokenKeys
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
@@ -57,7 +60,6 @@ def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
         idle_ms=settings.idle_timeout * 1000,
         absolute_ms=settings.absolute_timeout * 1000,
         refresh_grace_ms=int(settings.refresh_grace * 1000),
-        reuse_memory=settings.refresh_reuse_memory,
         max_sessions=settings.max_sessions_per_user,
         reject_new=settings.limit_policy == "reject-new",
         max_data_entries=limits.max_data_entries,
@@ -81,6 +83,21 @@ def keyring_from(settings: Settings) -> Keyring:
             "set SESSION_DEV=true to use a throwaway key for development"
         )
     return Keyring.generate(settings.jwt_algorithm)
+
+
+def refresh_token_keys_from(settings: Settings) -> RefreshTokenKeys:
+    """Keys from SESSION_REFRESH_TOKEN_KEYS_FILE, or a generated key where that is safe
+    (development), as :func:`keyring_from` decides for the signing keys."""
+    if settings.refresh_token_keys_file:
+        return RefreshTokenKeys.from_file(Path(settings.refresh_token_keys_file))
+    if not settings.embedded_redis and not settings.dev:
+        # Each replica would refuse the others' refresh tokens, and a restart every token.
+        raise ConfigError(
+            KEYS_FILE_SETTING,
+            "must be set when SESSION_REDIS_URL is (a line of `openssl rand -base64 32` makes a key); "
+            "set SESSION_DEV=true to use a throwaway key for development",
+        )
+    return RefreshTokenKeys.generate()
 
 
 class _Security:
@@ -180,11 +197,17 @@ async def start(
     *,
     clock: Clock | None = None,
     keyring: Keyring | None = None,
+    refresh_keys: RefreshTokenKeys | None = None,
     reuse_port: bool = False,
 ) -> Service:
     """Builds everything from the settings and starts serving; all slow work happens here.
 
-    ``reuse_port`` lets several worker processes listen on the same ports (session_service.workers)."""
+    ``keyring`` and ``refresh_keys`` replace the keys the settings name (worker processes
+    share the supervisor's); ``reuse_port`` lets several worker processes listen on the
+    same ports (session_service.workers)."""
+    # Both before the embedded Redis starts: a missing key is a ConfigError that starts nothing.
+    keyring = keyring or keyring_from(settings)
+    refresh_keys = refresh_keys or refresh_token_keys_from(settings)
     embedded = None
     url = settings.redis_url
     if settings.embedded_redis:
@@ -194,7 +217,13 @@ async def start(
         log.warning("no SESSION_REDIS_URL set: started a private redis-server at %s (development only)", url)
     try:
         return await _start(
-            settings, url, embedded, clock or SystemClock(), keyring or keyring_from(settings), reuse_port
+            settings,
+            url,
+            embedded,
+            clock or SystemClock(),
+            keyring,
+            refresh_keys,
+            reuse_port,
         )
     except BaseException:
         if embedded is not None:
@@ -208,12 +237,13 @@ async def _start(
     embedded: RedisServerProcess | None,
     clock: Clock,
     keyring: Keyring,
+    refresh_keys: RefreshTokenKeys,
     reuse_port: bool,
 ) -> Service:
     # Everything acquired is released, in reverse, if a later step fails; once the service
     # is up, Service.stop releases it instead.
     async with contextlib.AsyncExitStack() as cleanup:
-        service = await _build(settings, url, embedded, clock, keyring, reuse_port, cleanup)
+        service = await _build(settings, url, embedded, clock, keyring, refresh_keys, reuse_port, cleanup)
         cleanup.pop_all()
     return service
 
@@ -224,6 +254,7 @@ async def _build(
     embedded: RedisServerProcess | None,
     clock: Clock,
     keyring: Keyring,
+    refresh_keys: RefreshTokenKeys,
     reuse_port: bool,
     cleanup: contextlib.AsyncExitStack,
 ) -> Service:
@@ -232,6 +263,11 @@ async def _build(
     cleanup.callback(telemetry.close)
     audit = AuditLog(clock)
     security = _Security(settings, audit)  # ConfigError on a bad file: before anything starts
+    if settings.refresh_reuse_memory != DEPRECATED_REUSE_MEMORY:
+        log.warning(
+            "SESSION_REFRESH_REUSE_MEMORY is deprecated and ignored: a rotated refresh token is "
+            "recognised after any number of rotations; remove the setting"
+        )
     store = RedisSessionStore(
         redis_client(settings, url),
         settings.redis_prefix,
@@ -262,15 +298,27 @@ async def _build(
     codec = JwtCodec(
         keyring, settings.issuer, settings.audience, settings.access_token_ttl, settings.jwt_leeway
     )
+    dpop = DpopCheck(
+        store,
+        clock,
+        max_age_s=settings.dpop_proof_max_age,
+        leeway_s=settings.jwt_leeway,
+        algorithms=settings.dpop_algorithm_list,
+        nonces=StatelessNonces.from_keyring(keyring, settings.dpop_proof_max_age)
+        if settings.dpop_nonces
+        else None,
+    )
     manager = SessionManager(
         store,
         codec,
         clock,
         policy_from(settings, limits),
         limits,
+        refresh_tokens=RefreshTokenCodec(refresh_keys),
         revocations=revocations,
         on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
         verified_tokens=settings.gateway_cache_size,
+        dpop=dpop,
     )
 
     # The tracing interceptor (if any) opens each call's span; every handler is registered
@@ -292,12 +340,18 @@ async def _build(
             Admission(
                 max_concurrent_rpcs=settings.max_concurrent_rpcs,
                 max_watchers=settings.max_watchers,
+                max_watchers_per_caller=settings.max_watchers_per_caller,
                 caller_rate_limit=settings.caller_rate_limit,
             ),
         ),
     ).as_server()
-    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(manager, audit), wrapped)
-    gateway = _gateway_check(settings, manager, revocations, store.relay, clock, limits)
+    servicer = SessionServicer(
+        manager,
+        audit,
+        session_callers=security.guard.session_callers if settings.bind_sessions_to_caller else None,
+    )
+    session_pb2_grpc.add_SessionServiceServicer_to_server(servicer, wrapped)
+    gateway = _gateway_check(settings, manager, revocations, store.relay, clock, limits, dpop)
     door = GatewayDoor(
         gateway,
         IdentityHeaders(*settings.gateway_headers),
@@ -375,11 +429,12 @@ async def _build(
         port,
         "mTLS" if security.tls and security.tls.mutual else "TLS" if security.tls else "plaintext",
     )
-    if security.tls is None and security.policy is None:
+    if security.policy is None:
+        # Settings refuse this outside development unless it was asked for in words.
         log.warning(
-            "INSECURE: plaintext gRPC and no authorization policy: any process that reaches port %d "
-            "can create sessions for any user and revoke anyone's. Set SESSION_TLS_CERT_FILE, "
-            "SESSION_TLS_CLIENT_CA_FILE and SESSION_AUTHZ_POLICY_FILE for production.",
+            "INSECURE: no authorization policy: any process that reaches port %d can create "
+            "sessions for any user and revoke anyone's. Set SESSION_TLS_CLIENT_CA_FILE or "
+            "SESSION_CALLER_JWKS_FILE, and SESSION_AUTHZ_POLICY_FILE, for production.",
             port,
         )
     if telemetry.metrics_port:
@@ -395,6 +450,7 @@ def _gateway_check(
     relay: RevocationRelay,
     clock: Clock,
     limits: InputLimits,
+    dpop: DpopCheck,
 ) -> GatewayCheck:
     """The check behind Envoy's Check and forward-auth: local (following the server's own
     revocation feed, as WatchRevocations does) or authoritative, as SESSION_GATEWAY_MODE says."""
@@ -412,6 +468,7 @@ def _gateway_check(
         clock,
         revoked=revoked,
         max_token=limits.max_token,
+        dpop=dpop,
     )
 
 
@@ -465,9 +522,15 @@ async def _watch_health(service: Service) -> None:
             await _set_health(service)
 
 
-async def serve(settings: Settings, *, keyring: Keyring | None = None, reuse_port: bool = False) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    keyring: Keyring | None = None,
+    refresh_keys: RefreshTokenKeys | None = None,
+    reuse_port: bool = False,
+) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls and stops."""
-    service = await start(settings, keyring=keyring, reuse_port=reuse_port)
+    service = await start(settings, keyring=keyring, refresh_keys=refresh_keys, reuse_port=reuse_port)
     # What start-up built lives as long as the process: moving it out of the collected
     # generations keeps every later full collection (a pause of the event loop) short.
     gc.collect()

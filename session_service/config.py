@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from session_wire.dpop import DPOP_ALGORITHMS
 from session_wire.token_profile import DEFAULT_LEEWAY_S, SUPPORTED_ALGORITHMS
 
 from session_service.errors import ConfigError
@@ -25,6 +26,8 @@ LIMIT_POLICIES = ("evict-oldest", "reject-new")
 REDIS_MODES = ("standalone", "cluster")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 GATEWAY_MODES = ("local", "authoritative")
+DEPRECATED_REUSE_MEMORY = 64
+"""The default of the deprecated SESSION_REFRESH_REUSE_MEMORY; another value draws a warning."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,25 @@ class Settings:
     jwt_leeway: int = _setting(
         DEFAULT_LEEWAY_S, TOKENS, "Seconds of clock skew tolerated when checking exp, nbf and iat."
     )
+    dpop_proof_max_age: float = _setting(
+        60.0,
+        TOKENS,
+        "Seconds a DPoP proof's iat may lie in the past (RFC 9449); its jti is remembered in Redis "
+        "for this long plus twice SESSION_JWT_LEEWAY, so a proof is used once.",
+    )
+    dpop_algorithms: str = _setting(
+        " ".join(DPOP_ALGORITHMS),
+        TOKENS,
+        "Space-separated algorithms a DPoP proof may be signed with (a subset of the default; "
+        "never none or a MAC); the algs of DPoP challenges.",
+    )
+    dpop_nonces: bool = _setting(
+        False,
+        TOKENS,
+        "Require a server nonce in every DPoP proof (RFC 9449 section 8): refusals hand out the "
+        "current one (ErrorInfo metadata dpop_nonce, HTTP header DPoP-Nonce); each nonce lasts "
+        "SESSION_DPOP_PROOF_MAX_AGE to twice that, and replicas sharing SESSION_KEYS_DIR share them.",
+    )
 
     # Sessions
     idle_timeout: int = _setting(
@@ -166,8 +188,18 @@ class Settings:
         "Seconds during which a just-rotated refresh token still yields the same successor "
         "(concurrent tabs, retries) instead of counting as reuse.",
     )
+    refresh_token_keys_file: str = _setting(
+        "",
+        SESSIONS,
+        "File of the keys that MAC refresh tokens: one base64 or base64url key of at least 32 bytes "
+        "per line; the first MACs new tokens, every one verifies. All replicas need the same file. "
+        "Empty generates a key at start (development only).",
+    )
     refresh_reuse_memory: int = _setting(
-        64, SESSIONS, "How many rotated refresh tokens per session are remembered for reuse detection."
+        DEPRECATED_REUSE_MEMORY,
+        SESSIONS,
+        "Deprecated and ignored (a warning at start when set): a rotated refresh token is "
+        "recognised after any number of rotations.",
     )
     max_sessions_per_user: int = _setting(
         100, SESSIONS, "Concurrent sessions a user may have; 0 (set explicitly) is unlimited."
@@ -206,6 +238,14 @@ class Settings:
     )
     max_watchers: int = _setting(
         1000, LIMITS, "WatchRevocations streams one replica serves at once; 0 disables the cap."
+    )
+    max_watchers_per_caller: int = _setting(
+        250,
+        LIMITS,
+        "WatchRevocations streams one caller (its identity, else its address) may hold on one "
+        "replica; more are refused with OVERLOADED until one ends; 0 disables the cap. The "
+        "default, a quarter of the default SESSION_MAX_WATCHERS, fits a service with hundreds "
+        "of pods (one Verifier each) under one identity and leaves three quarters to the others.",
     )
 
     # Gateway
@@ -275,13 +315,30 @@ class Settings:
         "",
         SECURITY,
         "JSON or YAML policy naming which callers may call which RPCs; reloaded when it "
-        "changes. Empty: every caller may call every RPC.",
+        "changes. Empty: every caller may call every RPC, which only SESSION_DEV or "
+        "SESSION_ALLOW_UNAUTHENTICATED_CALLERS lets the service start with outside development.",
+    )
+    bind_sessions_to_caller: bool = _setting(
+        True,
+        SECURITY,
+        "With caller identities (mTLS or caller tokens): a session can be refreshed, and revoked "
+        "by refresh token, only by the caller that created it or one the policy lets share its "
+        "sessions (share_sessions_with); others get SESSION_CLIENT_MISMATCH.",
     )
     dev: bool = _setting(
         False,
         SECURITY,
-        "Development mode: allows a generated signing key with a real Redis (tokens die with "
-        "the process and replicas reject each other's).",
+        "Development mode: allows a generated signing key and refresh-token key with a real Redis "
+        "(tokens die with the process and replicas reject each other's), and a start without an "
+        "authorization policy whatever the caller authentication (docs/security.md, fail closed).",
+    )
+    allow_unauthenticated_callers: bool = _setting(
+        False,
+        SECURITY,
+        "Start although nothing identifies callers (neither SESSION_TLS_CLIENT_CA_FILE nor "
+        "SESSION_CALLER_JWKS_FILE) and no policy is set, so that every process that reaches the "
+        "port may call every RPC. Without it such a start refuses when SESSION_REDIS_URL or "
+        "SESSION_TLS_CERT_FILE is set (production); the embedded Redis of development starts anyway.",
     )
 
     # Telemetry
@@ -305,6 +362,11 @@ class Settings:
             self.gateway_scopes_header,
             self.gateway_client_id_header,
         )
+
+    @property
+    def dpop_algorithm_list(self) -> tuple[str, ...]:
+        """The DPoP proof algorithms, in the order given."""
+        return tuple(self.dpop_algorithms.split())
 
     @property
     def embedded_redis(self) -> bool:
@@ -391,6 +453,7 @@ def _validate(s: Settings) -> None:
     _require(s.caller_rate_limit, 0, 10_000_000, "caller_rate_limit")
     _require(s.max_concurrent_rpcs, 0, 1_000_000, "max_concurrent_rpcs")
     _require(s.max_watchers, 0, 1_000_000, "max_watchers")
+    _require(s.max_watchers_per_caller, 0, 1_000_000, "max_watchers_per_caller")
     _require(s.workers, 1, 1024, "workers")
     if s.metrics_port:
         # Worker i serves metrics on metrics_port + i: the whole range must be free.
@@ -431,6 +494,11 @@ def _validate(s: Settings) -> None:
             _env("caller_jwks_file"), "caller tokens need SESSION_CALLER_ISSUER and SESSION_CALLER_AUDIENCE"
         )
     _validate_gateway(s)
+    _validate_exposure(s)
+    _require(s.dpop_proof_max_age, 1, 3600, "dpop_proof_max_age")
+    unknown = set(s.dpop_algorithm_list) - set(DPOP_ALGORITHMS)
+    if unknown or not s.dpop_algorithm_list:
+        raise ConfigError(_env("dpop_algorithms"), f"must name some of {', '.join(DPOP_ALGORITHMS)}")
     if s.redis_mode == "cluster" and s.embedded_redis:
         raise ConfigError(_env("redis_url"), "cluster mode needs the seed nodes' URLs")
 
@@ -455,6 +523,31 @@ _RESERVED_HEADERS = frozenset(
         "www-authenticate",
     }
 )
+
+
+def _validate_exposure(s: Settings) -> None:
+    """Fail closed: a start that would let callers do everything unchecked refuses, unless
+    the settings say so in words (SESSION_DEV, SESSION_ALLOW_UNAUTHENTICATED_CALLERS)."""
+    if s.authz_policy_file or s.dev:
+        return
+    identified_by = [_env(n) for n in ("tls_client_ca_file", "caller_jwks_file") if getattr(s, n)]
+    if identified_by:
+        raise ConfigError(
+            _env("authz_policy_file"),
+            f"must be set with {' and '.join(identified_by)}: without a policy every caller they "
+            "authenticate may call every RPC; set SESSION_DEV=true to allow that for development",
+        )
+    if s.allow_unauthenticated_callers or (s.embedded_redis and not s.tls):
+        return
+    production = _env("tls_cert_file") if s.tls else _env("redis_url")
+    raise ConfigError(
+        _env("allow_unauthenticated_callers"),
+        f"is false, but {production} is set (not development) while neither caller "
+        "authentication (SESSION_TLS_CLIENT_CA_FILE or SESSION_CALLER_JWKS_FILE) nor "
+        "SESSION_AUTHZ_POLICY_FILE is: every process that reaches the port could call every RPC. "
+        "Configure callers and a policy, or set SESSION_ALLOW_UNAUTHENTICATED_CALLERS=true to "
+        "accept that (SESSION_DEV=true for development)",
+    )
 
 
 def _validate_gateway(s: Settings) -> None:

@@ -5,9 +5,9 @@ gRPC; each runs the whole service (:func:`session_service.app.serve`) with SO_RE
 the same gRPC, health and forward-auth ports, its own Redis pool, outbox relay and
 revocation feed, and metrics on ``metrics_port + i``. The kernel spreads new connections
 over the workers. What must be the same in every worker is decided once, in the parent:
-the port (a free one when 0 is asked for), the signing keys (a generated development key
-would otherwise differ per worker, and each would reject the others' tokens) and, without
-SESSION_REDIS_URL, the one private redis-server they share.
+the port (a free one when 0 is asked for), the signing keys and refresh-token keys (a
+generated development key would otherwise differ per worker, and each would reject the
+others' tokens) and, without SESSION_REDIS_URL, the one private redis-server they share.
 
 The parent forwards SIGTERM and SIGINT to the workers, waits for them to drain and exits
 with them. A worker that dies on its own takes the others down, so the orchestrator sees a
@@ -29,6 +29,7 @@ from session_service.config import Settings
 from session_service.errors import ConfigError
 from session_service.store.embedded import RedisServerProcess, die_with_parent
 from session_service.tokens.keyring import Keyring
+from session_service.tokens.refresh import RefreshTokenKeys
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,10 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 def run(settings: Settings) -> int:
     """Runs ``settings.workers`` worker processes until they exit; the exit code."""
-    from session_service.app import keyring_from
+    from session_service.app import keyring_from, refresh_token_keys_from
 
-    keyring = keyring_from(settings)  # before the shared Redis replaces the embedded one
+    # Before the shared Redis replaces the embedded one, which allows generated keys.
+    keyring, refresh_keys = keyring_from(settings), refresh_token_keys_from(settings)
     embedded = None
     if settings.embedded_redis:
         embedded = RedisServerProcess(settings.redis_server_binary)
@@ -56,8 +58,11 @@ def run(settings: Settings) -> int:
             workers=1,
             port=settings.port or _free_port(settings.host),
             redis_url=embedded.url if embedded is not None else settings.redis_url,
+            # Judged at start with the embedded Redis (development); naming its URL must
+            # not make the workers' settings look like production.
+            allow_unauthenticated_callers=settings.allow_unauthenticated_callers or embedded is not None,
         )
-        return _supervise(shared, settings.workers, keyring)
+        return _supervise(shared, settings.workers, keyring, refresh_keys)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -68,7 +73,7 @@ def worker_settings(shared: Settings, index: int) -> Settings:
     return dataclasses.replace(shared, metrics_port=shared.metrics_port + index if shared.metrics_port else 0)
 
 
-def _supervise(shared: Settings, count: int, keyring: Keyring) -> int:
+def _supervise(shared: Settings, count: int, keyring: Keyring, refresh_keys: RefreshTokenKeys) -> int:
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -80,7 +85,9 @@ def _supervise(shared: Settings, count: int, keyring: Keyring) -> int:
     context = multiprocessing.get_context("fork")
     workers = [
         context.Process(
-            target=_worker, args=(worker_settings(shared, i), keyring), name=f"session-worker-{i}"
+            target=_worker,
+            args=(worker_settings(shared, i), keyring, refresh_keys),
+            name=f"session-worker-{i}",
         )
         for i in range(count)
     ]
@@ -110,7 +117,7 @@ def _supervise(shared: Settings, count: int, keyring: Keyring) -> int:
     return 2 if 2 in codes else max(1, *codes)
 
 
-def _worker(settings: Settings, keyring: Keyring) -> None:
+def _worker(settings: Settings, keyring: Keyring, refresh_keys: RefreshTokenKeys) -> None:
     die_with_parent()
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)  # app.serve installs its own in the event loop
@@ -118,7 +125,7 @@ def _worker(settings: Settings, keyring: Keyring) -> None:
     from session_service.cli import run_event_loop
 
     try:
-        run_event_loop(serve(settings, keyring=keyring, reuse_port=True))
+        run_event_loop(serve(settings, keyring=keyring, refresh_keys=refresh_keys, reuse_port=True))
     except KeyboardInterrupt:
         sys.exit(0)
     except ConfigError as e:

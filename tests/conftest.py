@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import base64
 import contextlib
 import dataclasses
+import functools
 import itertools
+import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -102,6 +109,17 @@ def keyring() -> Keyring:
     return Keyring.generate("EdDSA")
 
 
+@functools.cache
+def refresh_token_keys_file() -> str:
+    """One SESSION_REFRESH_TOKEN_KEYS_FILE for the run: every test service, like every
+    replica of a deployment, accepts the refresh tokens the others issued."""
+    folder = tempfile.mkdtemp(prefix="session-service-tests-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "refresh-token-keys"
+    path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return str(path)
+
+
 @dataclasses.dataclass
 class Running:
     """A started service with a client stub on a real channel."""
@@ -134,6 +152,8 @@ async def start_service(redis_target: RedisTarget, keyring: Keyring) -> AsyncIte
             "health_interval": 0.1,
             "redis_timeout": 1.0,
             "metrics_port": 0,
+            "refresh_token_keys_file": refresh_token_keys_file(),
+            "allow_unauthenticated_callers": True,  # plaintext test servers, a real Redis
         }
         values.update(overrides)
         service = await start(Settings(**values), clock=clock, keyring=keys or keyring)

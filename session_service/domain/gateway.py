@@ -19,6 +19,12 @@ mode the answer comes from memory whenever memory is trustworthy:
 In ``authoritative`` mode every check reads the store. Either way the result is an
 :class:`~session_service.domain.model.Introspection`: active with the identity, or
 INACTIVE. A store that cannot be read raises StoreUnavailable.
+
+DPoP (RFC 9449) is part of the one check: a token bound to a key (``cnf.jkt``) passes
+only with a proof by that key over the token's hash for the request's method and URI,
+never seen before by any replica (:class:`~session_service.domain.dpop.DpopCheck`); a
+bound token presented as a bearer token, or an unbound one with a proof, is INACTIVE
+(section 7.1). A proof that fails raises DpopProofInvalid.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ import logging
 import time
 from collections.abc import Callable
 
+from session_wire.dpop import HttpProof
 from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
 from session_wire.tasks import stop_tasks
 
 from session_service.domain.access import AccessCheck
 from session_service.domain.clock import Clock
+from session_service.domain.dpop import DpopCheck
+from session_service.domain.ids import parse_session_id
 from session_service.domain.model import INACTIVE, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
 from session_service.errors import SessionError
@@ -125,7 +134,7 @@ class RevokedSessions:
 
 
 class GatewayCheck:
-    """Answers "whose request is this?" for a bearer access token, fast and fresh."""
+    """Answers "whose request is this?" for an access token, fast and fresh."""
 
     def __init__(
         self,
@@ -134,8 +143,11 @@ class GatewayCheck:
         *,
         revoked: RevokedSessions | None,
         max_token: int,
+        dpop: DpopCheck | None = None,
     ) -> None:
-        """``revoked`` None means ``authoritative`` mode: every check reads the store."""
+        """``revoked`` None means ``authoritative`` mode: every check reads the store;
+        ``dpop`` None refuses every DPoP-bound token."""
+        self._dpop = dpop
         self._access = access
         self._clock = clock
         self._revoked = revoked
@@ -146,12 +158,30 @@ class GatewayCheck:
         """The revocations followed in ``local`` mode; None in ``authoritative`` mode."""
         return self._revoked
 
-    async def check(self, token: str) -> Introspection:
-        """The token's identity when it is valid and its session live, else INACTIVE.
+    @property
+    def dpop_algorithms(self) -> tuple[str, ...]:
+        """The algorithms DPoP proofs may use (the ``algs`` of a DPoP challenge)."""
+        return self._dpop.algorithms if self._dpop is not None else ()
 
-        Raises StoreUnavailable when the answer needs the store and the store fails."""
+    async def check(self, token: str, proof: HttpProof | None = None) -> Introspection:
+        """The token's identity when it is valid, its session live and, for a DPoP-bound
+        token, ``proof`` valid; else INACTIVE. ``proof``: the request's DPoP proof when it
+        presented the token with the DPoP scheme, None for a bearer token.
+
+        Raises DpopProofInvalid for a proof that fails (once the token passed), and
+        StoreUnavailable when the answer needs the store and the store fails."""
         if not token or len(token) > self._max_token:
             return INACTIVE
+        identity = await self._identity(token)
+        if not identity.active or not (identity.cnf_jkt or proof):
+            return identity
+        sid = parse_session_id(identity.sid)
+        if proof is None or not identity.cnf_jkt or self._dpop is None or sid is None:
+            return INACTIVE
+        await self._dpop.verify(proof, sid.tag, access_token=token, jkt=identity.cnf_jkt)
+        return identity
+
+    async def _identity(self, token: str) -> Introspection:
         now = self._clock.now_ms()
         if self._revoked is None:
             return await self._access.authoritative(token, now) or INACTIVE

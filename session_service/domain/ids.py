@@ -5,13 +5,20 @@ of a user's sessions (and the user's index) share one Redis Cluster hash slot
 and every script touches a single slot; ``nonce`` is 128 random bits. A session
 id names a session; it is not a credential.
 
-A refresh token is ``<tag>.<nonce>.<secret>``: the session id plus 256 random
-bits. Only a hash of the secret is ever stored.
+A refresh token is ``<tag>.<nonce>.<body>``: the session id, then base64url of
+``version (2) || generation (uint32, big-endian) || secret (256 random bits) || MAC
+(128 bits)``. The generation counts the session's rotations (the first token is 1), so a
+token of an earlier generation is recognised as rotated however many rotations
+followed; the MAC (:mod:`session_service.tokens.refresh`) proves the service issued
+that generation for that session. Tokens of the generation-less format,
+``<tag>.<nonce>.<secret>``, are still accepted as generation 0 until they rotate. Only
+a hash of the secret is ever stored.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -22,21 +29,40 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _TAG_BYTES = 12
 _NONCE_BYTES = 16
-_SECRET_BYTES = 32
+SECRET_BYTES = 32
+"""Random bytes in a refresh token's secret."""
+MAC_BYTES = 16
+"""Bytes of a refresh token's MAC (HMAC-SHA256, truncated)."""
+TOKEN_VERSION = 2
+"""The first byte of a refresh token's body."""
+MAX_GENERATION = 2**32 - 1
+"""The last generation a refresh token can carry (its field is a uint32)."""
+_GENERATION_BYTES = 4
+_BODY_BYTES = 1 + _GENERATION_BYTES + SECRET_BYTES + MAC_BYTES
 _B64 = r"[A-Za-z0-9_-]"
 _SESSION_ID = re.compile(rf"({_B64}{{16}})\.({_B64}{{22}})")
-_REFRESH_TOKEN = re.compile(rf"({_B64}{{16}})\.({_B64}{{22}})\.({_B64}{{43}})")
+_REFRESH_TOKEN = re.compile(rf"({_B64}{{16}})\.({_B64}{{22}})\.({_B64}{{43}}|{_B64}{{71}})")
 RETIRED_HASH_CHARS = 16
-"""Rotated refresh tokens are remembered by the first 64 bits (16 hex digits) of their hash.
+"""Generation-less refresh tokens rotated before were remembered by the first 64 bits (16 hex
+digits) of their hash, which rotate.lua and revoke.lua still compare.
 
-Only a token whose full hash matched the session once is ever remembered, and the secret
+Only a token whose full hash matched the session once was ever remembered, and the secret
 behind it is 256 random bits, so an honest token is mistaken for a retired one with a
 chance of 2**-64 per remembered token; guessing a prefix on purpose needs the session's
-hashes, which never leave Redis. Half the former 128 bits halves the rotation memory."""
+hashes, which never leave Redis."""
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes | None:
+    """Strict base64url without padding: only the one canonical encoding of a value decodes."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return raw if _b64(raw) == text else None
 
 
 def user_tag(user_id: str) -> str:
@@ -70,15 +96,32 @@ def parse_session_id(raw: str) -> SessionId | None:
 
 @dataclass(frozen=True)
 class RefreshToken:
-    """A parsed refresh token."""
+    """A parsed refresh token (its MAC not yet checked: see tokens/refresh.py)."""
 
     session_id: SessionId
     """The session it refreshes."""
     secret: bytes
     """The 256-bit secret; never stored."""
+    generation: int = 0
+    """Which rotation of the session issued it (1 for Create's); 0 for the generation-less format."""
+    mac: bytes = b""
+    """The service's MAC over the session id, generation and secret; empty for the
+    generation-less format."""
 
     def __str__(self) -> str:
-        return f"{self.session_id}.{_b64(self.secret)}"
+        if not self.generation:
+            return f"{self.session_id}.{_b64(self.secret)}"
+        return f"{self.session_id}.{_b64(self.body)}"
+
+    @property
+    def body(self) -> bytes:
+        """The token's last part, decoded: version, generation, secret and MAC."""
+        return (
+            bytes([TOKEN_VERSION])
+            + self.generation.to_bytes(_GENERATION_BYTES, "big")
+            + self.secret
+            + self.mac
+        )
 
     @property
     def secret_hash(self) -> str:
@@ -86,20 +129,33 @@ class RefreshToken:
         return hashlib.sha256(self.secret).hexdigest()
 
 
-def new_refresh_token(session_id: SessionId) -> RefreshToken:
-    """A fresh refresh token for ``session_id``, from the OS CSPRNG."""
-    return RefreshToken(session_id, secrets.token_bytes(_SECRET_BYTES))
+def new_refresh_secret() -> bytes:
+    """A fresh refresh-token secret, from the OS CSPRNG."""
+    return secrets.token_bytes(SECRET_BYTES)
 
 
 def parse_refresh_token(raw: str) -> RefreshToken | None:
-    """The parsed token, or None when ``raw`` does not have the shape of one."""
+    """The parsed token, or None when ``raw`` does not have the shape of one (either format)."""
     m = _REFRESH_TOKEN.fullmatch(raw)
     if not m:
         return None
-    secret = base64.urlsafe_b64decode(m.group(3) + "=")
-    if len(secret) != _SECRET_BYTES or _b64(secret) != m.group(3):
+    sid = SessionId(m.group(1), m.group(2))
+    decoded = _unb64(m.group(3))
+    if decoded is None:
         return None
-    return RefreshToken(SessionId(m.group(1), m.group(2)), secret)
+    if len(decoded) == SECRET_BYTES:
+        return RefreshToken(sid, decoded)
+    return _from_body(sid, decoded)
+
+
+def _from_body(sid: SessionId, body: bytes) -> RefreshToken | None:
+    if len(body) != _BODY_BYTES or body[0] != TOKEN_VERSION:
+        return None
+    generation = int.from_bytes(body[1 : 1 + _GENERATION_BYTES], "big")
+    if generation == 0:
+        return None
+    secret_end = 1 + _GENERATION_BYTES + SECRET_BYTES
+    return RefreshToken(sid, body[1 + _GENERATION_BYTES : secret_end], generation, body[secret_end:])
 
 
 _SEAL_CONTEXT = b"session-service/refresh-grace/v1\x00"
@@ -120,14 +176,18 @@ def seal_successor(presented: RefreshToken, successor: RefreshToken) -> bytes:
     """
     nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
     aad = str(presented.session_id).encode("ascii")
-    return nonce + _seal_key(presented).encrypt(nonce, successor.secret, aad)
+    plain = successor.body if successor.generation else successor.secret
+    return nonce + _seal_key(presented).encrypt(nonce, plain, aad)
 
 
 def open_successor(presented: RefreshToken, sealed: bytes) -> RefreshToken | None:
     """The successor sealed by :func:`seal_successor`, or None if it does not open."""
     aad = str(presented.session_id).encode("ascii")
     try:
-        secret = _seal_key(presented).decrypt(sealed[:_SEAL_NONCE_BYTES], sealed[_SEAL_NONCE_BYTES:], aad)
+        plain = _seal_key(presented).decrypt(sealed[:_SEAL_NONCE_BYTES], sealed[_SEAL_NONCE_BYTES:], aad)
     except (InvalidTag, ValueError):
         return None
-    return RefreshToken(presented.session_id, secret)
+    if len(plain) == SECRET_BYTES:
+        # A generation-less successor, sealed by a replica that issued that format.
+        return RefreshToken(presented.session_id, plain)
+    return _from_body(presented.session_id, plain)

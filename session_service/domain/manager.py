@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
+
+from session_wire.dpop import HttpProof
 
 from session_service.domain.access import AccessCheck, VerifiedTokens
 from session_service.domain.clock import Clock
+from session_service.domain.dpop import DpopCheck
 from session_service.domain.ids import (
+    MAX_GENERATION,
     RefreshToken,
     SessionId,
-    new_refresh_token,
     new_session_id,
     open_successor,
-    parse_refresh_token,
     parse_session_id,
     seal_successor,
 )
@@ -32,6 +35,7 @@ from session_service.domain.model import (
 from session_service.domain.paging import decode_page_token, encode_page_token, page_size
 from session_service.domain.ports import (
     AccessTokenCodec,
+    RefreshTokenCodec,
     RevocationBatch,
     RevocationFeed,
     SessionPolicy,
@@ -45,7 +49,13 @@ from session_service.domain.validation import (
     validate_new_session,
     validate_patch,
 )
-from session_service.errors import FieldViolation, InvalidArgument, RefreshTokenInvalid, RefreshTokenReused
+from session_service.errors import (
+    DpopProofInvalid,
+    FieldViolation,
+    InvalidArgument,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+)
 
 MAX_INTROSPECT_BATCH = 500
 """Tokens one IntrospectBatch may carry."""
@@ -62,19 +72,27 @@ class SessionManager:
         policy: SessionPolicy,
         limits: InputLimits,
         *,
+        refresh_tokens: RefreshTokenCodec,
         revocations: RevocationFeed,
         on_ended: Callable[[SessionsEnded], None] | None = None,
         verified_tokens: int = 0,
+        dpop: DpopCheck | None = None,
     ) -> None:
         """``on_ended`` hears every end of sessions (the audit trail); ``verified_tokens``
-        bounds the cache of verified access tokens Introspect keeps (0: none)."""
+        bounds the cache of verified access tokens Introspect keeps (0: none).
+
+        Operations on a refresh token take ``callers``: the identities whose sessions the
+        calling service may act on (its own and those sharing sessions with it), or None
+        when sessions are not bound to callers."""
         self._on_ended = on_ended
         self._store = store
         self._tokens = tokens
+        self._refresh_tokens = refresh_tokens
         self._clock = clock
         self._policy = policy
         self._limits = limits
         self._revocations = revocations
+        self._dpop = dpop
         # One cache of verified access tokens for Introspect and IntrospectBatch. Only the
         # signature and claims checks are remembered, never a session's liveness: every
         # call reads the store, so a revoked session is inactive in the next one.
@@ -84,14 +102,27 @@ class SessionManager:
         """The access-token check (and its one cache) Introspect, IntrospectBatch and the
         gateway checks share."""
 
-    async def create(self, request: NewSession) -> IssuedTokens:
-        """Starts a new session with an id the caller cannot choose (no fixation)."""
+    async def create(
+        self, request: NewSession, caller: str | None = None, dpop: HttpProof | None = None
+    ) -> IssuedTokens:
+        """Starts a new session with an id the caller cannot choose (no fixation), bound to
+        the identity of the ``caller`` that created it (None: not bound) and, with a valid
+        ``dpop`` proof, to the proof's key (RFC 9449): its access tokens carry ``cnf.jkt``
+        and every Refresh needs a proof by that key."""
         new = validate_new_session(request, self._limits)
         sid = new_session_id(new.user_id)
-        refresh = new_refresh_token(sid)
+        if dpop is not None:
+            new = dataclasses.replace(new, cnf_jkt=(await self._dpop_check().verify(dpop, sid.tag)).jkt)
+        refresh = self._refresh_tokens.issue(sid, 1)
         now = self._clock.now_ms()
         created = await self._store.create(
-            sid, new, refresh, now, self._policy, RevocationReason.SESSION_LIMIT_EVICTION
+            sid,
+            new,
+            refresh,
+            now,
+            self._policy,
+            RevocationReason.SESSION_LIMIT_EVICTION,
+            caller=caller or "",
         )
         if created.evicted:
             self._ended(SessionsEnded(RevocationReason.SESSION_LIMIT_EVICTION, created.evicted, new.user_id))
@@ -102,15 +133,24 @@ class SessionManager:
         sid = self._session_id("session_id", session_id)
         return await self._store.touch(sid, self._clock.now_ms())
 
-    async def refresh(self, refresh_token: str) -> IssuedTokens:
-        """Rotates a refresh token; a duplicate within the grace window gets the same successor."""
+    async def refresh(
+        self, refresh_token: str, callers: frozenset[str] | None = None, dpop: HttpProof | None = None
+    ) -> IssuedTokens:
+        """Rotates a refresh token into the next generation; a duplicate within the grace
+        window gets the same successor; a token of an earlier generation ends the session.
+
+        A session bound to a DPoP key rotates only with a valid ``dpop`` proof by that key
+        (compared atomically with the rotation); a proof sent for an unbound session is
+        checked like any other but binds nothing: a bearer session never changes hands to
+        whoever holds its refresh token and a key."""
         v = Violations()
         check_required(v, "refresh_token", refresh_token, self._limits.max_token)
         v.raise_if_any()
-        presented = parse_refresh_token(refresh_token)
-        if presented is None:
+        presented = self._refresh_tokens.verify(refresh_token)
+        if presented is None or presented.generation >= MAX_GENERATION:
             raise RefreshTokenInvalid()
-        successor = new_refresh_token(presented.session_id)
+        successor = self._refresh_tokens.issue(presented.session_id, presented.generation + 1)
+        dpop_jkt = (await self._dpop_check().verify(dpop, presented.session_id.tag)).jkt if dpop else ""
         now = self._clock.now_ms()
         try:
             rotation = await self._store.rotate_refresh(
@@ -120,6 +160,8 @@ class SessionManager:
                 now,
                 self._policy,
                 RevocationReason.REFRESH_TOKEN_REUSE,
+                callers=callers,
+                dpop_jkt=dpop_jkt,
             )
         except RefreshTokenReused as e:
             self._ended(
@@ -158,16 +200,20 @@ class SessionManager:
         return self._ended(SessionsEnded(reason, await self._store.revoke(sid, self._clock.now_ms(), reason)))
 
     async def revoke_refresh_token(
-        self, refresh_token: str, reason: RevocationReason | None = None
+        self,
+        refresh_token: str,
+        reason: RevocationReason | None = None,
+        callers: frozenset[str] | None = None,
     ) -> SessionsEnded:
-        """Ends the session of a current refresh token (RFC 7009); nothing for an invalid token."""
+        """Ends the session of any refresh token ever issued for it, current or rotated
+        (RFC 7009: the grant is revoked); nothing for an invalid token."""
         self._require_token("refresh_token", refresh_token)
         reason = self._caller_reason(reason, default_revocation_reason("refresh_token"))
-        presented = parse_refresh_token(refresh_token)
+        presented = self._refresh_tokens.verify(refresh_token)
         if presented is None:
             return SessionsEnded(reason, ())
         ended = await self._store.revoke(
-            presented.session_id, self._clock.now_ms(), reason, refresh=presented
+            presented.session_id, self._clock.now_ms(), reason, refresh=presented, callers=callers
         )
         return self._ended(SessionsEnded(reason, ended))
 
@@ -252,7 +298,7 @@ class SessionManager:
             sid = parse_session_id(identity.sid) if identity is not None else None
             if identity is not None and sid is not None:
                 access.append((i, identity, sid))
-            elif parse_refresh_token(token) is not None:
+            elif self._refresh_tokens.verify(token) is not None:
                 refresh.append((i, token))
         owners = await self._store.live_owners([sid for _, _, sid in access], now)
         for (i, identity, _), owner in zip(access, owners, strict=True):
@@ -278,7 +324,7 @@ class SessionManager:
         return await self.access.authoritative(token, now)
 
     async def _introspect_refresh(self, token: str, now: int) -> Introspection | None:
-        presented = parse_refresh_token(token)
+        presented = self._refresh_tokens.verify(token)
         if presented is None:
             return None
         session = await self._store.peek(presented.session_id, now, refresh=presented)
@@ -303,6 +349,11 @@ class SessionManager:
             refresh_token=str(refresh),
             refresh_token_expires_at_ms=session.idle_expires_at_ms,
         )
+
+    def _dpop_check(self) -> DpopCheck:
+        if self._dpop is None:
+            raise DpopProofInvalid("this service does not accept DPoP proofs")
+        return self._dpop
 
     def _session_id(self, field: str, raw: str) -> SessionId:
         v = Violations()

@@ -35,6 +35,8 @@ class NewSession:
     """The device the session was started from."""
     client_id: str = ""
     """The application the session is for; the access tokens' client_id claim."""
+    cnf_jkt: str = ""
+    """Thumbprint of the DPoP key to bind the session to ('' for bearer tokens)."""
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ class SessionPolicy:
     """Lifetime after which a session ends regardless of activity."""
     refresh_grace_ms: int
     """How long a rotated refresh token still yields its successor."""
-    reuse_memory: int
-    """How many rotated refresh tokens per session are remembered to detect reuse."""
     max_sessions: int
     """Sessions per user; 0 is unlimited."""
     reject_new: bool
@@ -73,9 +71,12 @@ class SessionStore(Protocol):
         now_ms: int,
         policy: SessionPolicy,
         eviction_reason: RevocationReason,
+        *,
+        caller: str = "",
     ) -> CreatedSession:
         """Stores a new session, enforcing the per-user limit; evictions are published
-        with ``eviction_reason``."""
+        with ``eviction_reason``. ``caller``: the identity of the service that created it
+        ('' when unknown), which binds the session to it (see ``callers`` below)."""
         ...
 
     async def touch(self, sid: SessionId, now_ms: int) -> Session:
@@ -90,9 +91,17 @@ class SessionStore(Protocol):
         now_ms: int,
         policy: SessionPolicy,
         reuse_reason: RevocationReason,
+        *,
+        callers: frozenset[str] | None = None,
+        dpop_jkt: str = "",
     ) -> Rotation:
-        """Replaces the presented refresh token with ``successor``; on reuse ends the
-        session, publishing ``reuse_reason``, and raises RefreshTokenReused."""
+        """Replaces the presented refresh token with ``successor``; on reuse (a token of
+        the session rotated before, outside the grace window) ends the session, publishing
+        ``reuse_reason``, and raises RefreshTokenReused. ``callers``: the identities whose
+        sessions the calling service may act on (None: any); a session created by another
+        raises SessionClientMismatch and nothing changes. ``dpop_jkt``: the key of the
+        request's DPoP proof ('' without one); a session bound to another key raises
+        DpopProofInvalid and nothing changes."""
         ...
 
     async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
@@ -107,10 +116,12 @@ class SessionStore(Protocol):
         *,
         refresh: RefreshToken | None = None,
         user_id: str = "",
+        callers: frozenset[str] | None = None,
     ) -> tuple[str, ...]:
-        """Ends one session (only if it matches ``refresh``/``user_id`` when given) and
-        publishes its end with ``reason``, at least once; the ids of the live sessions
-        it ended (none, or that one)."""
+        """Ends one session (only if it matches ``user_id`` when given, and when
+        ``refresh`` is given only if that token was ever issued for it: current or rotated)
+        and publishes its end with ``reason``, at least once; the ids of the live sessions
+        it ended (none, or that one). ``callers`` as for :meth:`rotate_refresh`."""
         ...
 
     async def revoke_user(
@@ -215,6 +226,19 @@ class AccessClaims:
     """``cnf.jkt``: thumbprint of the DPoP key the token is bound to ('' for a bearer token)."""
 
 
+class RefreshTokenCodec(Protocol):
+    """Mints refresh tokens and recognises the ones this service minted."""
+
+    def issue(self, sid: SessionId, generation: int) -> RefreshToken:
+        """A fresh token of ``generation`` (1 for a new session) for ``sid``."""
+        ...
+
+    def verify(self, raw: str) -> RefreshToken | None:
+        """The token if ``raw`` is one this service issued (by shape and MAC; a
+        generation-less one by shape alone), else None; reads no store."""
+        ...
+
+
 class AccessTokenCodec(Protocol):
     """Signs and verifies access tokens."""
 
@@ -228,4 +252,25 @@ class AccessTokenCodec(Protocol):
 
     def jwks_json(self) -> str:
         """The public verification keys as an RFC 7517 JWK Set."""
+        ...
+
+
+class ProofReplay(Protocol):
+    """The replay cache of DPoP proof ids, shared by every replica."""
+
+    async def first_use(self, tag: str, jkt: str, jti: str, window_ms: int) -> bool:
+        """Records the proof id (of the key ``jkt``) for ``window_ms`` in the slot of the
+        user ``tag``; False when it was recorded before (a replay)."""
+        ...
+
+
+class DpopNonces(Protocol):
+    """DPoP server nonces (RFC 9449 section 8)."""
+
+    def current(self, now_ms: int) -> str:
+        """The nonce to hand out now."""
+        ...
+
+    def valid(self, nonce: str, now_ms: int) -> bool:
+        """Whether a proof may carry this nonce now."""
         ...

@@ -28,6 +28,8 @@ reply was lost. Those are retried only for scripts whose repetition is harmless:
   repeat would look like token theft and end the session, so it is not retried;
 - create is never retried after a lost connection: a repeat would make a second
   session (counting against the user's limit) that no caller holds.
+- dpop_replay is never retried after a lost connection: a repeat would find the proof
+  id the first run recorded and refuse the proof as a replay; the client sends a new one.
 redis-py's own retries are switched off (see connect.py) so that this policy is the
 only one.
 

@@ -4,6 +4,7 @@
 - ``<prefix>:{<tag>}:u``          the user's index of sessions (sorted set)
 - ``<prefix>:{<tag>}:rl:<kind>``  the user's rate-limit bucket for Create (``c``) or Refresh (``r``)
 - ``<prefix>:{<tag>}:o``          the user's revocation outbox (events not yet in the stream)
+- ``<prefix>:{<tag>}:p:<digest>`` a DPoP proof id seen for one of the user's sessions (replay cache)
 - ``<prefix>:{revocations}``      the revocation stream (one for the service, its own slot)
 - ``<prefix>:{revocations}:ids``  ids of the outbox events already in the stream
 - ``<prefix>:{revocation-outboxes-<n>}``  notes of outboxes that may hold events
@@ -14,6 +15,8 @@ user's index and the user's other sessions) fall in one Redis Cluster slot.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from session_service.domain.ids import SessionId, user_tag
 
@@ -44,6 +47,13 @@ class KeySchema:
     def rate_bucket(self, tag: str, kind: str) -> str:
         """The key of a user's token bucket for one kind of call (``c`` Create, ``r`` Refresh)."""
         return f"{self.prefix}:{{{tag}}}:rl:{kind}"
+
+    def dpop_proof(self, tag: str, jkt: str, jti: str) -> str:
+        """The replay-cache key of a DPoP proof (its key's thumbprint and id), in the user's slot.
+
+        The id is the client's choice: a digest keeps the key short and its characters tame."""
+        digest = hashlib.sha256(f"{jkt} {jti}".encode()).hexdigest()[:32]
+        return f"{self.prefix}:{{{tag}}}:p:{digest}"
 
     def revocations(self) -> str:
         """The key of the revocation stream that WatchRevocations serves."""

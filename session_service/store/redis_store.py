@@ -16,9 +16,11 @@ from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, Session
 from session_service.domain.model import ClientInfo, DataPatch, NewSession, RevocationReason, Session
 from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
 from session_service.errors import (
+    DpopProofInvalid,
     RateLimited,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    SessionClientMismatch,
     SessionDataTooLarge,
     SessionLimitReached,
     SessionNotFound,
@@ -155,6 +157,8 @@ class RedisSessionStore:
         now_ms: int,
         policy: SessionPolicy,
         eviction_reason: RevocationReason,
+        *,
+        caller: str = "",
     ) -> CreatedSession:
         """Stores a new session, enforcing the per-user limit atomically."""
         data: list[str | bytes] = []
@@ -195,6 +199,9 @@ class RedisSessionStore:
                     policy.create_burst,
                     sid.tag,
                     *recording.args,
+                    new.cnf_jkt,
+                    refresh.generation,
+                    caller,
                     *data,
                 ],
                 note_if_full,
@@ -228,6 +235,7 @@ class RedisSessionStore:
             scopes=tuple(new.scopes),
             client=new.client,
             client_id=new.client_id,
+            cnf_jkt=new.cnf_jkt,
         )
         return CreatedSession(stored, evicted)
 
@@ -246,6 +254,9 @@ class RedisSessionStore:
         now_ms: int,
         policy: SessionPolicy,
         reuse_reason: RevocationReason,
+        *,
+        dpop_jkt: str = "",
+        callers: frozenset[str] | None = None,
     ) -> Rotation:
         """Rotates the refresh token; a rotated token presented again ends the session."""
         sid = presented.session_id
@@ -259,10 +270,12 @@ class RedisSessionStore:
                 successor.secret_hash,
                 sealed_successor,
                 policy.refresh_grace_ms,
-                policy.reuse_memory,
+                presented.generation,
                 RETIRED_HASH_CHARS,
                 repr(policy.refresh_rate),
                 policy.refresh_burst,
+                dpop_jkt,
+                *_caller_args(callers),
             ],
             retry_after_loss=policy.refresh_grace_ms > 0,
         )
@@ -273,14 +286,37 @@ class RedisSessionStore:
             raise RateLimited("Refresh for this user", int(reply[1]) / 1000)
         if code == ScriptCode.GRACE:
             return Rotation(_decode(sid, reply[1]), reply[2])
+        if code == ScriptCode.CLIENT_MISMATCH:
+            raise SessionClientMismatch()
+        if code == ScriptCode.DPOP_KEY_MISMATCH:
+            raise DpopProofInvalid(
+                "the session is bound to a DPoP key: a proof by that key is required"
+                if not dpop_jkt
+                else "the proof is signed by another key than the session is bound to"
+            )
         if code == ScriptCode.TOKEN_REUSED:
             # Ended in a second step, through the revoke script and its noted outbox event, so
             # the hot path (every Refresh) needs no note. A crash between the two steps ends
-            # nothing: the session and its retired hashes stay, and the next presentation of
-            # a rotated token is detected again.
+            # nothing: the session stays, and the next presentation of a rotated token is
+            # detected again.
             await self.revoke(sid, now_ms, reuse_reason)
             raise RefreshTokenReused(reply[1].decode())
         raise RefreshTokenInvalid()
+
+    async def first_use(self, tag: str, jkt: str, jti: str, window_ms: int) -> bool:
+        """Records a DPoP proof id in the user's slot for ``window_ms``; False for a replay.
+
+        Never repeated after a lost reply (execution.py says why). Not durable (no WAIT):
+        a record lost in a failover reopens one proof's window, which is not worth a
+        replica round trip on every DPoP request."""
+        reply = await self._runner.run(
+            self._scripts.dpop_replay,
+            [self._keys.dpop_proof(tag, jkt, jti)],
+            [window_ms],
+            retry_after_loss=False,
+            durable=False,
+        )
+        return bool(reply[0] == ScriptCode.OK)
 
     async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
         """Applies the patch if the session is live, at the expected version and within limits."""
@@ -318,9 +354,10 @@ class RedisSessionStore:
         *,
         refresh: RefreshToken | None = None,
         user_id: str = "",
+        callers: frozenset[str] | None = None,
     ) -> tuple[str, ...]:
-        """Ends one live session (matching the refresh token or user when given)."""
-        required_hash = refresh.secret_hash if refresh else ""
+        """Ends one live session (one the refresh token was ever issued for, or the user's,
+        when given)."""
         reply = await self._relay.record(
             sid.tag,
             now_ms,
@@ -328,13 +365,25 @@ class RedisSessionStore:
             lambda recording: self._run(
                 self._scripts.revoke,
                 [*self._keys.for_session(sid), self._keys.outbox(sid.tag), *recording.keys],
-                [now_ms, sid.nonce, required_hash, user_id, sid.tag, *recording.args],
+                [
+                    now_ms,
+                    sid.nonce,
+                    refresh.secret_hash if refresh else "",
+                    user_id,
+                    sid.tag,
+                    *recording.args,
+                    refresh.generation if refresh else 0,
+                    RETIRED_HASH_CHARS,
+                    *_caller_args(callers),
+                ],
             ),
             # Only a session this call ended has an event; a repeat after a lost reply finds
             # the event already in the outbox (or the stream), recorded by the first run.
             lambda reply: reply[0] == ScriptCode.OK,
             outbox=lambda reply: _pairs(reply[1]),
         )
+        if reply[0] == ScriptCode.CLIENT_MISMATCH:
+            raise SessionClientMismatch()
         return (str(sid),) if reply[0] == ScriptCode.OK else ()
 
     async def revoke_user(
@@ -454,6 +503,13 @@ def _live_user(fields: Sequence[bytes | None], now_ms: int) -> str | None:
     return user.decode() if now_ms < int(idle_exp) and now_ms < int(abs_exp) else None
 
 
+def _caller_args(callers: frozenset[str] | None) -> list[str | int]:
+    """The ARGV tail caller_may_act reads: a count ('' for any caller), then the identities."""
+    if callers is None:
+        return [""]
+    return [len(callers), *sorted(callers)]
+
+
 def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     """A hash from a script's HGETALL reply (field, value, field, value, ...)."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
@@ -494,4 +550,5 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
             dev.decode() if dev is not None else client.get("device", ""),
         ),
         client_id=client_id.decode() if client_id is not None else "",
+        cnf_jkt=jkt.decode() if (jkt := fields.get(b"jkt")) is not None else "",
     )

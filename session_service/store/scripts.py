@@ -25,6 +25,7 @@ NAMES = (
     "outbox_register",
     "outbox_ack",
     "outbox_settle",
+    "dpop_replay",
 )
 
 
@@ -41,6 +42,9 @@ class ScriptCode(enum.IntEnum):
     GRACE = 7
     INDEX_CHANGED = 8
     RATE_LIMITED = 9
+    DPOP_KEY_MISMATCH = 10
+    PROOF_REPLAYED = 11
+    CLIENT_MISMATCH = 12
 
 
 def _read(name: str) -> str:
@@ -110,3 +114,4 @@ class Scripts:
         self.outbox_register = self.by_name["outbox_register"]
         self.outbox_ack = self.by_name["outbox_ack"]
         self.outbox_settle = self.by_name["outbox_settle"]
+        self.dpop_replay = self.by_name["dpop_replay"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from session_wire.dpop import HttpProof
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.domain.model import (
@@ -61,6 +62,13 @@ def new_session_from_proto(r: pb.CreateRequest) -> NewSession:
         client=ClientInfo(ip=r.client.ip, user_agent=r.client.user_agent, device=r.client.device),
         client_id=r.client_id,
     )
+
+
+def dpop_from_proto(r: pb.CreateRequest | pb.RefreshRequest) -> HttpProof | None:
+    """The DPoP proof a Create or Refresh carries, with its request; None without one."""
+    if not r.HasField("dpop"):
+        return None
+    return HttpProof(proof=r.dpop.proof, method=r.dpop.http_method, uri=r.dpop.http_uri)
 
 
 def _issued_fields(t: IssuedTokens) -> dict[str, Any]:

@@ -8,8 +8,9 @@ the request headers Envoy sends (the ``headers`` map, or ``header_map`` with Env
   any the client sent) and removes the identity headers that have no value, so no
   client-supplied copy reaches the upstream;
 - refused: status UNAUTHENTICATED and a ``denied_response`` 401 with
-  ``WWW-Authenticate: Bearer`` (RFC 6750); UNAVAILABLE and 503 when the store could not
-  be read.
+  ``WWW-Authenticate: Bearer`` (RFC 6750) or, for ``Authorization: DPoP``, ``DPoP``
+  (RFC 9449; the proof is checked against the method, scheme, host and path of the
+  request's attributes); UNAVAILABLE and 503 when the store could not be read.
 
 The call itself goes through the same interceptor as every RPC: the caller (Envoy, the
 Istio sidecar, Envoy Gateway) must be allowed ``Check`` by the authorization policy.
@@ -55,7 +56,8 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self, request: external_auth_pb2.CheckRequest, context: Context
     ) -> external_auth_pb2.CheckResponse:
         """Allows a request with a valid access token, with the identity headers set upstream."""
-        answer = await self._door.answer(_header_lookup(request.attributes.request.http), DOOR)
+        http = request.attributes.request.http
+        answer = await self._door.answer(_header_lookup(http), DOOR, _client_request(http))
         return check_response(answer)
 
 
@@ -86,6 +88,13 @@ def _option(name: str, value: str) -> base_pb2.HeaderValueOption:
     return base_pb2.HeaderValueOption(
         header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
     )
+
+
+def _client_request(http: attribute_context_pb2.AttributeContext.HttpRequest) -> tuple[str, str] | None:
+    """The method and absolute URI of the request Envoy asks about (what a DPoP proof is for)."""
+    if not (http.method and http.host and http.path):
+        return None
+    return http.method, f"{http.scheme or 'http'}://{http.host}{http.path}"
 
 
 def _header_lookup(http: attribute_context_pb2.AttributeContext.HttpRequest) -> Callable[[str], str | None]:

@@ -4,14 +4,17 @@ Caddy ``forward_auth``.
 A thin door over :class:`~session_service.transport.gateway_http.GatewayDoor`, served by
 aiohttp on ``SESSION_FORWARD_AUTH_PORT``. Any method on ``/auth`` answers 200 with the
 identity headers (the gateway copies them onto the request it forwards), 401 with
-``WWW-Authenticate: Bearer``, or 503 when the store could not be read. The gateway sends
-the original request's headers along, so the token comes from its ``Authorization:
-Bearer`` header or its cookie. The server keeps no access log: its requests carry tokens.
+``WWW-Authenticate: Bearer`` (or ``DPoP``), or 503 when the store could not be read. The
+gateway sends the original request's headers along, so the token comes from its
+``Authorization: Bearer`` header or its cookie, or from ``Authorization: DPoP`` with its
+``DPoP`` proof, whose method and URI the gateway forwards in ``X-Forwarded-*`` or
+``X-Original-*`` headers. The server keeps no access log: its requests carry tokens.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -23,6 +26,16 @@ PATH = "/auth"
 """Where the gateways send their sub-requests."""
 DOOR = "forward_auth"
 """This transport's name in the gateway_checks_total metric."""
+
+
+def _header_lookup(request: web.Request) -> Callable[[str], str | None]:
+    # Repeated headers count as one list, as in Envoy's header map: two DPoP proofs are
+    # one invalid proof, not a choice of the first.
+    def header(name: str) -> str | None:
+        values = request.headers.getall(name, ())
+        return ",".join(values) if values else None
+
+    return header
 
 
 class ForwardAuthServer:
@@ -52,7 +65,7 @@ class ForwardAuthServer:
 
     async def _auth(self, request: web.Request) -> web.Response:
         try:
-            answer = await self._door.answer(lambda name: request.headers.get(name), DOOR)
+            answer = await self._door.answer(_header_lookup(request), DOOR)
         except Exception:
             # A bug, not a decision: refuse without a trace for the client; the log has it
             # (without the request, whose headers hold the token).

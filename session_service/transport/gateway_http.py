@@ -1,12 +1,18 @@
 """What the gateway doors (Envoy ``Check``, HTTP forward-auth) share: HTTP semantics.
 
 Both get an HTTP request's headers, take the bearer token from ``Authorization: Bearer``
-(RFC 6750 section 2.1) or from the configured cookie, ask the one domain check
-(:class:`~session_service.domain.gateway.GatewayCheck`) and turn its answer into an
-:class:`HttpAnswer`: 200 with the identity headers for the upstream, 401 with a
-``WWW-Authenticate: Bearer`` challenge (RFC 6750 section 3), or 503 when the answer
-needed the store and the store failed. Each transport only maps that answer to its own
-wire format. Nothing here logs, and no answer repeats the token.
+(RFC 6750 section 2.1) or from the configured cookie, or a DPoP-bound token from
+``Authorization: DPoP`` with its ``DPoP`` proof header (RFC 9449 section 7.1), ask the
+one domain check (:class:`~session_service.domain.gateway.GatewayCheck`) and turn its
+answer into an :class:`HttpAnswer`: 200 with the identity headers for the upstream, 401
+with a ``WWW-Authenticate`` challenge of the scheme the request used (``Bearer``, RFC
+6750 section 3; ``DPoP`` with ``algs`` and, when server nonces are on, a ``DPoP-Nonce``
+header), or 503 when the answer needed the store and the store failed. Each transport
+only maps that answer to its own wire format. No answer repeats the token.
+
+A proof is made for the client's request, not for the gateway's question: its method
+and absolute URI come from the gateway, as :func:`forwarded_request` reads them (or,
+for Envoy, from the CheckRequest's attributes).
 """
 
 from __future__ import annotations
@@ -16,8 +22,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from session_wire.dpop import (
+    INVALID_DPOP_PROOF,
+    INVALID_TOKEN,
+    NONCE_HEADER,
+    USE_DPOP_NONCE,
+    HttpProof,
+    challenge,
+    dpop_token,
+)
+
 from session_service.domain.gateway import GatewayCheck
-from session_service.errors import SessionError
+from session_service.errors import DpopProofInvalid, SessionError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +88,32 @@ class HttpAnswer:
         return self.status == 200
 
 
+def forwarded_request(header: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """The method and absolute URI of the client's request, as the gateway forwards them;
+    None when it does not.
+
+    ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (Traefik, Caddy), else
+    ``X-Original-Method`` and ``X-Original-URL`` or ``X-Original-URI`` (nginx,
+    ingress-nginx); a path is made absolute with ``X-Forwarded-Proto`` (default http) and
+    ``X-Forwarded-Host`` (else ``Host``). Of a list (a chain of proxies) the first counts.
+    The gateway must set these itself: a client's own copies must not get through."""
+    method = header("x-forwarded-method") or header("x-original-method")
+    target = header("x-forwarded-uri") or header("x-original-url") or header("x-original-uri")
+    if not method or not target:
+        return None
+    if target.startswith("/"):
+        proto = _first(header("x-forwarded-proto")) or "http"
+        host = _first(header("x-forwarded-host")) or _first(header("host"))
+        if not host:
+            return None
+        target = f"{proto}://{host}{target}"
+    return method.strip().upper(), target.strip()
+
+
+def _first(value: str | None) -> str:
+    return value.split(",", 1)[0].strip() if value else ""
+
+
 def bearer_token(header: Callable[[str], str | None], cookie_name: str) -> str | None:
     """The token of a request: ``Authorization: Bearer``, else the cookie; None when neither.
 
@@ -116,26 +158,43 @@ class GatewayDoor:
         """The names of the identity headers."""
         return self._headers
 
-    async def answer(self, header: Callable[[str], str | None], door: str) -> HttpAnswer:
+    async def answer(
+        self, header: Callable[[str], str | None], door: str, request: tuple[str, str] | None = None
+    ) -> HttpAnswer:
         """Decides for the request whose headers ``header`` looks up (lower-case names);
-        ``door`` names the transport that asks (``envoy``, ``forward_auth``)."""
-        answer = await self._decide(header)
+        ``door`` names the transport that asks (``envoy``, ``forward_auth``); ``request``:
+        the client request's method and absolute URI when the transport knows them (else
+        the forwarded headers tell, see :func:`forwarded_request`)."""
+        answer = await self._decide(header, request)
         self._decided(door, answer.status)
         return answer
 
-    async def _decide(self, header: Callable[[str], str | None]) -> HttpAnswer:
-        token = bearer_token(header, self._cookie)
+    async def _decide(
+        self, header: Callable[[str], str | None], request: tuple[str, str] | None
+    ) -> HttpAnswer:
+        proof: HttpProof | None = None
+        token = dpop_token(header("authorization"))
+        if token is not None:
+            request = request or forwarded_request(header)
+            if request is None:
+                log.warning("a DPoP request without its method and URI: the gateway must forward them")
+                return self._refused_dpop(INVALID_DPOP_PROOF)
+            proof = HttpProof(header("dpop") or "", *request)
+        else:
+            token = bearer_token(header, self._cookie)
         if token is None:
             return _refused(CHALLENGE_NO_TOKEN)
         try:
-            identity = await self._check.check(token)
+            identity = await self._check.check(token, proof)
+        except DpopProofInvalid as e:
+            return self._refused_dpop(USE_DPOP_NONCE if e.nonce else INVALID_DPOP_PROOF, e.nonce)
         except SessionError as e:
             # Only the store failing gets here (StoreUnavailable): the gateway should retry
             # or fail closed, never let the request through.
             log.warning("gateway check could not be made: %s", e.reason)
             return HttpAnswer(503, client_headers=(("retry-after", "1"),), body="session check unavailable\n")
         if not identity.active:
-            return _refused(CHALLENGE_INVALID_TOKEN)
+            return _refused(CHALLENGE_INVALID_TOKEN) if proof is None else self._refused_dpop(INVALID_TOKEN)
         values = (identity.sub, identity.sid, identity.scope, identity.client_id)
         present: list[tuple[str, str]] = []
         absent: list[str] = []
@@ -146,6 +205,13 @@ class GatewayDoor:
                 absent.append(name)
         return HttpAnswer(200, upstream_headers=tuple(present), upstream_headers_to_remove=tuple(absent))
 
+    def _refused_dpop(self, error: str, nonce: str = "") -> HttpAnswer:
+        # RFC 9449 section 7.1: the DPoP scheme's challenge names the algorithms accepted.
+        return _refused(challenge(error, self._check.dpop_algorithms), nonce)
 
-def _refused(challenge: str) -> HttpAnswer:
-    return HttpAnswer(401, client_headers=(("www-authenticate", challenge),), body="unauthorized\n")
+
+def _refused(www_authenticate: str, nonce: str = "") -> HttpAnswer:
+    headers: tuple[tuple[str, str], ...] = (("www-authenticate", www_authenticate),)
+    if nonce:
+        headers += ((NONCE_HEADER.lower(), nonce),)
+    return HttpAnswer(401, client_headers=headers, body="unauthorized\n")

@@ -3,7 +3,7 @@ in the call pipeline (:mod:`session_service.transport.pipeline`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -23,13 +23,32 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     """Serves session.v1.SessionService from a :class:`SessionManager`."""
 
-    def __init__(self, manager: SessionManager, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        audit: AuditLog | None = None,
+        session_callers: Callable[[str], frozenset[str]] | None = None,
+    ) -> None:
+        """``session_callers``: by a caller's identity, the identities whose sessions it may
+        refresh and revoke by refresh token (its own and those sharing with it); None when
+        sessions are not bound to the callers that created them."""
         self._manager = manager
         self._audit = audit or AuditLog()
+        self._session_callers = session_callers
+
+    def _callers(self) -> frozenset[str] | None:
+        identity = current_caller.get()
+        if identity is None or self._session_callers is None:
+            return None  # no caller identity (no caller authentication): nothing to bind to
+        return self._session_callers(identity)
 
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
         """Starts a session."""
-        issued = await self._manager.create(convert.new_session_from_proto(request))
+        issued = await self._manager.create(
+            convert.new_session_from_proto(request),
+            dpop=convert.dpop_from_proto(request),
+            caller=current_caller.get(),
+        )
         session = issued.session
         self._audit.session_created(
             current_caller.get(), session.user_id, session.session_id, session.client_id
@@ -43,7 +62,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Rotates a refresh token."""
-        issued = await self._manager.refresh(request.refresh_token)
+        issued = await self._manager.refresh(
+            request.refresh_token, dpop=convert.dpop_from_proto(request), callers=self._callers()
+        )
         return convert.refresh_response(issued)
 
     async def Revoke(self, request: pb.RevokeRequest, context: Context) -> pb.RevokeResponse:
@@ -58,7 +79,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             ended = await self._manager.revoke_session(request.session_id, given)
             named = request.session_id
         elif target == "refresh_token":
-            ended = await self._manager.revoke_refresh_token(request.refresh_token, given)
+            ended = await self._manager.revoke_refresh_token(request.refresh_token, given, self._callers())
             named = request.refresh_token  # the audit line keeps only its session id
         elif target == "access_token":
             ended = await self._manager.revoke_access_token(request.access_token, given)

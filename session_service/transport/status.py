@@ -2,7 +2,8 @@
 
 A :class:`SessionError` becomes its declared code with a ``google.rpc.Status``
 carrying an ErrorInfo (a BadRequest for invalid input, a RetryInfo when the caller
-should wait). A request that does not even parse is INVALID_ARGUMENT, not the INTERNAL
+should wait; for a refused DPoP proof, metadata ``error`` and ``dpop_nonce``). A
+request that does not even parse is INVALID_ARGUMENT, not the INTERNAL
 grpc would report. Anything else is a bug, reported as :data:`INTERNAL_STATUS`.
 """
 
@@ -16,9 +17,10 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from session_wire.dpop import INVALID_DPOP_PROOF, USE_DPOP_NONCE
 from session_wire.reasons import ERROR_DOMAIN
 
-from session_service.errors import FieldViolation, InvalidArgument, SessionError
+from session_service.errors import DpopProofInvalid, FieldViolation, InvalidArgument, SessionError
 
 
 class _Malformed:
@@ -40,6 +42,11 @@ INTERNAL_STATUS: grpc.Status = rpc_status.to_status(
 def status_for(error: SessionError) -> grpc.Status:
     """The rich status of an error: code, message, ErrorInfo and, for bad input, BadRequest."""
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    if isinstance(error, DpopProofInvalid):
+        # RFC 9449's error code, and the nonce the next proof must carry (section 8).
+        info.metadata["error"] = USE_DPOP_NONCE if error.nonce else INVALID_DPOP_PROOF
+        if error.nonce:
+            info.metadata["dpop_nonce"] = error.nonce
     details = [_pack(info)]
     if isinstance(error, InvalidArgument):
         bad = error_details_pb2.BadRequest(

@@ -114,6 +114,7 @@ async def test_node_example_calls_over_mtls_with_certificate_flags(
         tls_cert_file=pki_files["tls.crt"],
         tls_key_file=pki_files["tls.key"],
         tls_client_ca_file=pki_files["ca.crt"],
+        dev=True,  # client certificates without a policy start only in development mode
     )
     flags = ["--ca", pki_files["ca.crt"], "--cert", pki_files["client.crt"], "--key", pki_files["client.key"]]
     out = await _run(_node(), str(built_example), f"localhost:{r.service.port}", *flags, timeout=30)

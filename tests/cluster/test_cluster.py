@@ -27,7 +27,7 @@ from session_service.domain.ids import new_session_id
 from session_service.store.keys import KeySchema
 from session_service.store.scripts import NAMES, Scripts
 from session_service.tokens.keyring import Keyring
-from tests.conftest import stop_within
+from tests.conftest import refresh_token_keys_file, stop_within
 from tests.redis_cluster import LocalRedisCluster
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ async def cluster_service(own_cluster: LocalRedisCluster, keyring: Keyring) -> A
             # the cluster's behaviour, not the per-user rate limits (tested on their own).
             create_rate_per_user=0,
             refresh_rate_per_user=0,
+            refresh_token_keys_file=refresh_token_keys_file(),
+            allow_unauthenticated_callers=True,  # plaintext test servers, a real Redis
         ),
         keyring=keyring,
     )

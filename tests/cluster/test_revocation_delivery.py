@@ -32,7 +32,7 @@ from session_service.domain.ids import user_tag
 from session_service.store.embedded import RedisServerProcess
 from session_service.store.keys import PENDING_INDEXES, KeySchema
 from session_service.tokens.keyring import Keyring
-from tests.conftest import free_port, stop_within
+from tests.conftest import free_port, refresh_token_keys_file, stop_within
 from tests.integration.test_server import _wait_serving
 from tests.redis_cluster import LocalRedisCluster, Node, frozen, set_config, shard_of
 
@@ -48,6 +48,8 @@ def _settings(url: str, prefix: str, **overrides: Any) -> Settings:
         "redis_retry_timeout": 2.0,
         "health_interval": 0.2,
         "metrics_port": 0,
+        "refresh_token_keys_file": refresh_token_keys_file(),
+        "allow_unauthenticated_callers": True,  # plaintext test servers, a real Redis
     }
     values.update(overrides)
     return Settings(**values)

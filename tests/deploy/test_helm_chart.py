@@ -28,11 +28,16 @@ CHART = REPO / "deploy" / "helm" / "session-service"
 VALUES_FULL = Path(__file__).with_name("values-full.yaml")
 RELEASE = "rel"
 FULLNAME = "rel-session-service"
-# The least a production install must set: where Redis is, and the signing keys.
-REQUIRED: dict[str, Any] = {
+# The least a production install must set: where Redis is, the signing keys, the
+# refresh-token keys, and (without a policy) the explicit opt-in to unidentified callers.
+STORE_AND_KEYS: dict[str, Any] = {
     "redis": {"url": "redis://redis:6379/0"},
     "keys": {"existingSecret": "session-keys"},
+    "refreshTokenKeys": {"existingSecret": "session-refresh-token-keys"},
 }
+OPEN_TO_ALL: dict[str, Any] = {"authz": {"allowUnauthenticatedCallers": True}}
+REQUIRED: dict[str, Any] = {**STORE_AND_KEYS, **OPEN_TO_ALL}
+REFRESH_KEY = base64.b64encode(bytes(range(32))).decode()
 # The chart's minimum (native gRPC probes are GA from 1.27) and the newest bundled schemas.
 KUBE_VERSIONS = ["1.27.0", None]
 HEALTH_SERVICE = "session.v1.SessionService"
@@ -78,12 +83,13 @@ GATEWAY_PEER: dict[str, Any] = {
 SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "tls-existing-secret": [REQUIRED, TLS_SECRET],
     "cert-manager": [REQUIRED, CERT_MANAGER],
-    "mtls": [REQUIRED, MTLS],
+    "mtls": [REQUIRED, MTLS, {"authz": {"existingConfigMap": "session-authz"}}],
     "mtls-policy": [REQUIRED, MTLS, {"authz": {"policy": POLICY}}],
     "client-ca-secret": [
         REQUIRED,
         MTLS,
         {"tls": {"clientAuth": {"caSecret": "client-ca", "caSecretKey": "ca.pem"}}},
+        {"authz": {"policy": POLICY}},
     ],
     "caller-tokens-policy-configmap": [
         REQUIRED,
@@ -94,6 +100,7 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         REQUIRED,
         CALLER_TOKENS,
         {"callerTokens": {"jwksConfigMap": "", "jwksSecret": "jwks"}},
+        {"authz": {"policy": POLICY}},
     ],
     "network-policy-peers": [
         REQUIRED,
@@ -427,6 +434,45 @@ def test_redis_url_and_keys_are_required_outside_demo_mode(chart: Chart) -> None
     assert "redis.url (or redis.existingSecret) is required" in chart.render_error()
     error = chart.render_error({"redis": {"url": "redis://redis:6379/0"}})
     assert "keys.files (or keys.existingSecret) is required" in error
+    error = chart.render_error(REQUIRED, {"refreshTokenKeys": {"existingSecret": ""}})
+    assert "refreshTokenKeys.keys (or refreshTokenKeys.existingSecret) is required" in error
+
+
+NO_POLICY_WITH_IDENTITIES = "set authz.policy (or authz.existingConfigMap) to say what each may call"
+NO_POLICY_NOR_IDENTITIES = "or set authz.allowUnauthenticatedCallers=true to accept that"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([STORE_AND_KEYS], NO_POLICY_NOR_IDENTITIES),
+        ([STORE_AND_KEYS, TLS_SECRET], NO_POLICY_NOR_IDENTITIES),
+        ([{"redis": {"embedded": True}, "replicaCount": 1}, TLS_SECRET], NO_POLICY_NOR_IDENTITIES),
+        ([STORE_AND_KEYS, MTLS], NO_POLICY_WITH_IDENTITIES),
+        ([STORE_AND_KEYS, TLS_SECRET, CALLER_TOKENS], NO_POLICY_WITH_IDENTITIES),
+        # The opt-in is for callers nobody identifies: identified ones need a policy.
+        ([REQUIRED, MTLS], NO_POLICY_WITH_IDENTITIES),
+    ],
+    ids=["plaintext", "tls", "demo-tls", "mtls", "caller-tokens", "mtls-opt-in"],
+)
+def test_an_install_open_to_every_caller_does_not_render(
+    chart: Chart, values: list[dict[str, Any]], message: str
+) -> None:
+    error = chart.render_error(*values)
+    assert message in error, error
+    assert "the server refuses to start" in error
+
+
+def test_a_policy_or_the_opt_in_renders_and_the_opt_in_reaches_the_server(chart: Chart) -> None:
+    opted_in = configmap_data(chart.render(STORE_AND_KEYS, OPEN_TO_ALL))
+    assert opted_in["SESSION_ALLOW_UNAUTHENTICATED_CALLERS"] == "true"
+    with_policy = configmap_data(chart.render(STORE_AND_KEYS, MTLS, {"authz": {"policy": POLICY}}))
+    assert "SESSION_ALLOW_UNAUTHENTICATED_CALLERS" not in with_policy
+    assert with_policy["SESSION_AUTHZ_POLICY_FILE"]
+    # The server accepts these settings (with the URL the chart passes from its Secret).
+    for data in (opted_in, with_policy):
+        env = {k: v for k, v in data.items() if k.startswith(ENV_PREFIX)}
+        Settings.from_sources({**env, "SESSION_REDIS_URL": "redis://redis:6379/0"})
 
 
 def test_embedded_redis_demo_needs_no_redis_url_nor_keys(chart: Chart) -> None:
@@ -434,6 +480,7 @@ def test_embedded_redis_demo_needs_no_redis_url_nor_keys(chart: Chart) -> None:
     names = [e["name"] for e in server_container(manifests).get("env", [])]
     assert "SESSION_REDIS_URL" not in names
     assert "SESSION_KEYS_DIR" not in configmap_data(manifests)
+    assert "SESSION_REFRESH_TOKEN_KEYS_FILE" not in configmap_data(manifests)
     assert not [m for m in manifests if m["kind"] == "Secret"]
 
 
@@ -491,11 +538,16 @@ def test_configmap_and_pod_spec_hold_no_secret_values(chart: Chart) -> None:
     url = "redis://app:url-password-123@redis:6379/0"
     password = "redis-password-456"
     manifests = chart.render(
-        {"redis": {"url": url, "password": password}, "keys": {"files": {"k1": private, "k0": public}}}
+        {
+            "redis": {"url": url, "password": password},
+            "keys": {"files": {"k1": private, "k0": public}},
+            "refreshTokenKeys": {"keys": [REFRESH_KEY]},
+            **OPEN_TO_ALL,
+        }
     )
     key_body = private.splitlines()[1]
     visible = [*walk_strings(one(manifests, "ConfigMap")), *walk_strings(one(manifests, "Deployment"))]
-    for secret in (url, "url-password-123", password, key_body):
+    for secret in (url, "url-password-123", password, key_body, REFRESH_KEY):
         assert not [s for s in visible if secret in s], f"{secret!r} leaked outside a Secret"
     secrets = {m["metadata"]["name"]: m["data"] for m in manifests if m["kind"] == "Secret"}
     assert base64.b64decode(secrets[f"{FULLNAME}-redis"]["redis-url"]).decode() == url
@@ -522,6 +574,8 @@ def test_existing_secrets_replace_the_chart_secrets(full_manifests: list[Manifes
     assert url_env["valueFrom"]["secretKeyRef"] == {"name": "redis-credentials", "key": "url"}
     volumes = {v["name"]: v for v in server_pod_spec(full_manifests)["volumes"]}
     assert volumes["keys"]["secret"]["secretName"] == "session-signing-keys"
+    assert volumes["refresh-token-keys"]["secret"]["secretName"] == "session-refresh-token-keys"
+    assert volumes["refresh-token-keys"]["secret"]["items"] == [{"key": "keys.txt", "path": "keys"}]
     assert volumes["redis-password"]["secret"]["items"] == [{"key": "password", "path": "password"}]
     assert volumes["redis-ca"]["secret"]["secretName"] == "redis-ca"
     data = configmap_data(full_manifests)
@@ -536,6 +590,8 @@ def test_signing_keys_are_mounted_as_kid_pem_files(chart: Chart) -> None:
         {
             "redis": {"url": "redis://redis:6379/0"},
             "keys": {"signingKeyId": "k2", "files": {"k2": new_private, "k1": old_public}},
+            "refreshTokenKeys": {"keys": [REFRESH_KEY]},
+            **OPEN_TO_ALL,
         }
     )
     data = configmap_data(manifests)
@@ -548,6 +604,37 @@ def test_signing_keys_are_mounted_as_kid_pem_files(chart: Chart) -> None:
     assert sorted(secret["data"]) == ["k1.pem", "k2.pem"]
 
 
+def test_refresh_token_keys_are_one_mounted_file_every_replica_shares(chart: Chart) -> None:
+    new = base64.urlsafe_b64encode(bytes(range(1, 33))).rstrip(b"=").decode()
+    manifests = chart.render(
+        REQUIRED, {"refreshTokenKeys": {"existingSecret": "", "keys": [new, REFRESH_KEY]}}
+    )
+    keys_file = configmap_data(manifests)["SESSION_REFRESH_TOKEN_KEYS_FILE"]
+    (mount,) = [
+        m for m in server_container(manifests)["volumeMounts"] if keys_file.startswith(m["mountPath"] + "/")
+    ]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in server_pod_spec(manifests)["volumes"] if v["name"] == mount["name"]]
+    secret = one(manifests, "Secret", volume["secret"]["secretName"])
+    (item,) = volume["secret"]["items"]
+    assert item["path"] == Path(keys_file).name
+    # The file the server reads: the first key MACs, both verify (tokens/refresh.py).
+    assert base64.b64decode(secret["data"][item["key"]]).decode() == f"{new}\n{REFRESH_KEY}\n"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"refreshTokenKeys": {"keys": [REFRESH_KEY]}}, "refreshTokenKeys.existingSecret replaces"),
+        ({"refreshTokenKeys": {"existingSecret": "", "keys": ["c2hvcnQ="]}}, "/refreshTokenKeys/keys/0"),
+    ],
+)
+def test_refresh_token_keys_are_one_source_of_long_enough_keys(
+    chart: Chart, values: dict[str, Any], message: str
+) -> None:
+    assert message in chart.render_error(REQUIRED, values)
+
+
 def test_a_null_key_file_retires_that_kid(chart: Chart) -> None:
     # Step 3 of the rotation in the chart's README: --set keys.files.<kid>=null over earlier values.
     new_private, _ = pem_pair()
@@ -555,6 +642,8 @@ def test_a_null_key_file_retires_that_kid(chart: Chart) -> None:
     earlier = {
         "redis": {"url": "redis://redis:6379/0"},
         "keys": {"signingKeyId": "k2", "files": {"k2": new_private, "k1": old_public}},
+        "refreshTokenKeys": {"keys": [REFRESH_KEY]},
+        **OPEN_TO_ALL,
     }
     manifests = chart.render(earlier, {"keys": {"files": {"k1": None}}})
     assert sorted(one(manifests, "Secret", f"{FULLNAME}-keys")["data"]) == ["k2.pem"]
@@ -605,11 +694,19 @@ def test_changing_a_setting_rolls_the_pods_through_the_config_checksum(chart: Ch
 
 def test_changing_keys_or_redis_url_rolls_the_pods_through_the_secret_checksum(chart: Chart) -> None:
     private, public = pem_pair()
-    base: dict[str, Any] = {"redis": {"url": "redis://redis:6379/0"}, "keys": {"files": {"k1": private}}}
+    base: dict[str, Any] = {
+        "redis": {"url": "redis://redis:6379/0"},
+        "keys": {"files": {"k1": private}},
+        "refreshTokenKeys": {"keys": [REFRESH_KEY]},
+        **OPEN_TO_ALL,
+    }
     before = pod_annotations(chart.render(base))
     with_verify_key = pod_annotations(chart.render(base, {"keys": {"files": {"k2": public}}}))
     other_redis = pod_annotations(chart.render(base, {"redis": {"url": "redis://other:6379/0"}}))
-    for after in (with_verify_key, other_redis):
+    new_refresh_key = pod_annotations(
+        chart.render(base, {"refreshTokenKeys": {"keys": [REFRESH_KEY.lower()]}})
+    )
+    for after in (with_verify_key, other_redis, new_refresh_key):
         assert after["checksum/secret"] != before["checksum/secret"]
         assert after["checksum/config"] == before["checksum/config"]
 
@@ -675,6 +772,7 @@ def test_configmap_carries_every_setting_from_values(full_manifests: list[Manife
         "SESSION_REDIS_PREFIX": "sessions",
         "SESSION_REDIS_TIMEOUT": "0.5",
         "SESSION_SIGNING_KEY_ID": "key-2025-06",
+        "SESSION_REFRESH_TOKEN_KEYS_FILE": "/etc/session-service/refresh-token-keys/keys",
         "OTEL_SERVICE_NAME": "session-service",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4317",
         "OTEL_TRACES_EXPORTER": "otlp",
@@ -716,8 +814,12 @@ def test_chart_defaults_match_the_service_defaults(default_manifests: list[Manif
         ENV_PREFIX + f.name.upper(): f.default for f in dataclasses.fields(Settings)
     }
     data = configmap_data(default_manifests)
-    # Set on purpose: where the chart mounts the keys.
-    chart_specific = {"SESSION_KEYS_DIR"}
+    # Set on purpose: where the chart mounts the keys, and the install's opt-in (REQUIRED).
+    chart_specific = {
+        "SESSION_KEYS_DIR",
+        "SESSION_REFRESH_TOKEN_KEYS_FILE",
+        "SESSION_ALLOW_UNAUTHENTICATED_CALLERS",
+    }
     compared = [name for name in data if name in service_defaults and name not in chart_specific]
     assert len(compared) >= 15, compared
     for name in compared:
@@ -1028,6 +1130,7 @@ def test_notes_warn_without_tls_or_policy(chart: Chart) -> None:
     text = notes(chart, REQUIRED)
     assert "WARNING: TLS IS OFF" in text
     assert "WARNING: NO AUTHORIZATION POLICY" in text
+    assert "as authz.allowUnauthenticatedCallers=true allows" in text
     assert f"pods in namespace default labelled {FULLNAME}-client=true" in text
     tls_only = notes(chart, REQUIRED, TLS_SECRET)
     assert "TLS IS OFF" not in tls_only

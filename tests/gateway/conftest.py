@@ -32,7 +32,7 @@ from session_service.app import Service, start
 from session_service.config import Settings
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
-from tests.conftest import RedisTarget, free_port, stop_within
+from tests.conftest import RedisTarget, free_port, refresh_token_keys_file, stop_within
 
 IDENTITY_HEADERS = ("x-user-id", "x-session-id", "x-scopes", "x-client-id")
 START_TIMEOUT_S = 10.0
@@ -120,6 +120,9 @@ http {{
       # Identity headers come from forward-auth only: proxy_set_header replaces whatever
       # the client sent (an empty value drops the header).
 {set_identity}
+      # A refusal's DPoP-Nonce (server nonces on) reaches the client too.
+      auth_request_set $dpop_nonce $upstream_http_dpop_nonce;
+      add_header DPoP-Nonce $dpop_nonce always;
       proxy_pass http://127.0.0.1:{upstream_port};
     }}
     location = /_session_auth {{
@@ -127,8 +130,11 @@ http {{
       proxy_pass http://127.0.0.1:{auth_port}/auth;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
+      # The client's request, for DPoP proofs; set here, so no client-sent copy gets through.
+      proxy_set_header X-Forwarded-Method $request_method;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Uri $request_uri;
     }}
   }}
 }}
@@ -237,6 +243,8 @@ async def start_gateway_service(redis_url: str, keyring: Keyring, **overrides: A
         "redis_timeout": 1.0,
         "metrics_port": 0,
         "forward_auth_port": free_port(),
+        "refresh_token_keys_file": refresh_token_keys_file(),
+        "allow_unauthenticated_callers": True,  # plaintext test servers, a real Redis
     }
     values.update(overrides)
     service = await start(Settings(**values), keyring=keyring)

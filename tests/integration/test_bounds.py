@@ -119,6 +119,25 @@ async def test_watchers_over_the_cap_are_refused_and_a_closed_one_frees_its_plac
     await _watch_again(r)
 
 
+async def test_one_caller_may_hold_only_its_share_of_watchers_until_one_ends(
+    start_service: ServiceFactory,
+) -> None:
+    # Every stream here comes from 127.0.0.1 with no identity: one caller.
+    r = await start_service(max_watchers=10, max_watchers_per_caller=2)
+    first = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+    second = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+    assert _caught_up(await first.read()) and _caught_up(await second.read())
+    third = r.stub.WatchRevocations(pb.WatchRevocationsRequest())
+    async with expect_error(RESOURCE_EXHAUSTED, "OVERLOADED") as caught:
+        await third.read()
+    details = error_details(caught[0])
+    assert "revocation watchers of this caller" in details.message
+    assert details.retry_after is not None and details.retry_after > 0
+    first.cancel()
+    await _watch_again(r)
+    second.cancel()
+
+
 async def _watch_again(r: Running) -> None:
     """Opens a watch stream once an ended one's slot is free (within two seconds)."""
     for _ in range(100):

@@ -257,13 +257,6 @@ async def test_revoke_by_refresh_token_and_by_access_token(svc: Running) -> None
     assert (await svc.stub.Revoke(pb.RevokeRequest(refresh_token="nope"))).revoked_count == 0
 
 
-async def test_revoke_by_rotated_refresh_token_does_nothing(svc: Running) -> None:
-    created = await create(svc)
-    await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
-    assert (await svc.stub.Revoke(pb.RevokeRequest(refresh_token=created.refresh_token))).revoked_count == 0
-    assert (await svc.stub.Get(pb.GetRequest(session_id=created.session.session_id))).session
-
-
 async def test_log_out_everywhere_and_other_devices(svc: Running) -> None:
     mine = [await create(svc, "bob") for _ in range(4)]
     other_user = await create(svc, "carol")
@@ -415,46 +408,3 @@ async def test_unparseable_request_bytes_are_invalid_argument(svc: Running) -> N
         await call(b"\xff\xff\xff\xff")
     assert info.value.code() == INVALID
     assert error_details(info.value).reason == "INVALID_ARGUMENT"
-
-
-async def test_reuse_memory_is_a_ring_of_the_last_rotated_tokens(start_service: ServiceFactory) -> None:
-    r = await start_service(refresh_grace=0, refresh_reuse_memory=3)
-    tokens = [(await create(r, "ring")).refresh_token]
-    for _ in range(5):
-        tokens.append((await r.stub.Refresh(pb.RefreshRequest(refresh_token=tokens[-1]))).refresh_token)
-    # Rotated: tokens[0..4]; remembered: the last three of them. An older one is merely
-    # invalid (the session lives on); a remembered one is reuse (the session ends).
-    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_INVALID"):
-        await r.stub.Refresh(pb.RefreshRequest(refresh_token=tokens[1]))
-    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_REUSED"):
-        await r.stub.Refresh(pb.RefreshRequest(refresh_token=tokens[2]))
-    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_INVALID"):
-        await r.stub.Refresh(pb.RefreshRequest(refresh_token=tokens[5]))
-
-
-async def test_retired_hashes_written_by_the_earlier_format_still_detect_reuse(
-    start_service: ServiceFactory,
-) -> None:
-    from session_service.domain.ids import RETIRED_HASH_CHARS, parse_refresh_token
-
-    r = await start_service(refresh_grace=0)
-    created = await create(r, "legacy")
-    current = (await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))).refresh_token
-    # Rewrite the session as the earlier version stored it: one rt_old string of hex
-    # prefixes (32 characters per entry then), no ring fields.
-    old = parse_refresh_token(created.refresh_token)
-    assert old is not None
-    sid = created.session.session_id
-    tag, nonce = sid.split(".")
-    key = f"{r.prefix}:{{{tag}}}:s:{nonce}"
-    ring = [f for f in await r.redis.hkeys(key) if f == b"on" or (f.startswith(b"o") and f[1:].isdigit())]
-    assert ring, "the current format keeps retired hashes in ring fields"
-    await r.redis.hdel(key, *ring)
-    await r.redis.hset(key, "rt_old", old.secret_hash[: 2 * RETIRED_HASH_CHARS])
-    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_REUSED"):
-        await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
-    async with expect_error(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"):
-        await r.stub.Get(pb.GetRequest(session_id=sid))
-    # The live token of the ended session is now worthless too.
-    async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_INVALID"):
-        await r.stub.Refresh(pb.RefreshRequest(refresh_token=current))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -200,7 +201,7 @@ def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigter
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
             created = session_pb2_grpc.SessionServiceStub(ch).Create(pb.CreateRequest(user_id="workers"))
         # Each new connection may land on either worker: every one knows the session and
-        # verifies the token the other signed (one key, one Redis).
+        # verifies the tokens the other issued (one signing key, one refresh-token key, one Redis).
         deadline = time.monotonic() + 20
         while min(_served_calls(metrics), _served_calls(metrics + 1)) == 0:
             assert time.monotonic() < deadline, "one worker never served a call"
@@ -208,6 +209,7 @@ def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigter
             with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
                 stub = session_pb2_grpc.SessionServiceStub(ch)
                 assert stub.Introspect(pb.IntrospectRequest(token=created.access_token)).active
+                assert stub.Introspect(pb.IntrospectRequest(token=created.refresh_token)).active
                 assert (
                     stub.Get(pb.GetRequest(session_id=created.session.session_id)).session.user_id
                     == "workers"
@@ -225,6 +227,9 @@ def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigter
             process.wait()
 
 
+_OPEN = {"SESSION_ALLOW_UNAUTHENTICATED_CALLERS": "true"}
+
+
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
@@ -232,12 +237,17 @@ def test_workers_share_the_port_keys_and_redis_and_all_serve_then_stop_on_sigter
         ({"SESSION_LIMIT_POLICY": "random"}, "SESSION_LIMIT_POLICY"),
         ({"SESSION_IDLE_TIMEOUT": "100", "SESSION_ABSOLUTE_TIMEOUT": "10"}, "SESSION_IDLE_TIMEOUT"),
         ({"SESSION_KEYS_DIR": "/nonexistent/keys"}, "SESSION_KEYS_DIR"),
+        ({"SESSION_REFRESH_TOKEN_KEYS_FILE": "/nonexistent/keys"}, "SESSION_REFRESH_TOKEN_KEYS_FILE"),
         # Secure by default: a real Redis without signing keys is refused (replicas would
         # each sign with a throwaway key), before Redis is even contacted.
-        ({"SESSION_REDIS_URL": "redis://127.0.0.1:1"}, "SESSION_KEYS_DIR"),
+        ({"SESSION_REDIS_URL": "redis://127.0.0.1:1", **_OPEN}, "SESSION_KEYS_DIR"),
         ({"SESSION_TLS_CERT_FILE": "/nonexistent/cert.pem"}, "SESSION_TLS_KEY_FILE"),
         (
-            {"SESSION_TLS_CERT_FILE": "/nonexistent/c.pem", "SESSION_TLS_KEY_FILE": "/nonexistent/k.pem"},
+            {
+                "SESSION_TLS_CERT_FILE": "/nonexistent/c.pem",
+                "SESSION_TLS_KEY_FILE": "/nonexistent/k.pem",
+                **_OPEN,
+            },
             "SESSION_TLS_CERT_FILE",
         ),
         ({"SESSION_AUTHZ_POLICY_FILE": "/nonexistent/policy.json"}, "SESSION_AUTHZ_POLICY_FILE"),
@@ -254,3 +264,51 @@ def test_invalid_configuration_fails_at_start_naming_the_setting(env: dict[str, 
     out, _ = process.communicate(timeout=20)
     assert process.returncode == 2
     assert setting in out.decode()
+
+
+_CALLER_TOKENS = {
+    "SESSION_CALLER_JWKS_FILE": "/nonexistent/jwks.json",
+    "SESSION_CALLER_ISSUER": "https://kubernetes.default.svc",
+    "SESSION_CALLER_AUDIENCE": "session-service",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (
+            {"SESSION_REDIS_URL": "redis://127.0.0.1:1"},
+            "SESSION_ALLOW_UNAUTHENTICATED_CALLERS: is false, but SESSION_REDIS_URL is set",
+        ),
+        (
+            {"SESSION_TLS_CERT_FILE": "/nonexistent/c.pem", "SESSION_TLS_KEY_FILE": "/nonexistent/k.pem"},
+            "SESSION_ALLOW_UNAUTHENTICATED_CALLERS: is false, but SESSION_TLS_CERT_FILE is set",
+        ),
+        (
+            {
+                "SESSION_TLS_CERT_FILE": "/nonexistent/c.pem",
+                "SESSION_TLS_KEY_FILE": "/nonexistent/k.pem",
+                "SESSION_TLS_CLIENT_CA_FILE": "/nonexistent/ca.pem",
+            },
+            "SESSION_AUTHZ_POLICY_FILE: must be set with SESSION_TLS_CLIENT_CA_FILE",
+        ),
+        (_CALLER_TOKENS, "SESSION_AUTHZ_POLICY_FILE: must be set with SESSION_CALLER_JWKS_FILE"),
+        ({**_CALLER_TOKENS, **_OPEN}, "SESSION_AUTHZ_POLICY_FILE: must be set with SESSION_CALLER_JWKS_FILE"),
+    ],
+)
+def test_a_start_open_to_every_caller_exits_2_saying_what_to_set(env: dict[str, str], problem: str) -> None:
+    process = _spawn({"SESSION_PORT": str(free_port()), **env})
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert f"session-service: invalid configuration: {problem}" in out.decode()
+
+
+async def test_the_opt_in_starts_a_service_open_to_every_caller_and_says_so(
+    start_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="session_service.app")
+    r = await start_service(allow_unauthenticated_callers=True)
+    assert r.service.settings.redis_url  # a real Redis: not development
+    created = await r.stub.Create(pb.CreateRequest(user_id="anyone"))
+    assert created.session.user_id == "anyone"
+    assert any(m.startswith("INSECURE: no authorization policy") for m in caplog.messages)

@@ -17,7 +17,7 @@ from session_service.app import Service, start
 from session_service.config import Settings
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
-from tests.conftest import expect_error, free_port, stop_within
+from tests.conftest import expect_error, free_port, refresh_token_keys_file, stop_within
 
 
 @pytest.fixture
@@ -42,6 +42,8 @@ async def full_service(small_redis: RedisServerProcess, keyring: Keyring) -> Asy
             max_sessions_per_user=0,
             create_rate_per_user=0,
             refresh_rate_per_user=0,
+            refresh_token_keys_file=refresh_token_keys_file(),
+            allow_unauthenticated_callers=True,  # plaintext test servers, a real Redis
         ),
         keyring=keyring,
     )

@@ -33,7 +33,7 @@ from session_service.config import Settings
 from session_service.domain.ids import parse_refresh_token
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
-from tests.conftest import expect_error, free_port
+from tests.conftest import expect_error, free_port, refresh_token_keys_file
 
 SERVICE = "session.v1.SessionService"
 OTEL_VARIABLES = (
@@ -176,6 +176,8 @@ async def launch(redis_server: RedisServerProcess, keyring: Keyring) -> AsyncIte
             "redis_timeout": 2.0,
             "metrics_port": 0,
             "refresh_grace": 0,  # a second use of a refresh token is always reuse
+            "refresh_token_keys_file": refresh_token_keys_file(),
+            "allow_unauthenticated_callers": True,  # plaintext test servers, a real Redis
         }
         values.update(overrides)
         service = await start(Settings(**values), keyring=keyring)

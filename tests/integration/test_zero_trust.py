@@ -30,7 +30,7 @@ from session_service.config import Settings
 from session_service.store.embedded import RedisServerProcess
 from session_service.tokens.keyring import Keyring
 from tests.certs import CertificateAuthority, Issued, SecretMount
-from tests.conftest import free_port, stop_within
+from tests.conftest import free_port, refresh_token_keys_file, stop_within
 
 ALICE_SVC = "spiffe://cluster.local/ns/auth/sa/login"
 READER = "spiffe://cluster.local/ns/shop/sa/cart"
@@ -85,6 +85,7 @@ async def start_secure(redis_server: RedisServerProcess, keyring: Keyring) -> As
             "redis_prefix": f"zt{free_port()}",
             "metrics_port": 0,
             "health_interval": 0.1,
+            "refresh_token_keys_file": refresh_token_keys_file(),
         }
         values.update(overrides)
         service = await start(Settings(**values), keyring=keyring)
@@ -113,6 +114,7 @@ async def _mtls_service(start_secure: Starter, pki: Pki, policy: Path | None, **
         tls_key_file=str(pki.mount.path("tls.key")),
         tls_client_ca_file=str(pki.mount.path("ca.crt")),
         authz_policy_file=str(policy) if policy else "",
+        dev=policy is None,  # certificates without a policy start only in development mode
         **extra,
     )
 
@@ -460,6 +462,7 @@ async def test_the_per_caller_rate_limit_counts_each_authenticated_caller_apart(
         caller_issuer="https://kubernetes.default.svc",
         caller_audience="session-service",
         caller_rate_limit=20,
+        dev=True,  # caller tokens without a policy start only in development mode
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
@@ -476,3 +479,95 @@ async def test_the_per_caller_rate_limit_counts_each_authenticated_caller_apart(
         assert refused and all(_code_reason(e)[1] == "RATE_LIMITED" for e in refused)
         quiet = await burst("system:serviceaccount:shop:quiet", 15)
         assert all(isinstance(r, pb.GetJwksResponse) for r in quiet), quiet
+
+
+LOGIN_EU = "spiffe://cluster.local/ns/auth/sa/login-eu"
+OTHER_LOGIN = "spiffe://cluster.local/ns/blog/sa/login"
+
+
+async def _caller_token_service(start_secure: Starter, tmp_path: Path, **extra: Any) -> tuple[Service, Any]:
+    """A service that knows callers by caller token, with a policy in which ALICE_SVC and
+    LOGIN_EU share sessions and OTHER_LOGIN may call the same RPCs on its own sessions."""
+    issuer = CallerIssuer(tmp_path)
+    rpcs = ["Create", "Get", "Refresh", "Revoke"]
+    policy = _policy(
+        tmp_path,
+        {
+            ALICE_SVC: {"rpcs": rpcs, "share_sessions_with": [LOGIN_EU]},
+            LOGIN_EU: rpcs,
+            OTHER_LOGIN: rpcs,
+        },
+    )
+    service = await start_secure(
+        caller_jwks_file=str(issuer.jwks_file),
+        caller_issuer="https://kubernetes.default.svc",
+        caller_audience="session-service",
+        authz_policy_file=str(policy),
+        **extra,
+    )
+    return service, issuer
+
+
+async def test_another_caller_can_neither_refresh_nor_revoke_a_session_and_changes_nothing(
+    start_secure: Starter, tmp_path: Path
+) -> None:
+    service, issuer = await _caller_token_service(start_secure, tmp_path, refresh_grace=0)
+    as_login, as_other = (
+        [("authorization", f"Bearer {issuer.token(identity)}")] for identity in (ALICE_SVC, OTHER_LOGIN)
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        created = await stub.Create(pb.CreateRequest(user_id="alice"), metadata=as_login)
+        current = (
+            await stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token), metadata=as_login)
+        ).refresh_token
+        # The other service presents the current token, a rotated one (which would be reuse
+        # from the session's own caller), and logs out with it: refused, and nothing changes.
+        for request in (
+            pb.RefreshRequest(refresh_token=current),
+            pb.RefreshRequest(refresh_token=created.refresh_token),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.Refresh(request, metadata=as_other)
+            assert _code_reason(refused.value) == (
+                grpc.StatusCode.PERMISSION_DENIED,
+                "SESSION_CLIENT_MISMATCH",
+            )
+        for token in (current, created.refresh_token):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.Revoke(pb.RevokeRequest(refresh_token=token), metadata=as_other)
+            assert _code_reason(refused.value) == (
+                grpc.StatusCode.PERMISSION_DENIED,
+                "SESSION_CLIENT_MISMATCH",
+            )
+        # Intact: the session lives and its current token still rotates for its own caller.
+        session = await stub.Get(pb.GetRequest(session_id=created.session.session_id), metadata=as_login)
+        assert session.session.user_id == "alice"
+        await stub.Refresh(pb.RefreshRequest(refresh_token=current), metadata=as_login)
+
+
+async def test_a_caller_the_policy_lets_share_sessions_refreshes_and_revokes_them(
+    start_secure: Starter, tmp_path: Path
+) -> None:
+    service, issuer = await _caller_token_service(start_secure, tmp_path)
+    as_login, as_eu = ([("authorization", f"Bearer {issuer.token(i)}")] for i in (ALICE_SVC, LOGIN_EU))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        # Sharing is mutual: each replica refreshes what the other created.
+        by_login = await stub.Create(pb.CreateRequest(user_id="alice"), metadata=as_login)
+        by_eu = await stub.Create(pb.CreateRequest(user_id="bob"), metadata=as_eu)
+        rotated = await stub.Refresh(pb.RefreshRequest(refresh_token=by_login.refresh_token), metadata=as_eu)
+        await stub.Refresh(pb.RefreshRequest(refresh_token=by_eu.refresh_token), metadata=as_login)
+        revoked = await stub.Revoke(pb.RevokeRequest(refresh_token=rotated.refresh_token), metadata=as_login)
+        assert revoked.revoked_count == 1
+
+
+async def test_unbound_sessions_may_be_refreshed_by_any_allowed_caller(
+    start_secure: Starter, tmp_path: Path
+) -> None:
+    service, issuer = await _caller_token_service(start_secure, tmp_path, bind_sessions_to_caller=False)
+    as_login, as_other = ([("authorization", f"Bearer {issuer.token(i)}")] for i in (ALICE_SVC, OTHER_LOGIN))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        created = await stub.Create(pb.CreateRequest(user_id="alice"), metadata=as_login)
+        await stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token), metadata=as_other)

@@ -17,7 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.audit import AUDIT_LOGGER_NAME, AuditLog
-from session_service.domain.ids import new_refresh_token, new_session_id
+from session_service.domain.ids import new_session_id
+from session_service.tokens.refresh import RefreshTokenCodec, RefreshTokenKeys
 from tests.conftest import ServiceFactory, expect_error
 
 CALLER = "spiffe://cluster.local/ns/shop/sa/login"
@@ -111,7 +112,7 @@ def test_revoked_token_targets_log_only_the_session_id(
     audit: AuditLog, caplog: pytest.LogCaptureFixture
 ) -> None:
     session_id = new_session_id("bob")
-    refresh_token = new_refresh_token(session_id)
+    refresh_token = RefreshTokenCodec(RefreshTokenKeys.generate()).issue(session_id, 1)
     access_token = "eyJhbGciOiJFZERTQSJ9.eyJzaWQiOiJ4In0.c2lnbmF0dXJlLXNlY3JldA"
     audit.sessions_revoked(CALLER, "refresh_token", str(session_id), 1, "revoke")
     # Passed the token by mistake: only its session id, or nothing, reaches the log.

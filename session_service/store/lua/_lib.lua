@@ -1,10 +1,14 @@
 -- _lib: helpers shared by the scripts. The loader inserts this file into every script
 -- (after a #! line, if any), because a Redis script cannot include another file.
 -- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
--- scopes, ip, ua, dev, client_id, rt, rt_prev, rt_prev_until, rt_prev_sealed, on, o<n>, d:<key>
--- (claims, scopes, ip, ua, dev and client_id only when not empty; on and o<n>: the ring of
--- retired refresh-token hashes, see rotate.lua; client and rt_old: the client info as one
--- JSON field and the retired hashes as one string, which stored sessions may still hold).
+-- scopes, ip, ua, dev, client_id, caller, rt, rg, rt_prev, rt_prev_until, rt_prev_sealed,
+-- d:<key> (claims, scopes, ip, ua, dev, client_id and caller only when not empty; caller:
+-- the identity of the service that created the session; rt: the current refresh token's
+-- hash, rg: its generation, see refresh_token_standing). A session may also hold what the
+-- generation-less refresh-token format needs to recognise its rotated tokens: on and o<n>
+-- (a ring of retired hashes), rt_old (retired hashes as one string) and rt_legacy (the
+-- hash of the generation-less token that rotated into generation 1); and client (the
+-- client info as one JSON field).
 -- User index: a sorted set; member = session nonce, score = the session's idle expiry (ms),
 -- so ended sessions are pruned by score and the lowest score is the least recently active.
 -- Result codes: every script's reply is a table that starts with one of them. ScriptCode in
@@ -12,6 +16,7 @@
 local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
 local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
 local INDEX_CHANGED, RATE_LIMITED = 8, 9
+local DPOP_KEY_MISMATCH, PROOF_REPLAYED, CLIENT_MISMATCH = 10, 11, 12
 
 -- Scripts that work on all of a user's sessions get the session key of every index
 -- member declared in KEYS[first..]. Redis Cluster redirects (ASK, TRYAGAIN) only for
@@ -61,6 +66,77 @@ local function touch(key, idx, member, now, abs_exp, idle_ms)
   redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
   redis.call('PEXPIRE', key, idle_exp - now)
   redis.call('ZADD', idx, 'XX', idle_exp, member)
+end
+
+-- Whether the calling service may act on a session by its refresh token. ARGV[first] is
+-- how many identities may ('' for any caller: sessions are not bound), ARGV[first + 1 ..]
+-- the identities; a session without a caller field was created by no identity and is not
+-- bound.
+local function caller_may_act(key, first)
+  if ARGV[first] == '' then
+    return true
+  end
+  local owner = redis.call('HGET', key, 'caller')
+  if not owner then
+    return true
+  end
+  for i = first + 1, first + tonumber(ARGV[first]) do
+    if ARGV[i] == owner then
+      return true
+    end
+  end
+  return false
+end
+
+-- How a generation-less token's hash is remembered once rotated: its first width hex
+-- digits as raw bytes (half the size of their hex).
+local function remembered_hash(hash, width)
+  return (string.sub(hash, 1, width):gsub('..', function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+-- Where a presented refresh token stands in the history of the (live) session at key:
+-- 'current'; 'grace' (the one rotated last, within the grace window); 'retired' (issued
+-- for this session and rotated since); or nil (never issued for it). hash: the hex SHA-256
+-- of its secret; generation: the one it carries, 0 for the generation-less format. The
+-- caller has checked the token's MAC, so a token that carries an earlier generation than
+-- the session's was issued for it: that needs no memory of the tokens themselves. A
+-- generation-less token is recognised by the hashes the session remembers (see the
+-- fields above); width: the hex digits of a remembered hash.
+local function refresh_token_standing(key, hash, generation, now, width)
+  local t = redis.call('HMGET', key, 'rt', 'rg', 'rt_prev', 'rt_prev_until')
+  local current = tonumber(t[2]) or 0
+  if hash == t[1] and generation == current then
+    return 'current'
+  end
+  -- The previous token is kept by the first 128 bits of its hash, or by all of it.
+  local prev = t[3] ~= false and (t[3] == string.sub(hash, 1, 32) or t[3] == hash)
+  if prev and now < tonumber(t[4]) then
+    return 'grace'
+  end
+  if generation > 0 then
+    return (generation < current) and 'retired' or nil
+  end
+  if prev then
+    return 'retired'
+  end
+  local short = string.sub(hash, 1, width)
+  local short_raw = remembered_hash(hash, width)
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], fields[i + 1]
+    if name == 'rt_legacy' or string.match(name, '^o%d+$') then
+      if value == short_raw then
+        return 'retired'
+      end
+    elseif name == 'rt_old' then
+      for j = 1, #value, width do
+        if string.sub(value, j, j + width - 1) == short then
+          return 'retired'
+        end
+      end
+    end
+  end
+  return nil
 end
 
 -- Takes one token from a user's bucket (a hash: t = tokens, ts = last update in ms) that

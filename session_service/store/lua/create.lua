@@ -18,7 +18,10 @@
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
 -- ARGV[16] user tag   ARGV[17..21] outbox event id, expires at, reason, TTL, note time
 --          (record_ended)
--- ARGV[22..] data, as key, value pairs
+-- ARGV[22] thumbprint of the DPoP key the session is bound to ('' for a bearer session)
+-- ARGV[23] the refresh token's generation   ARGV[24] the identity of the calling service
+--          that creates the session ('' when none; see caller_may_act)
+-- ARGV[25..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
@@ -66,12 +69,12 @@ end
 
 local idle_exp = now + math.min(idle_ms, abs_ms)
 redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
-  'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'rt', ARGV[9])
+  'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'rt', ARGV[9], 'rg', ARGV[23])
 -- Optional fields are stored only when set: an empty one would cost its name and value in
 -- every session (the reader treats a missing field as empty). The client info is stored as
 -- short fields, not its JSON: small values keep the hash in Redis's compact encoding.
-for i, field in ipairs({'claims', 'scopes', 'client_id'}) do
-  local value = ARGV[({10, 11, 13})[i]]
+for i, field in ipairs({'claims', 'scopes', 'client_id', 'jkt', 'caller'}) do
+  local value = ARGV[({10, 11, 13, 22, 24})[i]]
   if value ~= '' then
     redis.call('HSET', key, field, value)
   end
@@ -85,7 +88,7 @@ if ARGV[12] ~= '' then
   end
 end
 record_ended(KEYS[4], evicted, ARGV[16], now, 17)
-for i = 22, #ARGV, 2 do
+for i = 25, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

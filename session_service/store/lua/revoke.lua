@@ -1,5 +1,6 @@
 #!lua flags=allow-oom
--- revoke: ends one session, optionally only if it matches a refresh token or a user.
+-- revoke: ends one session, optionally only if a refresh token was ever issued for it
+-- (current or rotated, see refresh_token_standing) or only if it is a user's.
 -- allow-oom: it only deletes (and records the event in the outbox), so it runs even when
 -- Redis is at maxmemory (logout must work).
 -- KEYS[1] session hash
@@ -10,20 +11,30 @@
 -- ARGV[3] required refresh token hash ('' = any)   ARGV[4] required user id ('' = any)
 -- ARGV[5] user tag   ARGV[6..10] outbox event id, expires at, reason, TTL, note time
 --         (record_ended)
+-- ARGV[11] the refresh token's generation (its MAC checked; 0 for the generation-less
+--         format)   ARGV[12] characters of a hash kept per remembered token
+-- ARGV[13..] the identities whose sessions the calling service may act on: their count
+--         ('' for any), then each (caller_may_act)
 -- Returns {OK, outbox} when a live session was ended (its event is in the outbox), or
 -- {NOT_FOUND, outbox} when no live session matched: none (already ended, or never
--- existed), or one of another refresh token or user (it goes on). Only OK records an
+-- existed), or one of another refresh token or user (it goes on); or {CLIENT_MISMATCH,
+-- outbox} when the session belongs to another calling service (it goes on). Only OK records an
 -- event: an unknown or already ended session id never reaches the revocation stream.
 -- outbox: the user's outbox afterwards (HGETALL), which the caller relays without
 -- reading it again.
 local key, idx, member, outbox = KEYS[1], KEYS[2], ARGV[2], KEYS[3]
-if not live(key, idx, member, tonumber(ARGV[1])) then
+local now = tonumber(ARGV[1])
+if not live(key, idx, member, now) then
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
-local t = redis.call('HMGET', key, 'rt', 'user')
-if (ARGV[3] ~= '' and ARGV[3] ~= t[1]) or (ARGV[4] ~= '' and ARGV[4] ~= t[2]) then
+if not caller_may_act(key, 13) then
+  return {CLIENT_MISMATCH, redis.call('HGETALL', outbox)}
+end
+local other_user = ARGV[4] ~= '' and ARGV[4] ~= redis.call('HGET', key, 'user')
+if other_user or (ARGV[3] ~= ''
+    and not refresh_token_standing(key, ARGV[3], tonumber(ARGV[11]), now, tonumber(ARGV[12]))) then
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
 end_session(key, idx, member)
-record_ended(outbox, {member}, ARGV[5], tonumber(ARGV[1]), 6)
+record_ended(outbox, {member}, ARGV[5], now, 6)
 return {OK, redis.call('HGETALL', outbox)}

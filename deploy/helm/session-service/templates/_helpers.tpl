@@ -86,6 +86,25 @@ or "<fullname>-client" (the name shortened so the key stays within 63 characters
 {{- if or .Values.keys.existingSecret .Values.keys.files }}true{{ end }}
 {{- end }}
 
+{{/* Name of the Secret holding the refresh-token keys. */}}
+{{- define "session-service.refreshTokenKeysSecretName" -}}
+{{- .Values.refreshTokenKeys.existingSecret | default (printf "%s-refresh-token-keys" (include "session-service.fullname" .)) }}
+{{- end }}
+
+{{/* Key of the refresh-token keys Secret holding the key file. */}}
+{{- define "session-service.refreshTokenKeysKey" -}}
+{{- if .Values.refreshTokenKeys.existingSecret }}
+{{- .Values.refreshTokenKeys.existingSecretKey }}
+{{- else -}}
+refresh-token-keys
+{{- end }}
+{{- end }}
+
+{{/* True ("true") when the pods mount refresh-token keys. */}}
+{{- define "session-service.hasRefreshTokenKeys" -}}
+{{- if or .Values.refreshTokenKeys.existingSecret .Values.refreshTokenKeys.keys }}true{{ end }}
+{{- end }}
+
 {{/* Name of the Secret holding the Redis URL and password. */}}
 {{- define "session-service.redisSecretName" -}}
 {{- .Values.redis.existingSecret | default (printf "%s-redis" (include "session-service.fullname" .)) }}
@@ -190,6 +209,12 @@ Deployment, so any render fails with a message naming the value to fix.
   {{- if not (include "session-service.hasKeys" .) }}
     {{- fail "keys.files (or keys.existingSecret) is required: without keys every pod signs with its own throwaway key" }}
   {{- end }}
+  {{- if not (include "session-service.hasRefreshTokenKeys" .) }}
+    {{- fail "refreshTokenKeys.keys (or refreshTokenKeys.existingSecret) is required: without them every pod refuses the others' refresh tokens" }}
+  {{- end }}
+{{- end }}
+{{- if and $v.refreshTokenKeys.keys $v.refreshTokenKeys.existingSecret }}
+  {{- fail "refreshTokenKeys.existingSecret replaces refreshTokenKeys.keys: set only one" }}
 {{- end }}
 {{- if and $v.redis.existingSecret (or $v.redis.url $v.redis.password) }}
   {{- fail "redis.existingSecret replaces redis.url and redis.password: leave them empty" }}
@@ -263,6 +288,15 @@ Deployment, so any render fails with a message naming the value to fix.
 {{- end }}
 {{- if gt (int $v.config.idleTimeout) (int $v.config.absoluteTimeout) }}
   {{- fail "config.idleTimeout must not exceed config.absoluteTimeout" }}
+{{- end }}
+{{- /* Fail closed, as the server does at start (docs/security.md). */}}
+{{- if not (include "session-service.hasAuthzPolicy" .) }}
+  {{- if or $v.tls.clientAuth.enabled $v.callerTokens.enabled }}
+    {{- fail "tls.clientAuth and callerTokens identify callers: set authz.policy (or authz.existingConfigMap) to say what each may call; without one every caller they authenticate could call every RPC, and the server refuses to start" }}
+  {{- end }}
+  {{- if and (not $v.authz.allowUnauthenticatedCallers) (or (not $v.redis.embedded) $v.tls.enabled) }}
+    {{- fail "no caller is identified (tls.clientAuth and callerTokens are off) and there is no authz.policy: every pod that reaches the gRPC port could call every RPC, and the server refuses to start. Enable tls.clientAuth or callerTokens with authz.policy, or set authz.allowUnauthenticatedCallers=true to accept that" }}
+  {{- end }}
 {{- end }}
 {{- end }}
 
