@@ -198,6 +198,36 @@ class DpopProofInvalid(SessionError):
         super().__init__(f"DPoP proof invalid: {detail}")
 
 
+class SubjectTokenInvalid(SessionError):
+    """Exchange's subject token is not an active access token of this service."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.SUBJECT_TOKEN_INVALID
+
+    def __init__(self) -> None:
+        super().__init__("the subject token is not an active access token")
+
+
+class ExchangeNotAllowed(SessionError):
+    """The requested exchange exceeds what the policy or the subject token allows."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.EXCHANGE_NOT_ALLOWED
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"exchange not allowed: {detail}")
+
+
+class ReauthenticationRequired(SessionError):
+    """The session must be re-authenticated before it can be refreshed again."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.REAUTHENTICATION_REQUIRED
+
+    def __init__(self) -> None:
+        super().__init__("the session must be re-authenticated (Reauthenticate) before it is refreshed")
+
+
 class ConfigError(Exception):
     """The service's configuration is invalid; raised at start, naming the setting."""
 

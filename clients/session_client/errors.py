@@ -178,6 +178,27 @@ class DpopProofInvalid(SessionServiceError):
         return self.details.metadata.get("dpop_nonce", "")
 
 
+class SubjectTokenInvalid(SessionServiceError):
+    """Exchange's subject token is not an active access token of the service."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.SUBJECT_TOKEN_INVALID
+
+
+class ExchangeNotAllowed(SessionServiceError):
+    """The service's policy or the subject token does not allow this exchange."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = reasons.EXCHANGE_NOT_ALLOWED
+
+
+class ReauthenticationRequired(SessionServiceError):
+    """The user must authenticate again (then Reauthenticate) before the session refreshes."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = reasons.REAUTHENTICATION_REQUIRED
+
+
 class DeadlineExceeded(SessionServiceError):
     """The call did not finish within its deadline."""
 

@@ -149,6 +149,14 @@ class RevocationReason(enum.Enum):
     """A rotated refresh token came back: the session was presumed stolen."""
     SESSION_LIMIT_EVICTION = "session_limit_eviction"
     """A new session pushed the user past the per-user limit."""
+    SESSION_ROTATED = "session_rotated"
+    """Reauthenticate gave the session a new id; the old id ended."""
+    RISK_POLICY = "risk_policy"
+    """A risk signal's configured action ended the session."""
+    IDP_LOGOUT = "idp_logout"
+    """The identity provider logged the user out (OIDC Back-Channel Logout)."""
+    SHARED_SIGNAL = "shared_signal"
+    """An upstream transmitter's security event (CAEP, RISC) ended the session."""
 
 
 CALLER_REASONS = frozenset(

@@ -32,6 +32,9 @@ OVERLOADED = _name(ErrorReason.OVERLOADED)
 STORE_FULL = _name(ErrorReason.STORE_FULL)
 SESSION_CLIENT_MISMATCH = _name(ErrorReason.SESSION_CLIENT_MISMATCH)
 DPOP_PROOF_INVALID = _name(ErrorReason.DPOP_PROOF_INVALID)
+SUBJECT_TOKEN_INVALID = _name(ErrorReason.SUBJECT_TOKEN_INVALID)
+EXCHANGE_NOT_ALLOWED = _name(ErrorReason.EXCHANGE_NOT_ALLOWED)
+REAUTHENTICATION_REQUIRED = _name(ErrorReason.REAUTHENTICATION_REQUIRED)
 
 ALL: frozenset[str] = frozenset(
     name for name in ErrorReason.keys() if ErrorReason.Value(name) != ErrorReason.ERROR_REASON_UNSPECIFIED

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17session/v1/errors.proto\x12\nsession.v1*\x8c\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x15\n\x11SESSION_NOT_FOUND\x10\x02\x12\x19\n\x15REFRESH_TOKEN_INVALID\x10\x03\x12\x18\n\x14REFRESH_TOKEN_REUSED\x10\x04\x12\x14\n\x10VERSION_MISMATCH\x10\x05\x12\x19\n\x15SESSION_LIMIT_REACHED\x10\x06\x12\x1a\n\x16SESSION_DATA_TOO_LARGE\x10\x07\x12\x15\n\x11STORE_UNAVAILABLE\x10\x08\x12\x1a\n\x16\x43\x41LLER_UNAUTHENTICATED\x10\t\x12\x16\n\x12\x43\x41LLER_NOT_ALLOWED\x10\n\x12\x10\n\x0cRATE_LIMITED\x10\x0b\x12\x0e\n\nOVERLOADED\x10\x0c\x12\x0e\n\nSTORE_FULL\x10\r\x12\x1b\n\x17SESSION_CLIENT_MISMATCH\x10\x0e\x12\x16\n\x12\x44POP_PROOF_INVALID\x10\x0f\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17session/v1/errors.proto\x12\nsession.v1*\xe0\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x15\n\x11SESSION_NOT_FOUND\x10\x02\x12\x19\n\x15REFRESH_TOKEN_INVALID\x10\x03\x12\x18\n\x14REFRESH_TOKEN_REUSED\x10\x04\x12\x14\n\x10VERSION_MISMATCH\x10\x05\x12\x19\n\x15SESSION_LIMIT_REACHED\x10\x06\x12\x1a\n\x16SESSION_DATA_TOO_LARGE\x10\x07\x12\x15\n\x11STORE_UNAVAILABLE\x10\x08\x12\x1a\n\x16\x43\x41LLER_UNAUTHENTICATED\x10\t\x12\x16\n\x12\x43\x41LLER_NOT_ALLOWED\x10\n\x12\x10\n\x0cRATE_LIMITED\x10\x0b\x12\x0e\n\nOVERLOADED\x10\x0c\x12\x0e\n\nSTORE_FULL\x10\r\x12\x1b\n\x17SESSION_CLIENT_MISMATCH\x10\x0e\x12\x16\n\x12\x44POP_PROOF_INVALID\x10\x0f\x12\x19\n\x15SUBJECT_TOKEN_INVALID\x10\x10\x12\x18\n\x14\x45XCHANGE_NOT_ALLOWED\x10\x11\x12\x1d\n\x19REAUTHENTICATION_REQUIRED\x10\x12\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'session.v1.errors_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORREASON']._serialized_start=40
-  _globals['_ERRORREASON']._serialized_end=436
+  _globals['_ERRORREASON']._serialized_end=520
 # @@protoc_insertion_point(module_scope)

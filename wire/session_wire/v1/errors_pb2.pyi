@@ -69,6 +69,17 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     or by another key than the session is bound to. The ErrorInfo may carry a
     "dpop_nonce" to sign into the next proof.
     """
+    SUBJECT_TOKEN_INVALID: _ErrorReason.ValueType  # 16
+    """UNAUTHENTICATED: Exchange's subject token is not an active access token of ours."""
+    EXCHANGE_NOT_ALLOWED: _ErrorReason.ValueType  # 17
+    """PERMISSION_DENIED: the policy does not let this caller obtain that audience or those
+    scopes, the scopes exceed the subject token's, the act chain is too deep, or the
+    subject token's may_act names another actor.
+    """
+    REAUTHENTICATION_REQUIRED: _ErrorReason.ValueType  # 18
+    """UNAUTHENTICATED: the session must be re-authenticated (Reauthenticate) before it can
+    be refreshed again (a risk signal's step_up action).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason is the one declaration of every reason session-service puts in the
@@ -124,5 +135,16 @@ DPOP_PROOF_INVALID: ErrorReason.ValueType  # 15
 """UNAUTHENTICATED: a DPoP proof is missing, malformed, replayed, for another request
 or by another key than the session is bound to. The ErrorInfo may carry a
 "dpop_nonce" to sign into the next proof.
+"""
+SUBJECT_TOKEN_INVALID: ErrorReason.ValueType  # 16
+"""UNAUTHENTICATED: Exchange's subject token is not an active access token of ours."""
+EXCHANGE_NOT_ALLOWED: ErrorReason.ValueType  # 17
+"""PERMISSION_DENIED: the policy does not let this caller obtain that audience or those
+scopes, the scopes exceed the subject token's, the act chain is too deep, or the
+subject token's may_act names another actor.
+"""
+REAUTHENTICATION_REQUIRED: ErrorReason.ValueType  # 18
+"""UNAUTHENTICATED: the session must be re-authenticated (Reauthenticate) before it can
+be refreshed again (a risk signal's step_up action).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

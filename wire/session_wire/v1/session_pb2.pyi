@@ -40,6 +40,14 @@ class _RevocationReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Revo
     """A rotated refresh token came back (token theft): the service ended the session."""
     REVOCATION_REASON_SESSION_LIMIT_EVICTION: _RevocationReason.ValueType  # 6
     """A new session pushed the user past the per-user limit (evict-oldest)."""
+    REVOCATION_REASON_SESSION_ROTATED: _RevocationReason.ValueType  # 7
+    """Reauthenticate gave the session a new id; the old id's tokens end."""
+    REVOCATION_REASON_RISK_POLICY: _RevocationReason.ValueType  # 8
+    """A risk signal's configured action ended the session."""
+    REVOCATION_REASON_IDP_LOGOUT: _RevocationReason.ValueType  # 9
+    """The identity provider logged the user out (OIDC Back-Channel Logout)."""
+    REVOCATION_REASON_SHARED_SIGNAL: _RevocationReason.ValueType  # 10
+    """An upstream transmitter's security event (CAEP, RISC) ended the session."""
 
 class RevocationReason(_RevocationReason, metaclass=_RevocationReasonEnumTypeWrapper):
     """RevocationReason says why sessions ended (in the spirit of the OpenID CAEP
@@ -60,6 +68,14 @@ REVOCATION_REASON_REFRESH_TOKEN_REUSE: RevocationReason.ValueType  # 5
 """A rotated refresh token came back (token theft): the service ended the session."""
 REVOCATION_REASON_SESSION_LIMIT_EVICTION: RevocationReason.ValueType  # 6
 """A new session pushed the user past the per-user limit (evict-oldest)."""
+REVOCATION_REASON_SESSION_ROTATED: RevocationReason.ValueType  # 7
+"""Reauthenticate gave the session a new id; the old id's tokens end."""
+REVOCATION_REASON_RISK_POLICY: RevocationReason.ValueType  # 8
+"""A risk signal's configured action ended the session."""
+REVOCATION_REASON_IDP_LOGOUT: RevocationReason.ValueType  # 9
+"""The identity provider logged the user out (OIDC Back-Channel Logout)."""
+REVOCATION_REASON_SHARED_SIGNAL: RevocationReason.ValueType  # 10
+"""An upstream transmitter's security event (CAEP, RISC) ended the session."""
 Global___RevocationReason: _TypeAlias = RevocationReason  # noqa: Y015
 
 @_typing.final
@@ -148,12 +164,22 @@ class Session(_message.Message):
     CLIENT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     CNF_FIELD_NUMBER: _builtins.int
+    IMPERSONATOR_FIELD_NUMBER: _builtins.int
+    ACR_FIELD_NUMBER: _builtins.int
+    AMR_FIELD_NUMBER: _builtins.int
+    AUTH_TIME_FIELD_NUMBER: _builtins.int
+    LAST_CLIENT_FIELD_NUMBER: _builtins.int
+    IDP_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     user_id: _builtins.str
     version: _builtins.int
     """Incremented by every Update; the value to pass as expected_version."""
     client_id: _builtins.str
     """The application the session was created for (the access token's client_id claim)."""
+    impersonator: _builtins.str
+    """The operator acting as the user in an impersonation session; empty otherwise."""
+    acr: _builtins.str
+    """How the user last authenticated: Authentication Context Class Reference."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -182,6 +208,22 @@ class Session(_message.Message):
         their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
         """
 
+    @_builtins.property
+    def amr(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Authentication Methods References (RFC 8176), e.g. "pwd", "otp", "hwk"."""
+
+    @_builtins.property
+    def auth_time(self) -> _timestamp_pb2.Timestamp:
+        """When the user last authenticated."""
+
+    @_builtins.property
+    def last_client(self) -> Global___ClientInfo:
+        """The client the session was last used from (Refresh or a gateway request)."""
+
+    @_builtins.property
+    def idp(self) -> Global___IdpSession:
+        """The identity provider's session this one was created from (single sign-on)."""
+
     def __init__(
         self,
         *,
@@ -198,14 +240,49 @@ class Session(_message.Message):
         client: Global___ClientInfo | None = ...,
         client_id: _builtins.str = ...,
         cnf: Global___Confirmation | None = ...,
+        impersonator: _builtins.str = ...,
+        acr: _builtins.str = ...,
+        amr: _abc.Iterable[_builtins.str] | None = ...,
+        auth_time: _timestamp_pb2.Timestamp | None = ...,
+        last_client: Global___ClientInfo | None = ...,
+        idp: Global___IdpSession | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "client", b"client", "cnf", b"cnf", "created_at", b"created_at", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "auth_time", b"auth_time", "client", b"client", "cnf", b"cnf", "created_at", b"created_at", "idle_expires_at", b"idle_expires_at", "idp", b"idp", "last_active_at", b"last_active_at", "last_client", b"last_client"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "claims", b"claims", "client", b"client", "client_id", b"client_id", "cnf", b"cnf", "created_at", b"created_at", "data", b"data", "idle_expires_at", b"idle_expires_at", "last_active_at", b"last_active_at", "scopes", b"scopes", "session_id", b"session_id", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["absolute_expires_at", b"absolute_expires_at", "acr", b"acr", "amr", b"amr", "auth_time", b"auth_time", "claims", b"claims", "client", b"client", "client_id", b"client_id", "cnf", b"cnf", "created_at", b"created_at", "data", b"data", "idle_expires_at", b"idle_expires_at", "idp", b"idp", "impersonator", b"impersonator", "last_active_at", b"last_active_at", "last_client", b"last_client", "scopes", b"scopes", "session_id", b"session_id", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Session: _TypeAlias = Session  # noqa: Y015
+
+@_typing.final
+class IdpSession(_message.Message):
+    """IdpSession names a session at an upstream identity provider: the iss, sub and sid of
+    the ID token the login service received.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    issuer: _builtins.str
+    subject: _builtins.str
+    session_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        issuer: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer", b"issuer", "session_id", b"session_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdpSession: _TypeAlias = IdpSession  # noqa: Y015
 
 @_typing.final
 class DpopProof(_message.Message):
@@ -316,8 +393,21 @@ class CreateRequest(_message.Message):
     CLIENT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     DPOP_FIELD_NUMBER: _builtins.int
+    IMPERSONATOR_FIELD_NUMBER: _builtins.int
+    ACR_FIELD_NUMBER: _builtins.int
+    AMR_FIELD_NUMBER: _builtins.int
+    AUTH_TIME_FIELD_NUMBER: _builtins.int
+    IDP_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     client_id: _builtins.str
+    impersonator: _builtins.str
+    """Set to open an impersonation session: the operator's identity (the tokens carry
+    act: {"sub": impersonator}); only callers the policy allows to impersonate.
+    """
+    acr: _builtins.str
+    """How the user authenticated (acr), with which methods (amr, RFC 8176 values), and
+    when (auth_time; unset means now).
+    """
     @_builtins.property
     def claims(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -330,6 +420,14 @@ class CreateRequest(_message.Message):
     def dpop(self) -> Global___DpopProof:
         """A DPoP proof: binds the session to the proof's key."""
 
+    @_builtins.property
+    def amr(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def auth_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def idp(self) -> Global___IdpSession:
+        """The identity provider's session the login came from (single sign-on)."""
+
     def __init__(
         self,
         *,
@@ -340,10 +438,15 @@ class CreateRequest(_message.Message):
         client: Global___ClientInfo | None = ...,
         client_id: _builtins.str = ...,
         dpop: Global___DpopProof | None = ...,
+        impersonator: _builtins.str = ...,
+        acr: _builtins.str = ...,
+        amr: _abc.Iterable[_builtins.str] | None = ...,
+        auth_time: _timestamp_pb2.Timestamp | None = ...,
+        idp: Global___IdpSession | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dpop", b"dpop"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auth_time", b"auth_time", "client", b"client", "dpop", b"dpop", "idp", b"idp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "client", b"client", "client_id", b"client_id", "data", b"data", "dpop", b"dpop", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acr", b"acr", "amr", b"amr", "auth_time", b"auth_time", "claims", b"claims", "client", b"client", "client_id", b"client_id", "data", b"data", "dpop", b"dpop", "idp", b"idp", "impersonator", b"impersonator", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -428,20 +531,26 @@ class RefreshRequest(_message.Message):
 
     REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
     DPOP_FIELD_NUMBER: _builtins.int
+    CLIENT_FIELD_NUMBER: _builtins.int
     refresh_token: _builtins.str
     @_builtins.property
     def dpop(self) -> Global___DpopProof:
         """Required when the session is DPoP-bound: a proof by the session's key."""
+
+    @_builtins.property
+    def client(self) -> Global___ClientInfo:
+        """The client refreshing, as the login service sees it (last IP, user agent, device)."""
 
     def __init__(
         self,
         *,
         refresh_token: _builtins.str = ...,
         dpop: Global___DpopProof | None = ...,
+        client: Global___ClientInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["dpop", b"dpop"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dpop", b"dpop"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpop", b"dpop", "refresh_token", b"refresh_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dpop", b"dpop", "refresh_token", b"refresh_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -552,18 +661,24 @@ class IntrospectRequest(_message.Message):
 
     TOKEN_FIELD_NUMBER: _builtins.int
     TOKEN_TYPE_HINT_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     token_type_hint: _builtins.str
     """"access_token" or "refresh_token"; empty means try both (RFC 7662 section 2.1)."""
+    audience: _builtins.str
+    """The audience the token must be for; empty means SESSION_AUDIENCE. A token for
+    another audience is inactive.
+    """
     def __init__(
         self,
         *,
         token: _builtins.str = ...,
         token_type_hint: _builtins.str = ...,
+        audience: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token", "token_type_hint", b"token_type_hint"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "token", b"token", "token_type_hint", b"token_type_hint"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -586,6 +701,10 @@ class IntrospectResponse(_message.Message):
     AUD_FIELD_NUMBER: _builtins.int
     JTI_FIELD_NUMBER: _builtins.int
     CNF_FIELD_NUMBER: _builtins.int
+    ACT_FIELD_NUMBER: _builtins.int
+    ACR_FIELD_NUMBER: _builtins.int
+    AMR_FIELD_NUMBER: _builtins.int
+    AUTH_TIME_FIELD_NUMBER: _builtins.int
     active: _builtins.bool
     sub: _builtins.str
     sid: _builtins.str
@@ -600,10 +719,17 @@ class IntrospectResponse(_message.Message):
     iss: _builtins.str
     aud: _builtins.str
     jti: _builtins.str
+    act: _builtins.str
+    """The act claim (RFC 8693 section 4.1) as compact JSON; empty when nobody acts."""
+    acr: _builtins.str
+    """How and when the user authenticated (RFC 9470)."""
+    auth_time: _builtins.int
     @_builtins.property
     def cnf(self) -> Global___Confirmation:
         """The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens."""
 
+    @_builtins.property
+    def amr(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -620,10 +746,14 @@ class IntrospectResponse(_message.Message):
         aud: _builtins.str = ...,
         jti: _builtins.str = ...,
         cnf: Global___Confirmation | None = ...,
+        act: _builtins.str = ...,
+        acr: _builtins.str = ...,
+        amr: _abc.Iterable[_builtins.str] | None = ...,
+        auth_time: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cnf", b"cnf"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "aud", b"aud", "client_id", b"client_id", "cnf", b"cnf", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "nbf", b"nbf", "scope", b"scope", "sid", b"sid", "sub", b"sub", "token_type", b"token_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acr", b"acr", "act", b"act", "active", b"active", "amr", b"amr", "aud", b"aud", "auth_time", b"auth_time", "client_id", b"client_id", "cnf", b"cnf", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "nbf", b"nbf", "scope", b"scope", "sid", b"sid", "sub", b"sub", "token_type", b"token_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -933,3 +1063,149 @@ class WatchRevocationsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchRevocationsResponse: _TypeAlias = WatchRevocationsResponse  # noqa: Y015
+
+@_typing.final
+class ExchangeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    BIND_TO_CALLER_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    subject_token: _builtins.str
+    """One of our access tokens; inactive → UNAUTHENTICATED SUBJECT_TOKEN_INVALID."""
+    audience: _builtins.str
+    """The one audience the new token is for."""
+    ttl_seconds: _builtins.int
+    """Requested lifetime; capped by SESSION_EXCHANGE_MAX_TTL and the subject's own."""
+    bind_to_caller_certificate: _builtins.bool
+    """Bind the new token to the calling service's client certificate (cnf x5t#S256)."""
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A subset of the subject token's scopes; empty means all of them."""
+
+    def __init__(
+        self,
+        *,
+        subject_token: _builtins.str = ...,
+        audience: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        ttl_seconds: _builtins.int = ...,
+        bind_to_caller_certificate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "bind_to_caller_certificate", b"bind_to_caller_certificate", "scopes", b"scopes", "subject_token", b"subject_token", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeRequest: _TypeAlias = ExchangeRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    ISSUED_TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    audience: _builtins.str
+    issued_token_type: _builtins.str
+    """urn:ietf:params:oauth:token-type:access_token"""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        audience: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        issued_token_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "audience", b"audience", "expires_at", b"expires_at", "issued_token_type", b"issued_token_type", "scopes", b"scopes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeResponse: _TypeAlias = ExchangeResponse  # noqa: Y015
+
+@_typing.final
+class ReauthenticateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ACR_FIELD_NUMBER: _builtins.int
+    AMR_FIELD_NUMBER: _builtins.int
+    AUTH_TIME_FIELD_NUMBER: _builtins.int
+    DPOP_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    acr: _builtins.str
+    @_builtins.property
+    def amr(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def auth_time(self) -> _timestamp_pb2.Timestamp:
+        """When the user authenticated again; unset means now."""
+
+    @_builtins.property
+    def dpop(self) -> Global___DpopProof:
+        """Required when the session is DPoP-bound: a proof by the session's key."""
+
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        acr: _builtins.str = ...,
+        amr: _abc.Iterable[_builtins.str] | None = ...,
+        auth_time: _timestamp_pb2.Timestamp | None = ...,
+        dpop: Global___DpopProof | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auth_time", b"auth_time", "dpop", b"dpop"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acr", b"acr", "amr", b"amr", "auth_time", b"auth_time", "dpop", b"dpop", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReauthenticateRequest: _TypeAlias = ReauthenticateRequest  # noqa: Y015
+
+@_typing.final
+class ReauthenticateResponse(_message.Message):
+    """The same fields as RefreshResponse: the session under its new id and fresh tokens."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    REFRESH_TOKEN_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    refresh_token: _builtins.str
+    @_builtins.property
+    def session(self) -> Global___Session: ...
+    @_builtins.property
+    def access_token_expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def refresh_token_expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        session: Global___Session | None = ...,
+        access_token: _builtins.str = ...,
+        refresh_token: _builtins.str = ...,
+        access_token_expires_at: _timestamp_pb2.Timestamp | None = ...,
+        refresh_token_expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access_token_expires_at", b"access_token_expires_at", "refresh_token_expires_at", b"refresh_token_expires_at", "session", b"session"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "access_token_expires_at", b"access_token_expires_at", "refresh_token", b"refresh_token", "refresh_token_expires_at", b"refresh_token_expires_at", "session", b"session"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReauthenticateResponse: _TypeAlias = ReauthenticateResponse  # noqa: Y015

@@ -91,6 +91,16 @@ class SessionServiceStub:
                 request_serializer=session_dot_v1_dot_session__pb2.WatchRevocationsRequest.SerializeToString,
                 response_deserializer=session_dot_v1_dot_session__pb2.WatchRevocationsResponse.FromString,
                 _registered_method=True)
+        self.Exchange = channel.unary_unary(
+                '/session.v1.SessionService/Exchange',
+                request_serializer=session_dot_v1_dot_session__pb2.ExchangeRequest.SerializeToString,
+                response_deserializer=session_dot_v1_dot_session__pb2.ExchangeResponse.FromString,
+                _registered_method=True)
+        self.Reauthenticate = channel.unary_unary(
+                '/session.v1.SessionService/Reauthenticate',
+                request_serializer=session_dot_v1_dot_session__pb2.ReauthenticateRequest.SerializeToString,
+                response_deserializer=session_dot_v1_dot_session__pb2.ReauthenticateResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -178,6 +188,26 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Exchange(self, request, context):
+        """Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+        one audience, a subset of the scopes, minutes of life, an act claim naming the
+        caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+        session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reauthenticate(self, request, context):
+        """Reauthenticate records a new authentication of the session's user (acr, amr,
+        auth_time) and rotates the session id and the refresh token (no fixation): the old
+        id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+        device and limits carry over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +260,16 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.WatchRevocations,
                     request_deserializer=session_dot_v1_dot_session__pb2.WatchRevocationsRequest.FromString,
                     response_serializer=session_dot_v1_dot_session__pb2.WatchRevocationsResponse.SerializeToString,
+            ),
+            'Exchange': grpc.unary_unary_rpc_method_handler(
+                    servicer.Exchange,
+                    request_deserializer=session_dot_v1_dot_session__pb2.ExchangeRequest.FromString,
+                    response_serializer=session_dot_v1_dot_session__pb2.ExchangeResponse.SerializeToString,
+            ),
+            'Reauthenticate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reauthenticate,
+                    request_deserializer=session_dot_v1_dot_session__pb2.ReauthenticateRequest.FromString,
+                    response_serializer=session_dot_v1_dot_session__pb2.ReauthenticateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -509,6 +549,60 @@ class SessionService:
             '/session.v1.SessionService/WatchRevocations',
             session_dot_v1_dot_session__pb2.WatchRevocationsRequest.SerializeToString,
             session_dot_v1_dot_session__pb2.WatchRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exchange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/session.v1.SessionService/Exchange',
+            session_dot_v1_dot_session__pb2.ExchangeRequest.SerializeToString,
+            session_dot_v1_dot_session__pb2.ExchangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reauthenticate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/session.v1.SessionService/Reauthenticate',
+            session_dot_v1_dot_session__pb2.ReauthenticateRequest.SerializeToString,
+            session_dot_v1_dot_session__pb2.ReauthenticateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,18 @@ class SessionServiceStub:
     streams new ones as they happen, with a heartbeat while nothing happens. A
     revocation is retained as long as an access token of its sessions can be valid.
     """
+    Exchange: _grpc.UnaryUnaryMultiCallable[_session_pb2.ExchangeRequest, _session_pb2.ExchangeResponse]
+    """Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+    one audience, a subset of the scopes, minutes of life, an act claim naming the
+    caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+    session.
+    """
+    Reauthenticate: _grpc.UnaryUnaryMultiCallable[_session_pb2.ReauthenticateRequest, _session_pb2.ReauthenticateResponse]
+    """Reauthenticate records a new authentication of the session's user (acr, amr,
+    auth_time) and rotates the session id and the refresh token (no fixation): the old
+    id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+    device and limits carry over.
+    """
 
 @_typing.type_check_only
 class SessionServiceAsyncStub(SessionServiceStub):
@@ -106,6 +118,18 @@ class SessionServiceAsyncStub(SessionServiceStub):
     retained revocation after the request's cursor (all of them without one), then
     streams new ones as they happen, with a heartbeat while nothing happens. A
     revocation is retained as long as an access token of its sessions can be valid.
+    """
+    Exchange: _aio.UnaryUnaryMultiCallable[_session_pb2.ExchangeRequest, _session_pb2.ExchangeResponse]  # type: ignore[assignment]
+    """Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+    one audience, a subset of the scopes, minutes of life, an act claim naming the
+    caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+    session.
+    """
+    Reauthenticate: _aio.UnaryUnaryMultiCallable[_session_pb2.ReauthenticateRequest, _session_pb2.ReauthenticateResponse]  # type: ignore[assignment]
+    """Reauthenticate records a new authentication of the session's user (acr, amr,
+    auth_time) and rotates the session id and the refresh token (no fixation): the old
+    id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+    device and limits carry over.
     """
 
 class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +227,30 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         retained revocation after the request's cursor (all of them without one), then
         streams new ones as they happen, with a heartbeat while nothing happens. A
         revocation is retained as long as an access token of its sessions can be valid.
+        """
+
+    @_abc_1.abstractmethod
+    def Exchange(
+        self,
+        request: _session_pb2.ExchangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ExchangeResponse, _abc.Awaitable[_session_pb2.ExchangeResponse]]:
+        """Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+        one audience, a subset of the scopes, minutes of life, an act claim naming the
+        caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+        session.
+        """
+
+    @_abc_1.abstractmethod
+    def Reauthenticate(
+        self,
+        request: _session_pb2.ReauthenticateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.ReauthenticateResponse, _abc.Awaitable[_session_pb2.ReauthenticateResponse]]:
+        """Reauthenticate records a new authentication of the session's user (acr, amr,
+        auth_time) and rotates the session id and the refresh token (no fixation): the old
+        id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+        device and limits carry over.
         """
 
 def add_SessionServiceServicer_to_server(servicer: SessionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -80,6 +80,21 @@ export const ErrorReason = {
    * "dpop_nonce" to sign into the next proof.
    */
   DPOP_PROOF_INVALID: 'DPOP_PROOF_INVALID',
+  /**
+   * UNAUTHENTICATED: Exchange's subject token is not an active access token of ours.
+   */
+  SUBJECT_TOKEN_INVALID: 'SUBJECT_TOKEN_INVALID',
+  /**
+   * PERMISSION_DENIED: the policy does not let this caller obtain that audience or those
+   * scopes, the scopes exceed the subject token's, the act chain is too deep, or the
+   * subject token's may_act names another actor.
+   */
+  EXCHANGE_NOT_ALLOWED: 'EXCHANGE_NOT_ALLOWED',
+  /**
+   * UNAUTHENTICATED: the session must be re-authenticated (Reauthenticate) before it can
+   * be refreshed again (a risk signal's step_up action).
+   */
+  REAUTHENTICATION_REQUIRED: 'REAUTHENTICATION_REQUIRED',
 } as const;
 
 /**
@@ -178,6 +193,24 @@ export type ErrorReason =
    */
   | 'DPOP_PROOF_INVALID'
   | 15
+  /**
+   * UNAUTHENTICATED: Exchange's subject token is not an active access token of ours.
+   */
+  | 'SUBJECT_TOKEN_INVALID'
+  | 16
+  /**
+   * PERMISSION_DENIED: the policy does not let this caller obtain that audience or those
+   * scopes, the scopes exceed the subject token's, the act chain is too deep, or the
+   * subject token's may_act names another actor.
+   */
+  | 'EXCHANGE_NOT_ALLOWED'
+  | 17
+  /**
+   * UNAUTHENTICATED: the session must be re-authenticated (Reauthenticate) before it can
+   * be refreshed again (a risk signal's step_up action).
+   */
+  | 'REAUTHENTICATION_REQUIRED'
+  | 18
 
 /**
  * ErrorReason is the one declaration of every reason session-service puts in the

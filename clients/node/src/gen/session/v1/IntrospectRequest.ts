@@ -7,6 +7,11 @@ export interface IntrospectRequest {
    * "access_token" or "refresh_token"; empty means try both (RFC 7662 section 2.1).
    */
   'token_type_hint'?: (string);
+  /**
+   * The audience the token must be for; empty means SESSION_AUDIENCE. A token for
+   * another audience is inactive.
+   */
+  'audience'?: (string);
 }
 
 export interface IntrospectRequest__Output {
@@ -15,4 +20,9 @@ export interface IntrospectRequest__Output {
    * "access_token" or "refresh_token"; empty means try both (RFC 7662 section 2.1).
    */
   'token_type_hint': (string);
+  /**
+   * The audience the token must be for; empty means SESSION_AUDIENCE. A token for
+   * another audience is inactive.
+   */
+  'audience': (string);
 }

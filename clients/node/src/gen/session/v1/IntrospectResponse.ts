@@ -26,6 +26,16 @@ export interface IntrospectResponse {
    * The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens.
    */
   'cnf'?: (_session_v1_Confirmation | null);
+  /**
+   * The act claim (RFC 8693 section 4.1) as compact JSON; empty when nobody acts.
+   */
+  'act'?: (string);
+  /**
+   * How and when the user authenticated (RFC 9470).
+   */
+  'acr'?: (string);
+  'amr'?: (string)[];
+  'auth_time'?: (number | string | Long);
 }
 
 export interface IntrospectResponse__Output {
@@ -51,4 +61,14 @@ export interface IntrospectResponse__Output {
    * The key the token is bound to (RFC 9449 section 6.2, RFC 8705); unset for bearer tokens.
    */
   'cnf': (_session_v1_Confirmation__Output | null);
+  /**
+   * The act claim (RFC 8693 section 4.1) as compact JSON; empty when nobody acts.
+   */
+  'act': (string);
+  /**
+   * How and when the user authenticated (RFC 9470).
+   */
+  'acr': (string);
+  'amr': (string)[];
+  'auth_time': (string);
 }

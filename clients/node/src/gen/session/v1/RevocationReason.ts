@@ -33,6 +33,22 @@ export const RevocationReason = {
    * A new session pushed the user past the per-user limit (evict-oldest).
    */
   REVOCATION_REASON_SESSION_LIMIT_EVICTION: 'REVOCATION_REASON_SESSION_LIMIT_EVICTION',
+  /**
+   * Reauthenticate gave the session a new id; the old id's tokens end.
+   */
+  REVOCATION_REASON_SESSION_ROTATED: 'REVOCATION_REASON_SESSION_ROTATED',
+  /**
+   * A risk signal's configured action ended the session.
+   */
+  REVOCATION_REASON_RISK_POLICY: 'REVOCATION_REASON_RISK_POLICY',
+  /**
+   * The identity provider logged the user out (OIDC Back-Channel Logout).
+   */
+  REVOCATION_REASON_IDP_LOGOUT: 'REVOCATION_REASON_IDP_LOGOUT',
+  /**
+   * An upstream transmitter's security event (CAEP, RISC) ended the session.
+   */
+  REVOCATION_REASON_SHARED_SIGNAL: 'REVOCATION_REASON_SHARED_SIGNAL',
 } as const;
 
 /**
@@ -75,6 +91,26 @@ export type RevocationReason =
    */
   | 'REVOCATION_REASON_SESSION_LIMIT_EVICTION'
   | 6
+  /**
+   * Reauthenticate gave the session a new id; the old id's tokens end.
+   */
+  | 'REVOCATION_REASON_SESSION_ROTATED'
+  | 7
+  /**
+   * A risk signal's configured action ended the session.
+   */
+  | 'REVOCATION_REASON_RISK_POLICY'
+  | 8
+  /**
+   * The identity provider logged the user out (OIDC Back-Channel Logout).
+   */
+  | 'REVOCATION_REASON_IDP_LOGOUT'
+  | 9
+  /**
+   * An upstream transmitter's security event (CAEP, RISC) ended the session.
+   */
+  | 'REVOCATION_REASON_SHARED_SIGNAL'
+  | 10
 
 /**
  * RevocationReason says why sessions ended (in the spirit of the OpenID CAEP

@@ -3,6 +3,7 @@
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp';
 import type { ClientInfo as _session_v1_ClientInfo, ClientInfo__Output as _session_v1_ClientInfo__Output } from '../../session/v1/ClientInfo';
 import type { Confirmation as _session_v1_Confirmation, Confirmation__Output as _session_v1_Confirmation__Output } from '../../session/v1/Confirmation';
+import type { IdpSession as _session_v1_IdpSession, IdpSession__Output as _session_v1_IdpSession__Output } from '../../session/v1/IdpSession';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -41,6 +42,30 @@ export interface Session {
    * their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
    */
   'cnf'?: (_session_v1_Confirmation | null);
+  /**
+   * The operator acting as the user in an impersonation session; empty otherwise.
+   */
+  'impersonator'?: (string);
+  /**
+   * How the user last authenticated: Authentication Context Class Reference.
+   */
+  'acr'?: (string);
+  /**
+   * Authentication Methods References (RFC 8176), e.g. "pwd", "otp", "hwk".
+   */
+  'amr'?: (string)[];
+  /**
+   * When the user last authenticated.
+   */
+  'auth_time'?: (_google_protobuf_Timestamp | null);
+  /**
+   * The client the session was last used from (Refresh or a gateway request).
+   */
+  'last_client'?: (_session_v1_ClientInfo | null);
+  /**
+   * The identity provider's session this one was created from (single sign-on).
+   */
+  'idp'?: (_session_v1_IdpSession | null);
 }
 
 /**
@@ -79,4 +104,28 @@ export interface Session__Output {
    * their cnf claim and every Refresh needs a proof by that key. Unset: bearer tokens.
    */
   'cnf': (_session_v1_Confirmation__Output | null);
+  /**
+   * The operator acting as the user in an impersonation session; empty otherwise.
+   */
+  'impersonator': (string);
+  /**
+   * How the user last authenticated: Authentication Context Class Reference.
+   */
+  'acr': (string);
+  /**
+   * Authentication Methods References (RFC 8176), e.g. "pwd", "otp", "hwk".
+   */
+  'amr': (string)[];
+  /**
+   * When the user last authenticated.
+   */
+  'auth_time': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * The client the session was last used from (Refresh or a gateway request).
+   */
+  'last_client': (_session_v1_ClientInfo__Output | null);
+  /**
+   * The identity provider's session this one was created from (single sign-on).
+   */
+  'idp': (_session_v1_IdpSession__Output | null);
 }

@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { CreateRequest as _session_v1_CreateRequest, CreateRequest__Output as _session_v1_CreateRequest__Output } from '../../session/v1/CreateRequest';
 import type { CreateResponse as _session_v1_CreateResponse, CreateResponse__Output as _session_v1_CreateResponse__Output } from '../../session/v1/CreateResponse';
+import type { ExchangeRequest as _session_v1_ExchangeRequest, ExchangeRequest__Output as _session_v1_ExchangeRequest__Output } from '../../session/v1/ExchangeRequest';
+import type { ExchangeResponse as _session_v1_ExchangeResponse, ExchangeResponse__Output as _session_v1_ExchangeResponse__Output } from '../../session/v1/ExchangeResponse';
 import type { GetJwksRequest as _session_v1_GetJwksRequest, GetJwksRequest__Output as _session_v1_GetJwksRequest__Output } from '../../session/v1/GetJwksRequest';
 import type { GetJwksResponse as _session_v1_GetJwksResponse, GetJwksResponse__Output as _session_v1_GetJwksResponse__Output } from '../../session/v1/GetJwksResponse';
 import type { GetRequest as _session_v1_GetRequest, GetRequest__Output as _session_v1_GetRequest__Output } from '../../session/v1/GetRequest';
@@ -14,6 +16,8 @@ import type { IntrospectRequest as _session_v1_IntrospectRequest, IntrospectRequ
 import type { IntrospectResponse as _session_v1_IntrospectResponse, IntrospectResponse__Output as _session_v1_IntrospectResponse__Output } from '../../session/v1/IntrospectResponse';
 import type { ListRequest as _session_v1_ListRequest, ListRequest__Output as _session_v1_ListRequest__Output } from '../../session/v1/ListRequest';
 import type { ListResponse as _session_v1_ListResponse, ListResponse__Output as _session_v1_ListResponse__Output } from '../../session/v1/ListResponse';
+import type { ReauthenticateRequest as _session_v1_ReauthenticateRequest, ReauthenticateRequest__Output as _session_v1_ReauthenticateRequest__Output } from '../../session/v1/ReauthenticateRequest';
+import type { ReauthenticateResponse as _session_v1_ReauthenticateResponse, ReauthenticateResponse__Output as _session_v1_ReauthenticateResponse__Output } from '../../session/v1/ReauthenticateResponse';
 import type { RefreshRequest as _session_v1_RefreshRequest, RefreshRequest__Output as _session_v1_RefreshRequest__Output } from '../../session/v1/RefreshRequest';
 import type { RefreshResponse as _session_v1_RefreshResponse, RefreshResponse__Output as _session_v1_RefreshResponse__Output } from '../../session/v1/RefreshResponse';
 import type { RevokeRequest as _session_v1_RevokeRequest, RevokeRequest__Output as _session_v1_RevokeRequest__Output } from '../../session/v1/RevokeRequest';
@@ -47,6 +51,27 @@ export interface SessionServiceClient extends grpc.Client {
   create(argument: _session_v1_CreateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_CreateResponse__Output>): grpc.ClientUnaryCall;
   create(argument: _session_v1_CreateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_CreateResponse__Output>): grpc.ClientUnaryCall;
   create(argument: _session_v1_CreateRequest, callback: grpc.requestCallback<_session_v1_CreateResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+   * one audience, a subset of the scopes, minutes of life, an act claim naming the
+   * caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+   * session.
+   */
+  Exchange(argument: _session_v1_ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  Exchange(argument: _session_v1_ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  Exchange(argument: _session_v1_ExchangeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  Exchange(argument: _session_v1_ExchangeRequest, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+   * one audience, a subset of the scopes, minutes of life, an act claim naming the
+   * caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+   * session.
+   */
+  exchange(argument: _session_v1_ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchange(argument: _session_v1_ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchange(argument: _session_v1_ExchangeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchange(argument: _session_v1_ExchangeRequest, callback: grpc.requestCallback<_session_v1_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Get reads a live session and slides its idle expiry (never past the absolute expiry).
@@ -124,6 +149,27 @@ export interface SessionServiceClient extends grpc.Client {
   list(argument: _session_v1_ListRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   list(argument: _session_v1_ListRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   list(argument: _session_v1_ListRequest, callback: grpc.requestCallback<_session_v1_ListResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Reauthenticate records a new authentication of the session's user (acr, amr,
+   * auth_time) and rotates the session id and the refresh token (no fixation): the old
+   * id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+   * device and limits carry over.
+   */
+  Reauthenticate(argument: _session_v1_ReauthenticateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  Reauthenticate(argument: _session_v1_ReauthenticateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  Reauthenticate(argument: _session_v1_ReauthenticateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  Reauthenticate(argument: _session_v1_ReauthenticateRequest, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Reauthenticate records a new authentication of the session's user (acr, amr,
+   * auth_time) and rotates the session id and the refresh token (no fixation): the old
+   * id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+   * device and limits carry over.
+   */
+  reauthenticate(argument: _session_v1_ReauthenticateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  reauthenticate(argument: _session_v1_ReauthenticateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  reauthenticate(argument: _session_v1_ReauthenticateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
+  reauthenticate(argument: _session_v1_ReauthenticateRequest, callback: grpc.requestCallback<_session_v1_ReauthenticateResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Refresh exchanges a refresh token for a new access token and a new refresh token.
@@ -207,6 +253,14 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
   Create: grpc.handleUnaryCall<_session_v1_CreateRequest__Output, _session_v1_CreateResponse>;
   
   /**
+   * Exchange trades one of our access tokens for a narrower one (RFC 8693 semantics):
+   * one audience, a subset of the scopes, minutes of life, an act claim naming the
+   * caller, optionally bound to the caller's certificate (RFC 8705). It dies with the
+   * session.
+   */
+  Exchange: grpc.handleUnaryCall<_session_v1_ExchangeRequest__Output, _session_v1_ExchangeResponse>;
+  
+  /**
    * Get reads a live session and slides its idle expiry (never past the absolute expiry).
    */
   Get: grpc.handleUnaryCall<_session_v1_GetRequest__Output, _session_v1_GetResponse>;
@@ -231,6 +285,14 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
    * List returns a user's live sessions (one per device), a page at a time.
    */
   List: grpc.handleUnaryCall<_session_v1_ListRequest__Output, _session_v1_ListResponse>;
+  
+  /**
+   * Reauthenticate records a new authentication of the session's user (acr, amr,
+   * auth_time) and rotates the session id and the refresh token (no fixation): the old
+   * id and its access tokens end (REVOCATION_REASON_SESSION_ROTATED), the session's data,
+   * device and limits carry over.
+   */
+  Reauthenticate: grpc.handleUnaryCall<_session_v1_ReauthenticateRequest__Output, _session_v1_ReauthenticateResponse>;
   
   /**
    * Refresh exchanges a refresh token for a new access token and a new refresh token.
@@ -260,11 +322,13 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
 
 export interface SessionServiceDefinition extends grpc.ServiceDefinition {
   Create: MethodDefinition<_session_v1_CreateRequest, _session_v1_CreateResponse, _session_v1_CreateRequest__Output, _session_v1_CreateResponse__Output>
+  Exchange: MethodDefinition<_session_v1_ExchangeRequest, _session_v1_ExchangeResponse, _session_v1_ExchangeRequest__Output, _session_v1_ExchangeResponse__Output>
   Get: MethodDefinition<_session_v1_GetRequest, _session_v1_GetResponse, _session_v1_GetRequest__Output, _session_v1_GetResponse__Output>
   GetJwks: MethodDefinition<_session_v1_GetJwksRequest, _session_v1_GetJwksResponse, _session_v1_GetJwksRequest__Output, _session_v1_GetJwksResponse__Output>
   Introspect: MethodDefinition<_session_v1_IntrospectRequest, _session_v1_IntrospectResponse, _session_v1_IntrospectRequest__Output, _session_v1_IntrospectResponse__Output>
   IntrospectBatch: MethodDefinition<_session_v1_IntrospectBatchRequest, _session_v1_IntrospectBatchResponse, _session_v1_IntrospectBatchRequest__Output, _session_v1_IntrospectBatchResponse__Output>
   List: MethodDefinition<_session_v1_ListRequest, _session_v1_ListResponse, _session_v1_ListRequest__Output, _session_v1_ListResponse__Output>
+  Reauthenticate: MethodDefinition<_session_v1_ReauthenticateRequest, _session_v1_ReauthenticateResponse, _session_v1_ReauthenticateRequest__Output, _session_v1_ReauthenticateResponse__Output>
   Refresh: MethodDefinition<_session_v1_RefreshRequest, _session_v1_RefreshResponse, _session_v1_RefreshRequest__Output, _session_v1_RefreshResponse__Output>
   Revoke: MethodDefinition<_session_v1_RevokeRequest, _session_v1_RevokeResponse, _session_v1_RevokeRequest__Output, _session_v1_RevokeResponse__Output>
   Update: MethodDefinition<_session_v1_UpdateRequest, _session_v1_UpdateResponse, _session_v1_UpdateRequest__Output, _session_v1_UpdateResponse__Output>
