@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the committed stubs from protos/: the Python stubs (and their .pyi typing
-# stubs) in wire/session_wire/v1, and the Node.js TypeScript types in clients/node/src/gen.
+# stubs) in wire/session_wire/v1, the Node.js TypeScript types in clients/node/src/gen,
+# the Go stubs in clients/go/sessionv1 and the Java stubs in clients/java/src/main/java.
 # With --check, regenerates into a temporary folder and fails when the committed
 # stubs differ, so CI catches a proto change whose stubs were not regenerated.
 set -euo pipefail
@@ -80,10 +81,44 @@ fi
   --keepCase --longs=String --enums=String --defaults --oneofs --includeComments \
   -I ../../protos -O "$node_target" session/v1/session.proto session/v1/errors.proto >/dev/null)
 
+# Go (clients/go, module $go_module): the stubs in package sessionv1, by protoc-gen-go
+# and protoc-gen-go-grpc at the versions pinned here, installed into .tools/go-bin when
+# that holds another version or none (go install fetches them from the module proxy).
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+go_module=github.com/session-service/session-service/clients/go
+go_bin=$PWD/.tools/go-bin
+install_go_generator() { # name, package, version
+  local installed
+  installed=$("$go_bin/$1" --version 2>/dev/null | awk '{print $NF}' || true)
+  if [[ "${installed#v}" != "${3#v}" ]]; then
+    GOBIN=$go_bin go install "$2@$3"
+  fi
+}
+install_go_generator protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
+install_go_generator protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
+go_out=clients/go/sessionv1
+go_target=$go_out
+if [[ "${1:-}" == "--check" ]]; then
+  go_target=$work/go/sessionv1
+fi
+# The protos name no go_package: the M options map each file to the sessionv1 package.
+go_map=(--go_opt=Msession/v1/session.proto=$go_module/sessionv1 --go_opt=Msession/v1/errors.proto=$go_module/sessionv1
+  --go-grpc_opt=Msession/v1/session.proto=$go_module/sessionv1 --go-grpc_opt=Msession/v1/errors.proto=$go_module/sessionv1)
+mkdir -p "$work/go_gen"
+python -m grpc_tools.protoc -I protos \
+  --plugin=protoc-gen-go="$go_bin/protoc-gen-go" --plugin=protoc-gen-go-grpc="$go_bin/protoc-gen-go-grpc" \
+  --go_out="$work/go_gen" --go_opt=module=$go_module --go-grpc_out="$work/go_gen" --go-grpc_opt=module=$go_module \
+  "${go_map[@]}" protos/session/v1/session.proto protos/session/v1/errors.proto
+mkdir -p "$go_target"
+find "$go_target" -maxdepth 1 -name '*.pb.go' -delete
+cp "$work"/go_gen/sessionv1/*.pb.go "$go_target"/
+
 if [[ "${1:-}" == "--check" ]]; then
   if ! diff -r -x __pycache__ -x __init__.py "$target" "$out_pkg" \
     || ! diff -r -x __pycache__ -x __init__.py "$authz_target" "$authz_pkg" \
-    || ! diff -r "$node_target" "$node_out"; then
+    || ! diff -r "$node_target" "$node_out" \
+    || ! diff -r "$go_target" "$go_out"; then
     echo "generated stubs are stale: run scripts/generate-protos.sh and commit the result" >&2
     exit 1
   fi

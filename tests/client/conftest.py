@@ -9,6 +9,7 @@ import datetime
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -156,3 +157,18 @@ def pki() -> Pki:
         client.public_bytes(pem),
         _pem_key(client_key),
     )
+
+
+@pytest.fixture
+def pki_files(pki: Pki, tmp_path: Path) -> dict[str, str]:
+    """The test PKI as PEM files, the way a mounted Secret provides them."""
+    contents = {
+        "ca.crt": pki.ca,
+        "tls.crt": pki.server_cert,
+        "tls.key": pki.server_key,
+        "client.crt": pki.client_cert,
+        "client.key": pki.client_key,
+    }
+    for name, pem in contents.items():
+        (tmp_path / name).write_bytes(pem)
+    return {name: str(tmp_path / name) for name in contents}
