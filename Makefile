@@ -7,7 +7,7 @@
 #              (so `sessionctl` is there too), and redis-server from Debian;
 #   make test  that, plus the test tools (requirements/dev.lock), h2load, nginx and Caddy
 #              from Debian, the Node.js client's npm packages, the Go client's modules,
-#              and Helm for the deployment tests.
+#              the Java client's Maven dependencies, and Helm for the deployment tests.
 PYTHON ?= python3
 VENV := .venv
 export VIRTUAL_ENV := $(abspath $(VENV))
@@ -41,13 +41,16 @@ $(RUN_STAMP): $(VENV)/bin/python requirements/runtime.lock pyproject.toml setup.
 	python -m pip check -q --disable-pip-version-check
 	@touch $@
 
-$(TEST_STAMP): $(RUN_STAMP) requirements/dev.lock clients/node/package-lock.json clients/go/go.sum
+$(TEST_STAMP): $(RUN_STAMP) requirements/dev.lock clients/node/package-lock.json clients/go/go.sum \
+		clients/java/pom.xml
 	@# nginx-light and caddy are the real gateways of tests/gateway.
 	$(call apt_install_missing,redis-cli:redis-tools h2load:nghttp2-client npm:npm nginx:nginx-light caddy:caddy)
 	python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
 	@# The Go client's modules, into Go's module cache (kept between runs on a machine).
 	cd clients/go && go mod download
+	@# The Java client's dependencies and plugins, into ~/.m2 (kept between runs on a machine).
+	cd clients/java && mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.11.0:go-offline
 	PYTHON=python bash scripts/install-deploy-tools.sh .tools
 	@touch $@
 

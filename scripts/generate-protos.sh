@@ -114,11 +114,50 @@ mkdir -p "$go_target"
 find "$go_target" -maxdepth 1 -name '*.pb.go' -delete
 cp "$work"/go_gen/sessionv1/*.pb.go "$go_target"/
 
+# Java (clients/java): the messages by protoc itself (Maven Central's
+# com.google.protobuf:protoc, the version of the protobuf-java runtime clients/java/pom.xml
+# pins), the service stub by Debian's grpc-java plugin (the protoc-gen-grpc-java binaries
+# are not served by our Maven registry), both at the versions pinned here and installed
+# when missing. The protos name no Java package: the copies compiled here get one.
+PROTOC_VERSION=4.36.2
+GRPC_JAVA_PLUGIN_VERSION=1.41.3+ds-1
+protoc_java=$PWD/.tools/java-bin/protoc-$PROTOC_VERSION-linux-x86_64.exe
+if [[ ! -x "$protoc_java" ]]; then
+  mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy \
+    -Dartifact=com.google.protobuf:protoc:$PROTOC_VERSION:exe:linux-x86_64 -DoutputDirectory="$(dirname "$protoc_java")"
+  chmod +x "$protoc_java"
+fi
+if [[ "$(dpkg-query -W -f='${Version}' protobuf-compiler-grpc-java-plugin 2>/dev/null || true)" != "$GRPC_JAVA_PLUGIN_VERSION" ]]; then
+  apt-get update -qq && apt-get install -y -qq "protobuf-compiler-grpc-java-plugin=$GRPC_JAVA_PLUGIN_VERSION" >/dev/null
+fi
+java_out=clients/java/src/main/java/io/github/sessionservice/v1
+java_target=$java_out
+if [[ "${1:-}" == "--check" ]]; then
+  java_target=$work/java/v1
+fi
+mkdir -p "$work/java_protos/session/v1" "$work/java_gen"
+for proto in session errors; do
+  sed 's/^package session\.v1;$/package session.v1;\n\noption java_package = "io.github.sessionservice.v1";\noption java_multiple_files = true;/' \
+    "protos/session/v1/$proto.proto" >"$work/java_protos/session/v1/$proto.proto"
+done
+# google/protobuf/timestamp.proto comes with grpcio-tools.
+well_known=$(python -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')
+"$protoc_java" -I "$work/java_protos" -I "$well_known" \
+  --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin \
+  --java_out="$work/java_gen" --grpc-java_out="$work/java_gen" \
+  "$work/java_protos/session/v1/session.proto" "$work/java_protos/session/v1/errors.proto"
+# That plugin's @javax.annotation.Generated needs a library Java 17 lacks; @GrpcGenerated stays.
+sed -i '/^@javax\.annotation\.Generated($/,/comments = /d' "$work/java_gen/io/github/sessionservice/v1/SessionServiceGrpc.java"
+rm -rf "$java_target"
+mkdir -p "$java_target"
+cp "$work"/java_gen/io/github/sessionservice/v1/*.java "$java_target"/
+
 if [[ "${1:-}" == "--check" ]]; then
   if ! diff -r -x __pycache__ -x __init__.py "$target" "$out_pkg" \
     || ! diff -r -x __pycache__ -x __init__.py "$authz_target" "$authz_pkg" \
     || ! diff -r "$node_target" "$node_out" \
-    || ! diff -r "$go_target" "$go_out"; then
+    || ! diff -r "$go_target" "$go_out" \
+    || ! diff -r "$java_target" "$java_out"; then
     echo "generated stubs are stale: run scripts/generate-protos.sh and commit the result" >&2
     exit 1
   fi

@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from session_service.tokens.keyring import Keyring
-from tests.client.conftest import target
-from tests.client.polyglot import run_checked
+from tests.client.polyglot import run_checked, start_services
 from tests.conftest import ServiceFactory
 
 GO_DIR = Path(__file__).resolve().parents[2] / "clients" / "go"
@@ -23,24 +21,7 @@ async def test_go_client_calls_verifies_and_types_errors_against_the_service(
 ) -> None:
     go = shutil.which("go")
     assert go, "Go is needed (the polyglot machines carry it)"
-    main = await start_service(refresh_grace=1)
-    es256 = await start_service(keys=Keyring.generate("ES256"))
-    rs256 = await start_service(keys=Keyring.generate("RS256"))
-    tls = await start_service(
-        tls_cert_file=pki_files["tls.crt"],
-        tls_key_file=pki_files["tls.key"],
-        tls_client_ca_file=pki_files["ca.crt"],
-        dev=True,  # client certificates without a policy start only in development mode
-    )
-    env = {
-        "SESSION_TARGET": target(main),
-        "SESSION_TARGET_ES256": target(es256),
-        "SESSION_TARGET_RS256": target(rs256),
-        "SESSION_TLS_TARGET": target(tls),
-        "SESSION_CA_FILE": pki_files["ca.crt"],
-        "SESSION_CLIENT_CERT_FILE": pki_files["client.crt"],
-        "SESSION_CLIENT_KEY_FILE": pki_files["client.key"],
-    }
+    env = await start_services(start_service, pki_files)
     started = time.monotonic()
     out = await run_checked([go, "test", "-count=1", "-v", "./..."], cwd=GO_DIR, env=env, timeout=240)
     for name in (
