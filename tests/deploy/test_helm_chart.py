@@ -20,6 +20,7 @@ from session_wire.v1 import session_pb2
 
 from session_service.config import ENV_PREFIX, Settings
 from session_service.security.policy import parse_policy
+from session_service.security.upstream import LOGOUT_ISSUERS_SETTING, load_issuers
 from session_service.transport.caller_guard import REFLECTION_RPC
 from tests.deploy.chart_values_doc import README, chart_defined_paths, readme_with_table, value_comments
 
@@ -843,7 +844,7 @@ def test_service_exposes_grpc_with_app_protocol_and_metrics(
     # With TLS on, the plaintext health port is on the Service too, for "helm test".
     assert full_ports == {"grpc": 443, "health": 50053, "metrics": 9090}
     container_ports = {p["name"]: p["containerPort"] for p in server_container(full_manifests)["ports"]}
-    assert container_ports == {"grpc": 50052, "health": 50053, "metrics": 9465}
+    assert container_ports == {"grpc": 50052, "health": 50053, "metrics": 9465, "signals": 8443}
 
 
 def test_metrics_port_zero_removes_the_metrics_ports(chart: Chart) -> None:
@@ -863,7 +864,7 @@ def test_image_digest_wins_over_the_tag(
 
 
 def test_network_policy_admits_clients_and_reaches_redis_dns_and_otlp(full_manifests: list[Manifest]) -> None:
-    policy = one(full_manifests, "NetworkPolicy")["spec"]
+    policy = one(full_manifests, "NetworkPolicy", "sessions")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     grpc_rule, metrics_rule = policy["ingress"]
     assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}, {"port": "health", "protocol": "TCP"}]
@@ -1194,3 +1195,49 @@ def test_chart_readme_lists_every_value_as_values_yaml_documents_it() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for top_level in values:
         assert f"| `{top_level}" in readme, top_level
+
+
+def test_signals_port_has_its_own_service_and_network_policy(full_manifests: list[Manifest]) -> None:
+    service = one(full_manifests, "Service", "sessions-signals")
+    assert service["spec"]["ports"] == [
+        {"name": "signals", "port": 443, "targetPort": "signals", "protocol": "TCP", "appProtocol": "https"}
+    ]
+    assert {"name": "signals", "containerPort": 8443, "protocol": "TCP"} in server_container(full_manifests)[
+        "ports"
+    ]
+    policy = one(full_manifests, "NetworkPolicy", "sessions-signals")["spec"]
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"port": "signals", "protocol": "TCP"}]
+    assert ingress["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    (egress,) = policy["egress"]
+    assert [p["port"] for p in egress["ports"]] == [443, 8443]
+    # The release's main policy does not open the signals port to its gRPC clients.
+    main = one(full_manifests, "NetworkPolicy", "sessions")["spec"]
+    assert all(p["port"] != "signals" for rule in main["ingress"] for p in rule["ports"])
+
+
+def test_signals_settings_and_files_reach_the_server(full_manifests: list[Manifest], tmp_path: Path) -> None:
+    data = configmap_data(full_manifests)
+    assert data["SESSION_SIGNALS_PORT"] == "8443"
+    assert data["SESSION_SIGNALS_MAX_TOKEN_AGE"] == "120"
+    assert data["SESSION_SSF_TRANSMITTERS_FILE"] == "/etc/session-service/ssf/transmitters.yaml"
+    # The whole Secret: the transmitters file names the bearer token files beside it.
+    (mount,) = [m for m in server_container(full_manifests)["volumeMounts"] if m["name"] == "ssf"]
+    assert (mount["mountPath"], mount["readOnly"]) == ("/etc/session-service/ssf", True)
+    (volume,) = [v for v in server_pod_spec(full_manifests)["volumes"] if v["name"] == "ssf"]
+    assert volume["secret"] == {"secretName": "ssf-transmitters", "defaultMode": 0o440}
+    path = data["SESSION_OIDC_LOGOUT_ISSUERS_FILE"]
+    volume, key = mounted_file(full_manifests, path)
+    document = one(full_manifests, "ConfigMap", volume["configMap"]["name"])["data"][key]
+    (tmp_path / key).write_text(document)
+    issuers = load_issuers(tmp_path / key, LOGOUT_ISSUERS_SETTING)
+    assert issuers["https://idp.example.com/realms/main"].audience == "orders-web"
+    assert "checksum/signals" in pod_annotations(full_manifests)
+
+
+def test_no_signals_port_renders_no_signals_resources(default_manifests: list[Manifest]) -> None:
+    assert not [m for m in default_manifests if m["metadata"]["name"].endswith("-signals")]
+    assert "SESSION_SIGNALS_PORT" not in configmap_data(default_manifests)
+    assert all(p["name"] != "signals" for p in server_container(default_manifests)["ports"])
