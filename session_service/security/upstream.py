@@ -26,6 +26,7 @@ import aiohttp
 import jwt
 import yaml
 
+from session_service.domain.clock import Clock
 from session_service.errors import ConfigError
 from session_service.security.caller import (
     CALLER_TOKEN_ALGORITHMS,
@@ -269,9 +270,12 @@ class VerifiedToken:
 class SignalVerifier:
     """Verifies compact JWS tokens from a set of trusted issuers."""
 
-    def __init__(self, issuers: Mapping[str, UpstreamIssuer], setting: str, *, max_age_s: int) -> None:
+    def __init__(
+        self, issuers: Mapping[str, UpstreamIssuer], setting: str, *, max_age_s: int, clock: Clock
+    ) -> None:
         """``max_age_s``: how far ``iat`` may lie in the past or the future."""
         self.issuers = dict(issuers)
+        self._clock = clock
         self._keys = {name: IssuerKeys(issuer, setting) for name, issuer in issuers.items()}
         self.max_age_s = max_age_s
 
@@ -317,16 +321,13 @@ class SignalVerifier:
                 algorithms=[key.algorithm],
                 audience=issuer.audience,
                 issuer=issuer.issuer,
-                # iat is checked below against our window; exp, when present, by PyJWT.
-                options={"require": ["iat"], "verify_iat": False},
-                leeway=0,
+                # iat and exp are checked below, against our clock.
+                options={"require": ["iat"], "verify_iat": False, "verify_exp": False},
             )
         except jwt.InvalidAudienceError as e:
             raise SignalRejected(error_for["audience"], "aud does not name us") from e
         except jwt.MissingRequiredClaimError as e:
             raise SignalRejected(error_for["request"], f"the {e.claim} claim is missing") from e
-        except jwt.ExpiredSignatureError as e:
-            raise SignalRejected(error_for["request"], "expired (exp)") from e
         except jwt.InvalidSignatureError as e:
             raise SignalRejected(error_for["key"], "the signature does not verify") from e
         except jwt.InvalidTokenError as e:
@@ -334,8 +335,12 @@ class SignalVerifier:
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or isinstance(iat, bool):
             raise SignalRejected(error_for["request"], "iat must be a number")
-        if abs(time.time() - iat) > self.max_age_s:
+        now = self._clock.now_ms() / 1000
+        if abs(now - iat) > self.max_age_s:
             raise SignalRejected(error_for["request"], f"iat is more than {self.max_age_s}s from now")
+        exp = claims.get("exp")
+        if exp is not None and (not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now):
+            raise SignalRejected(error_for["request"], "expired (exp)")
         return VerifiedToken(issuer, claims)
 
     def remember_for_s(self, claims: Mapping[str, Any]) -> int:
@@ -345,4 +350,4 @@ class SignalVerifier:
         exp = claims.get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
             until = max(until, float(exp))
-        return max(1, int(until - time.time()) + 1)
+        return max(1, int(until - self._clock.now_ms() / 1000) + 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,10 +18,12 @@ import aiohttp
 import grpc
 import pytest
 from aiohttp import web
+from cryptography import x509
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 from session_wire.v1 import session_pb2 as pb
 
+from tests.certs import CertificateAuthority
 from tests.conftest import Running, ServiceFactory, expect_error, free_port
 
 IDP = "https://idp.example.com/realms/main"
@@ -458,3 +461,32 @@ async def test_invalid_security_events_are_refused_with_rfc_8935_codes(
     assert status == 400
     assert answer["err"] == err and answer["description"]
     assert await _active(signals, created)
+
+
+@pytest.mark.parametrize("redis_target", ["standalone"], indirect=True)
+async def test_the_signals_door_serves_tls_with_the_grpc_certificate_and_wants_no_client_certificate(
+    start_service: ServiceFactory, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    ca = CertificateAuthority()
+    server = ca.issue_server()
+    cert_file, key_file = server.write(tmp_path, "server")
+    client_ca = CertificateAuthority().write(tmp_path, "clients.crt")
+    svc = await _signals_service(
+        start_service,
+        tmp_path,
+        tls_cert_file=str(cert_file),
+        tls_key_file=str(key_file),
+        tls_client_ca_file=str(client_ca),
+        dev=True,
+    )
+    trust = ssl.create_default_context(cadata=ca.cert_pem.decode())
+    url = f"https://127.0.0.1:{svc.service.signals_port}/oidc/backchannel-logout"
+    async with http.post(url, data={"logout_token": logout_token(sid="sid-tls")}, ssl=trust) as response:
+        assert response.status == 200
+    _, writer = await asyncio.open_connection("127.0.0.1", svc.service.signals_port, ssl=trust)
+    peer = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    assert x509.load_der_x509_certificate(peer).serial_number == server.serial_number
+    with pytest.raises(aiohttp.ClientError):
+        async with http.post(url.replace("https", "http"), data={}) as response:
+            pass
