@@ -91,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     i = cmd.add_parser("introspect", help="is a token active? (several tokens: one IntrospectBatch call)")
     i.add_argument("token", nargs="+")
     i.add_argument("--hint", default="", choices=("", "access_token", "refresh_token"))
+    i.add_argument("--audience", default="", help="the audience the token must be for (default: its own)")
+    x = cmd.add_parser("exchange", help="trade an access token for a narrower one (RFC 8693)")
+    x.add_argument("subject_token")
+    x.add_argument("audience", help="the one audience of the new token")
+    x.add_argument("--scope", action="append", help="a scope of the new token (default: all the subject's)")
+    x.add_argument("--ttl", type=int, default=0, help="seconds of life (0: the longest allowed)")
+    x.add_argument(
+        "--bind-to-caller-certificate", action="store_true", help="bind the token to --cert (RFC 8705)"
+    )
     u = cmd.add_parser("update", help="patch session data")
     u.add_argument("session_id")
     u.add_argument("--set", action="append", help="KEY=VALUE")
@@ -124,9 +133,22 @@ def _request(args: argparse.Namespace) -> tuple[str, Any]:
         return "Revoke", pb.RevokeRequest(except_session_id=args.except_session_id, **chosen)
     if args.command == "introspect":
         if len(args.token) > 1:
-            requests = [pb.IntrospectRequest(token=t, token_type_hint=args.hint) for t in args.token]
+            requests = [
+                pb.IntrospectRequest(token=t, token_type_hint=args.hint, audience=args.audience)
+                for t in args.token
+            ]
             return "IntrospectBatch", pb.IntrospectBatchRequest(requests=requests)
-        return "Introspect", pb.IntrospectRequest(token=args.token[0], token_type_hint=args.hint)
+        return "Introspect", pb.IntrospectRequest(
+            token=args.token[0], token_type_hint=args.hint, audience=args.audience
+        )
+    if args.command == "exchange":
+        return "Exchange", pb.ExchangeRequest(
+            subject_token=args.subject_token,
+            audience=args.audience,
+            scopes=args.scope or [],
+            ttl_seconds=args.ttl,
+            bind_to_caller_certificate=args.bind_to_caller_certificate,
+        )
     if args.command == "update":
         sets = {k: v.encode() for k, v in _pairs(args.set, "--set").items()}
         return "Update", pb.UpdateRequest(

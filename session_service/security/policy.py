@@ -13,11 +13,25 @@ reads JSON). The shape::
       "spiffe://cluster.local/ns/shop/sa/login-eu": [Create, Refresh, Revoke]
       "spiffe://cluster.local/ns/shop/sa/cart": [Get, Introspect, GetJwks, WatchRevocations]
       "system:serviceaccount:ops:admin": ["*"]         # every RPC
+      "spiffe://cluster.local/ns/shop/sa/checkout":
+        rpcs: [Exchange]
+        exchange:                                      # optional: what Exchange may obtain
+          audiences: [orders-api, payments-api]
+          scopes: ["orders:read", "payments:write"]
+      "spiffe://cluster.local/ns/support/sa/console":
+        rpcs: [Create, Revoke]
+        impersonate: true                              # optional: Create with an impersonator
 
 A caller's entry is either a list of RPC names or an object with ``rpcs`` and optional
 ``client_ids``; ``"*"`` (alone) means every RPC. ``client_ids`` restricts the
 ``client_id`` a caller may pass to ``Create`` (an empty or absent ``client_id`` is then
 refused too). Identities not listed may call nothing.
+
+``exchange`` says which tokens a caller may obtain by ``Exchange`` (RFC 8693): the
+audiences (``aud``) and the scopes they may carry, each a list in which ``"*"`` (alone)
+means any. Without it a caller obtains nothing, even when it may call ``Exchange``
+(EXCHANGE_NOT_ALLOWED). ``impersonate: true`` lets a caller open impersonation sessions
+(``Create`` with an ``impersonator``); without it such a Create is CALLER_NOT_ALLOWED.
 
 A session belongs to the caller that created it: with ``SESSION_BIND_SESSIONS_TO_CALLER``
 (the default) only that caller may ``Refresh`` it or ``Revoke`` it by refresh token.
@@ -27,7 +41,8 @@ service under different identities). Sharing is mutual and declared once, in eit
 entry; it is not transitive (three identities that all share need three pairs).
 
 The file is validated strictly: an unknown key, an unknown RPC name, a repeated
-identity, ``client_ids`` for a caller that may not call ``Create``, or a
+identity, ``client_ids`` or ``impersonate`` for a caller that may not call ``Create``,
+``exchange`` for one that may not call ``Exchange``, or a
 ``share_sessions_with`` entry that names an identity the policy does not list (or the
 entry's own) is an error (ConfigError at start; at reload it is logged and the previous
 policy stays).
@@ -51,6 +66,7 @@ from typing import Any
 import yaml
 from session_wire.v1 import session_pb2
 
+from session_service.domain.delegation import ANY, NO_EXCHANGE, ExchangeGrant
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
 from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
 
@@ -64,6 +80,8 @@ EVERY_RPC = "*"
 """In a caller's RPC list: every RPC."""
 CLIENT_ID_RESTRICTED_RPC = "Create"
 """The RPC whose ``client_id`` a policy entry's ``client_ids`` restricts."""
+EXCHANGE_RPC = "Exchange"
+"""The RPC a policy entry's ``exchange`` grant applies to."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,10 @@ class CallerGrant:
     """The ``client_id`` values it may pass to Create; None when any."""
     share_sessions_with: frozenset[str] = frozenset()
     """Other identities that share sessions with it, as its entry names them."""
+    exchange: ExchangeGrant = NO_EXCHANGE
+    """The audiences and scopes it may obtain by Exchange; none by default."""
+    impersonate: bool = False
+    """Whether it may open impersonation sessions (Create with an impersonator)."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +159,10 @@ def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
     where = f"caller {identity!r}"
     client_ids: frozenset[str] | None = None
     shares: frozenset[str] = frozenset()
+    exchange = NO_EXCHANGE
+    impersonate = False
     if isinstance(entry, dict):
-        unknown = set(entry) - {"rpcs", "client_ids", "share_sessions_with"}
+        unknown = set(entry) - {"rpcs", "client_ids", "share_sessions_with", "exchange", "impersonate"}
         if unknown:
             raise ValueError(f"{where}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
         if "rpcs" not in entry:
@@ -150,6 +174,12 @@ def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
                 raise ValueError(f"{where}: client_ids is empty, which would refuse every Create")
         if "share_sessions_with" in entry:
             shares = frozenset(_strings(f"{where}: share_sessions_with", entry["share_sessions_with"]))
+        if "exchange" in entry:
+            exchange = _exchange_grant(where, entry["exchange"])
+        if "impersonate" in entry:
+            impersonate = entry["impersonate"]
+            if not isinstance(impersonate, bool):
+                raise ValueError(f"{where}: impersonate must be true or false")
     else:
         rpc_list = entry
     names = _strings(f"{where}: rpcs", rpc_list)
@@ -169,7 +199,39 @@ def _grant(identity: str, entry: object, known: frozenset[str]) -> CallerGrant:
         raise ValueError(
             f"{where}: client_ids only applies to {CLIENT_ID_RESTRICTED_RPC}, which it may not call"
         )
-    return CallerGrant(rpcs=rpcs, client_ids=client_ids, share_sessions_with=shares)
+    if exchange != NO_EXCHANGE and EXCHANGE_RPC not in rpcs:
+        raise ValueError(f"{where}: exchange only applies to {EXCHANGE_RPC}, which it may not call")
+    if impersonate and CLIENT_ID_RESTRICTED_RPC not in rpcs:
+        raise ValueError(
+            f"{where}: impersonate only applies to {CLIENT_ID_RESTRICTED_RPC}, which it may not call"
+        )
+    return CallerGrant(
+        rpcs=rpcs,
+        client_ids=client_ids,
+        share_sessions_with=shares,
+        exchange=exchange,
+        impersonate=impersonate,
+    )
+
+
+def _exchange_grant(where: str, value: object) -> ExchangeGrant:
+    where = f"{where}: exchange"
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object with audiences and scopes")
+    unknown = set(value) - {"audiences", "scopes"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    lists: dict[str, frozenset[str]] = {}
+    for key in ("audiences", "scopes"):
+        if key not in value:
+            raise ValueError(f"{where}: '{key}' is required (a list; [\"*\"] for any)")
+        names = _strings(f"{where}: {key}", value[key])
+        if ANY in names and len(names) > 1:
+            raise ValueError(f"{where}: '*' must be the only entry of {key}")
+        lists[key] = frozenset(names)
+    if not lists["audiences"]:
+        raise ValueError(f"{where}: audiences is empty; remove exchange instead")
+    return ExchangeGrant(audiences=lists["audiences"], scopes=lists["scopes"])
 
 
 def _strings(where: str, value: object) -> list[str]:
@@ -178,8 +240,11 @@ def _strings(where: str, value: object) -> list[str]:
     return value
 
 
-def decide(policy: Policy, identity: str | None, rpc: str, client_id: str | None = None) -> None:
-    """Returns when ``identity`` may call ``rpc`` (with ``client_id`` for Create).
+def decide(
+    policy: Policy, identity: str | None, rpc: str, client_id: str | None = None, *, impersonator: str = ""
+) -> None:
+    """Returns when ``identity`` may call ``rpc`` (with ``client_id`` and ``impersonator``
+    for Create).
 
     Raises CallerUnauthenticated when ``identity`` is None (no credentials), and
     CallerNotAllowed naming ``rpc`` when the policy does not grant it, including an RPC
@@ -192,6 +257,17 @@ def decide(policy: Policy, identity: str | None, rpc: str, client_id: str | None
         raise CallerNotAllowed(rpc)
     if rpc == CLIENT_ID_RESTRICTED_RPC and grant.client_ids is not None and client_id not in grant.client_ids:
         raise CallerNotAllowed(rpc, "this client_id is not allowed for this caller")
+    if rpc == CLIENT_ID_RESTRICTED_RPC and impersonator and not grant.impersonate:
+        raise CallerNotAllowed(rpc, "this caller may not open impersonation sessions")
+
+
+def exchange_grant(policy: Policy | None, identity: str) -> ExchangeGrant:
+    """What ``identity`` may obtain by Exchange: its entry's ``exchange``; nothing without
+    one, or without a policy at all."""
+    if policy is None:
+        return NO_EXCHANGE
+    grant = policy.callers.get(identity)
+    return grant.exchange if grant is not None else NO_EXCHANGE
 
 
 def session_callers(policy: Policy | None, identity: str) -> frozenset[str]:
@@ -234,9 +310,11 @@ class PolicyFile(Watching):
         """Looks at the file now; True when a new policy was loaded."""
         return self._policy.check()
 
-    def decide(self, identity: str | None, rpc: str, client_id: str | None = None) -> None:
+    def decide(
+        self, identity: str | None, rpc: str, client_id: str | None = None, *, impersonator: str = ""
+    ) -> None:
         """:func:`decide` with the current policy."""
-        decide(self._policy.value, identity, rpc, client_id)
+        decide(self._policy.value, identity, rpc, client_id, impersonator=impersonator)
 
 
 def _load(data: bytes, yaml_allowed: bool) -> Any:

@@ -16,15 +16,23 @@ from typing import Any
 import grpc
 
 from session_service.audit import AuditLog
+from session_service.domain.delegation import ExchangeGrant
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
-from session_service.security.caller import CallerTokenVerifier, identity_from_auth_context
-from session_service.security.policy import PolicyFile, session_callers
+from session_service.security.caller import (
+    CallerTokenVerifier,
+    certificate_x5t_from_auth_context,
+    identity_from_auth_context,
+)
+from session_service.security.policy import PolicyFile, exchange_grant, session_callers
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 current_caller: ContextVar[str | None] = ContextVar("current_caller", default=None)
 """The identity of the caller of the call being served (None when unknown); each call
 runs in its own task, so this never leaks into another call."""
+
+current_caller_certificate: ContextVar[str | None] = ContextVar("current_caller_certificate", default=None)
+"""The ``x5t#S256`` of the current caller's verified client certificate (None without mTLS)."""
 
 REFLECTION_RPC = "ServerReflectionInfo"
 """Server reflection's one RPC, as the policy names it."""
@@ -62,9 +70,13 @@ class CallerGuard:
         try:
             identity = self._identify(context)
             current_caller.set(identity)
+            if self._mutual_tls:
+                current_caller_certificate.set(certificate_x5t_from_auth_context(context.auth_context()))
             if self._policy is not None:
-                client_id = getattr(request, "client_id", None) if rpc == "Create" else None
-                self._policy.decide(identity, rpc, client_id)
+                creating = rpc == "Create"
+                client_id = getattr(request, "client_id", None) if creating else None
+                impersonator = getattr(request, "impersonator", "") if creating else ""
+                self._policy.decide(identity, rpc, client_id, impersonator=impersonator)
             elif identity is None and self._tokens is not None:
                 raise CallerUnauthenticated("a caller token is required")
         except (CallerUnauthenticated, CallerNotAllowed) as e:
@@ -75,6 +87,19 @@ class CallerGuard:
         """The identities whose sessions ``identity`` may refresh and revoke by refresh
         token, by the current policy (:func:`~session_service.security.policy.session_callers`)."""
         return session_callers(self._policy.policy if self._policy is not None else None, identity)
+
+    def exchange_grant(self, identity: str) -> ExchangeGrant:
+        """What ``identity`` may obtain by Exchange, by the current policy
+        (:func:`~session_service.security.policy.exchange_grant`)."""
+        return exchange_grant(self._policy.policy if self._policy is not None else None, identity)
+
+    def may_impersonate(self, identity: str | None) -> bool:
+        """Whether ``identity`` may open impersonation sessions: only by a policy entry
+        that says so (never without a policy)."""
+        if identity is None or self._policy is None:
+            return False
+        grant = self._policy.policy.callers.get(identity)
+        return grant is not None and grant.impersonate
 
     def _identify(self, context: Context) -> str | None:
         if self._mutual_tls:

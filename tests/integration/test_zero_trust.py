@@ -47,6 +47,7 @@ REQUESTS: dict[str, Any] = {
     "Update": pb.UpdateRequest(session_id="x"),
     "List": pb.ListRequest(user_id="u"),
     "GetJwks": pb.GetJwksRequest(),
+    "Exchange": pb.ExchangeRequest(subject_token="x", audience="a"),
 }
 
 

@@ -38,8 +38,12 @@ class Codec:
     def __init__(self) -> None:
         self.verified = 0
 
-    def verify(self, token: str) -> AccessClaims | None:
+    audience = "aud"
+
+    def verify(self, token: str, audience: str = "", *, any_audience: bool = False) -> AccessClaims | None:
         self.verified += 1
+        if audience not in ("", self.audience):
+            return None
         parts = token.split(":")
         if len(parts) != 3:
             return None
@@ -47,6 +51,9 @@ class Codec:
         return AccessClaims(sub, sid, "read", "web", "iss", "aud", "j", int(iat) + 900, int(iat), int(iat))
 
     def issue(self, session: Any, now_ms: int) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def issue_exchanged(self, grant: Any, now_ms: int) -> str:
         raise NotImplementedError
 
     def jwks_json(self) -> str:

@@ -16,6 +16,9 @@ It also holds, once, the mechanisms that the server and the client both run:
 - :mod:`session_wire.tasks`: stopping background tasks whose cancellation a library lost;
 - :mod:`session_wire.dpop`: the checks of a DPoP proof (RFC 9449).
 - :mod:`session_wire.b64url`: strict base64url, the one spelling of every token segment.
+- :mod:`session_wire.delegation`: exchanged tokens (RFC 8693 ``act``, ``may_act``) and
+  certificate-bound ones (RFC 8705 ``x5t#S256`` of a certificate in any spelling a proxy
+  forwards).
 
 They depend on nothing but the standard library (``dpop`` on PyJWT). The
 server (``sessionsvc-server``) and the client (``sessionsvc-client``) pin the same

@@ -130,7 +130,8 @@ type UnaryMethods =
   | "IntrospectBatch"
   | "Update"
   | "List"
-  | "GetJwks";
+  | "GetJwks"
+  | "Exchange";
 type RequestOf<M extends UnaryMethods> = Parameters<SessionServiceClient[M]>[0];
 type ResponseOf<M extends UnaryMethods> =
   Parameters<SessionServiceClient[M]> extends [...unknown[], grpc.requestCallback<infer R>] ? R : never;
@@ -152,4 +153,37 @@ export function unary<M extends UnaryMethods>(
       else resolve(response as NonNullable<ResponseOf<M>>);
     });
   });
+}
+
+// Options of a token exchange: the scopes of the new token (default: all the subject's),
+// its lifetime in seconds (0: the longest the service allows), and whether to bind it to
+// this client's certificate (RFC 8705; needs mTLS).
+export interface ExchangeOptions {
+  scopes?: string[];
+  ttlSeconds?: number;
+  bindToCallerCertificate?: boolean;
+}
+
+// Token exchange (RFC 8693): trades a user's access token for a narrower one for
+// `audience`, naming this caller in its act claim. The service's policy must grant this
+// caller that audience and those scopes (else PERMISSION_DENIED EXCHANGE_NOT_ALLOWED).
+export function exchange(
+  client: SessionServiceClient,
+  subjectToken: string,
+  audience: string,
+  options: ExchangeOptions = {},
+  timeoutMs = 5000,
+): Promise<NonNullable<ResponseOf<"Exchange">>> {
+  return unary(
+    client,
+    "Exchange",
+    {
+      subject_token: subjectToken,
+      audience,
+      scopes: options.scopes ?? [],
+      ttl_seconds: options.ttlSeconds ?? 0,
+      bind_to_caller_certificate: options.bindToCallerCertificate ?? false,
+    },
+    timeoutMs,
+  );
 }
