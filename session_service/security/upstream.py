@@ -185,7 +185,9 @@ class IssuerKeys:
         self._lock = asyncio.Lock()
         if issuer.jwks_file:
             try:
-                self._keys = parse_caller_jwks(Path(issuer.jwks_file).read_bytes())
+                self._keys = parse_caller_jwks(
+                    Path(issuer.jwks_file).read_bytes(), f"{setting} {issuer.issuer}"
+                )
             except (OSError, ValueError) as e:
                 raise ConfigError(setting, f"{issuer.issuer}: jwks_file: {e}") from e
 
@@ -215,7 +217,7 @@ class IssuerKeys:
                 raise KeysUnavailable("the JWKS URL failed a moment ago")
             try:
                 data = await _fetch_jwks(self._issuer.jwks_uri)
-                keys = parse_caller_jwks(data)
+                keys = parse_caller_jwks(data, self._issuer.jwks_uri)
             except ValueError as e:
                 self._failed_at = time.monotonic()
                 raise SignalRejected("invalid_key", f"the issuer's JWKS is unusable: {e}") from e

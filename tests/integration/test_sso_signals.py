@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import ssl
 import time
 import uuid
@@ -23,6 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.audit import AUDIT_LOGGER_NAME
 from tests.certs import CertificateAuthority
 from tests.conftest import Running, ServiceFactory, expect_error, free_port
 
@@ -490,3 +492,19 @@ async def test_the_signals_door_serves_tls_with_the_grpc_certificate_and_wants_n
     with pytest.raises(aiohttp.ClientError):
         async with http.post(url.replace("https", "http"), data={}) as response:
             pass
+
+
+async def test_an_upstream_logout_is_an_audit_event_naming_the_provider(
+    signals: Running, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = await _login(signals, "nina", "idp-nina", "sid-n")
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER_NAME)
+    token = logout_token(sid="sid-n")
+    assert (await _logout(http, signals, token))[0] == 200
+    (line,) = [r for r in caplog.records if r.getMessage().startswith('{"event":"upstream_sessions_ended"')]
+    fields = json.loads(line.getMessage())
+    assert token not in caplog.text
+    assert fields["caller"] == IDP
+    assert fields["reason"] == "idp_logout"
+    assert fields["signal"] == LOGOUT_EVENT
+    assert fields["session_ids"] == [created.session.session_id]
