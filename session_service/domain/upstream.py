@@ -14,7 +14,8 @@ from session_service.domain.ids import SessionId
 from session_service.domain.model import IdpSession, RevocationReason, SessionsEnded
 
 PARALLEL_ENDS = 16
-"""Sessions ended at once: a subject with many sessions costs a bounded burst on Redis."""
+"""Users whose sessions are ended at once: a provider's logout of many costs a bounded
+burst on Redis."""
 
 
 class UpstreamIndex(Protocol):
@@ -26,8 +27,14 @@ class UpstreamIndex(Protocol):
     async def forget_idp_sessions(self, idp: IdpSession, sessions: Sequence[SessionId], now_ms: int) -> None:
         """Removes ended sessions from that index."""
 
-    async def revoke(self, sid: SessionId, now_ms: int, reason: RevocationReason) -> tuple[str, ...]:
-        """Ends one live session (Revoke's script), recording its revocation event."""
+    async def live_owners(self, sids: Sequence[SessionId], now_ms: int) -> list[str | None]:
+        """The user of each live session, None for an ended one, in order."""
+
+    async def revoke_sessions(
+        self, user_id: str, sids: Sequence[SessionId], now_ms: int, reason: RevocationReason
+    ) -> tuple[str, ...]:
+        """Ends those of the user's live sessions, recording their revocation event (the
+        script Revoke of a user runs, in the user's slot)."""
 
     async def first_signal(self, issuer: str, jti: str, window_ms: int) -> bool:
         """Records a token id for ``window_ms``; False when it was recorded before."""
@@ -77,17 +84,22 @@ class UpstreamSessions:
         """Ends every live session of ours created from ``idp.session_id`` at ``idp.issuer``
         or, when it names no session id, every one of ``idp.subject`` there.
 
-        Each session ends through Revoke's script (its event reaches the revocation feed);
-        an index member whose session already ended is skipped and pruned."""
+        The sessions are grouped by user (one Redis Cluster slot each) and each group ends
+        through the script that Revoke of a user runs, its event reaching the revocation
+        feed; an index member whose session already ended is skipped and pruned."""
         now = self._clock.now_ms()
         found = await self._store.idp_sessions(idp, now)
+        by_user: dict[str, list[SessionId]] = {}
+        for sid, owner in zip(found, await self._store.live_owners(found, now), strict=True):
+            if owner is not None:
+                by_user.setdefault(owner, []).append(sid)
         limit = asyncio.Semaphore(PARALLEL_ENDS)
 
-        async def end_one(sid: SessionId) -> tuple[str, ...]:
+        async def end_of(user_id: str, sids: list[SessionId]) -> tuple[str, ...]:
             async with limit:
-                return await self._store.revoke(sid, now, reason)
+                return await self._store.revoke_sessions(user_id, sids, now, reason)
 
-        results = await asyncio.gather(*(end_one(sid) for sid in found))
+        results = await asyncio.gather(*(end_of(user, sids) for user, sids in by_user.items()))
         ended = SessionsEnded(reason, tuple(s for result in results for s in result))
         await self._store.forget_idp_sessions(idp, found, now)
         if ended.session_ids and self._on_ended is not None:
