@@ -38,6 +38,13 @@ def test_the_signals_port_must_be_a_port_of_its_own(env: dict[str, str]) -> None
     assert info.value.setting == "SESSION_SIGNALS_PORT"
 
 
+@pytest.mark.parametrize("setting", ["SESSION_OIDC_LOGOUT_ISSUERS_FILE", "SESSION_SSF_TRANSMITTERS_FILE"])
+def test_a_receiver_needs_the_signals_port(setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_sources({setting: "/etc/issuers.yaml"})
+    assert info.value.setting == setting
+
+
 def _write(folder: Path, document: Any, name: str = "issuers.yaml") -> Path:
     path = folder / name
     path.write_text(json.dumps(document))
