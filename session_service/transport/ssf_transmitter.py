@@ -96,7 +96,7 @@ class PushResult:
 async def push_event(
     http: aiohttp.ClientSession, receiver: Receiver, event: str, *, limit_s: float
 ) -> PushResult:
-    """Pushes one SET to the receiver (RFC 8935 section 2)."""
+    """Pushes one SET to the receiver (RFC 8935 section 2) within ``limit_s`` seconds."""
     headers = {"Content-Type": SET_MEDIA_TYPE, "Accept": "application/json"}
     try:
         bearer = receiver.bearer_token()
@@ -106,7 +106,7 @@ async def push_event(
             receiver.endpoint,
             data=event.encode(),
             headers=headers,
-            ssl=receiver.ssl_context() or True,
+            ssl=receiver.ssl_context or True,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=limit_s),
         ) as response:

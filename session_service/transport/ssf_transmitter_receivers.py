@@ -19,6 +19,7 @@ at start; a bearer token file is read again when it changes (a rotated Secret).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import ssl
@@ -38,6 +39,24 @@ _FIELDS = frozenset({"name", "endpoint", "audience", "token_file", "ca_file", "e
 _MAX_TOKEN_BYTES = 8192
 
 
+class BearerTokenFile:
+    """A file holding one bearer token, read again when it changes (a rotated Secret)."""
+
+    def __init__(self, path: Path) -> None:
+        """Reads the token now; OSError or ValueError when the file is unusable."""
+        self.path = path
+        self._read_at = -1.0
+        self._token = ""
+        self.token()
+
+    def token(self) -> str:
+        """The token as the file holds it now."""
+        mtime = self.path.stat().st_mtime
+        if mtime != self._read_at:
+            self._token, self._read_at = _read_token(self.path), mtime
+        return self._token
+
+
 @dataclass(frozen=True)
 class Receiver:
     """One SSF receiver and how to push to it."""
@@ -50,24 +69,18 @@ class Receiver:
     """The ``aud`` of the SETs it gets."""
     events: tuple[str, ...]
     """The event types it gets."""
-    token_file: Path | None = None
-    """File holding the bearer token sent as ``Authorization: Bearer``; None sends none."""
+    token_file: BearerTokenFile | None = field(default=None, compare=False)
+    """The bearer token sent as ``Authorization: Bearer``; None sends none."""
     ca_file: Path | None = None
     """CA bundle that verifies its TLS certificate; None: the system's."""
-    _token: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
 
     def bearer_token(self) -> str:
-        """The bearer token from :attr:`token_file` as it is now ('' without one); read
-        again only when the file changed."""
-        if self.token_file is None:
-            return ""
-        mtime = self.token_file.stat().st_mtime
-        if not self._token or self._token[0][0] != mtime:
-            self._token[:] = [(mtime, _read_token(self.token_file))]
-        return self._token[0][1]
+        """The bearer token as its file holds it now ('' without one)."""
+        return "" if self.token_file is None else self.token_file.token()
 
+    @functools.cached_property
     def ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context for its endpoint (None for plain http)."""
+        """The TLS context for its endpoint (None for plain http), built once."""
         if not self.endpoint.startswith("https:"):
             return None
         return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
@@ -129,7 +142,11 @@ def _receiver(entry: Any, dev: bool, base: Path) -> Receiver:
         raise ValueError(
             f"events {unsupported} are not transmitted; this transmitter sends {list(TRANSMITTED_EVENTS)}"
         )
-    token_file = _file(entry, "token_file", base)
+    token_path = _file(entry, "token_file", base)
+    try:
+        token_file = BearerTokenFile(token_path) if token_path is not None else None
+    except OSError as e:
+        raise ValueError(f"token_file {token_path}: {e.strerror}") from None
     receiver = Receiver(
         name=_text(entry, "name") if "name" in entry else endpoint,
         endpoint=endpoint,
@@ -138,11 +155,10 @@ def _receiver(entry: Any, dev: bool, base: Path) -> Receiver:
         token_file=token_file,
         ca_file=_file(entry, "ca_file", base),
     )
-    if token_file is not None:
-        try:
-            receiver.bearer_token()
-        except OSError as e:
-            raise ValueError(f"token_file {token_file}: {e.strerror}") from None
+    try:
+        receiver.ssl_context  # noqa: B018 - a bad CA file fails at start, not at the first push
+    except (OSError, ssl.SSLError) as e:
+        raise ValueError(f"ca_file {receiver.ca_file}: {e}") from None
     return receiver
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from joserfc.jwk import KeySet
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.store.keys import KeySchema
+from tests.certs import CertificateAuthority
 from tests.conftest import Running, ServiceFactory, free_port
 
 pytestmark = pytest.mark.filterwarnings(
@@ -54,18 +56,20 @@ class Receiver:
     answer: Callable[[str], web.Response] = lambda _token: web.Response(status=202)
     delay: float = 0.0
     """Seconds each push takes to answer."""
+    tls: ssl.SSLContext | None = None
+    """Serves HTTPS with it when given."""
     _runner: web.AppRunner | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/events"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/events"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/events", self._receive)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls).start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -100,7 +104,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.stop()
 
 
-def receivers_file(tmp_path: Path, receiver: Receiver, name: str = "billing") -> str:
+def receivers_file(tmp_path: Path, receiver: Receiver, name: str = "billing", ca_file: str = "") -> str:
     token_file = tmp_path / "bearer"
     token_file.write_text(BEARER + "\n")
     path = tmp_path / "receivers.yaml"
@@ -110,7 +114,7 @@ def receivers_file(tmp_path: Path, receiver: Receiver, name: str = "billing") ->
         f"    endpoint: {receiver.endpoint}\n"
         f"    audience: {AUDIENCE}\n"
         f"    token_file: {token_file}\n"
-        f"    events: [{SESSION_REVOKED}]\n"
+        f"    events: [{SESSION_REVOKED}]\n" + (f"    ca_file: {ca_file}\n" if ca_file else "")
     )
     return str(path)
 
@@ -119,7 +123,7 @@ def transmitter_settings(tmp_path: Path, receiver: Receiver, **overrides: Any) -
     return {
         "issuer": ISSUER,
         "signals_port": free_port(),
-        "ssf_receivers_file": receivers_file(tmp_path, receiver),
+        "ssf_receivers_file": overrides.pop("ssf_receivers_file", "") or receivers_file(tmp_path, receiver),
         "ssf_max_backoff": 0.3,
         "ssf_lease_ttl": 1.0,
         "ssf_push_timeout": 2.0,
@@ -299,3 +303,34 @@ async def test_a_lease_a_dead_replica_left_is_taken_over_once_it_expires(
     await asyncio.sleep(0.8)
     assert receiver.pushes == [], "delivered while another replica's lease was live"
     await until(lambda: receiver.sessions() == {sid}, 5, "delivered after the lease expired")
+
+
+async def test_an_https_receiver_is_reached_only_with_a_certificate_its_ca_file_vouches_for(
+    start_service: ServiceFactory, tmp_path: Path
+) -> None:
+    ours, foreign = CertificateAuthority(), CertificateAuthority("another CA")
+    cert, key = ours.issue_server(["127.0.0.1"]).write(tmp_path, "receiver")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    receiver = Receiver(tls=tls)
+    await receiver.start()
+    try:
+        trusted = receivers_file(tmp_path, receiver, ca_file=str(ours.write(tmp_path, "ours.crt")))
+        r = await start_service(**transmitter_settings(tmp_path, receiver, ssf_receivers_file=trusted))
+        sid = await revoke_new_session(r, "ida")
+        await until(lambda: receiver.sessions() == {sid}, 10, "delivered over TLS")
+        await r.service.stop(grace=0)
+
+        (tmp_path / "other").mkdir()
+        untrusted = receivers_file(
+            tmp_path / "other", receiver, ca_file=str(foreign.write(tmp_path, "foreign.crt"))
+        )
+        settings = transmitter_settings(tmp_path, receiver, ssf_receivers_file=untrusted)
+        other = await start_service(**{**settings, "redis_prefix": r.prefix})
+        refused = await revoke_new_session(other, "ida")
+        assert other.service.telemetry is not None
+        failures = other.service.telemetry.metrics.ssf_push_failures.labels("billing")
+        await until(lambda: failures._value.get() >= 2, 10, "pushes refused by certificate verification")
+        assert refused not in receiver.sessions()
+    finally:
+        await receiver.stop()
