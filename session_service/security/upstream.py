@@ -329,7 +329,10 @@ class SignalVerifier:
         except jwt.InvalidAudienceError as e:
             raise SignalRejected(error_for["audience"], "aud does not name us") from e
         except jwt.MissingRequiredClaimError as e:
-            raise SignalRejected(error_for["request"], f"the {e.claim} claim is missing") from e
+            code = {"aud": error_for["audience"], "iss": error_for["issuer"]}.get(
+                e.claim, error_for["request"]
+            )
+            raise SignalRejected(code, f"the {e.claim} claim is missing") from e
         except jwt.InvalidSignatureError as e:
             raise SignalRejected(error_for["key"], "the signature does not verify") from e
         except jwt.InvalidTokenError as e:

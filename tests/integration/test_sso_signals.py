@@ -437,6 +437,7 @@ async def test_a_repeated_set_is_accepted_and_changes_nothing(
         ({"bearer": ""}, "authentication_failed"),
         ({"iss": "https://evil.example.com"}, "invalid_issuer"),
         ({"aud": "https://someone-else.example.com"}, "invalid_audience"),
+        ({"aud": None}, "invalid_audience"),
         ({"key": ECKey.generate_key("P-256", parameters={"kid": "ssf-1"})}, "invalid_key"),
         ({"body": "not a jwt"}, "invalid_request"),
         ({"subject": {"format": "email", "email": "a@example.com"}}, "invalid_request"),
@@ -455,6 +456,7 @@ async def test_invalid_security_events_are_refused_with_rfc_8935_codes(
     body: dict[str, Any] = {"iss": TRANSMITTER, "aud": SSF_AUDIENCE, "iat": int(time.time())}
     body["jti"] = str(uuid.uuid4())
     body |= {"events": {CAEP + "credential-change": {}}, "sub_id": subject, **claims}
+    body = {k: v for k, v in body.items() if v is not None}
     key = change.get("key", SSF_KEY)
     token = change.get("body") or jwt.encode(
         {"alg": "ES256", "kid": "ssf-1", "typ": "secevent+jwt"}, body, key
