@@ -1237,6 +1237,16 @@ def test_signals_settings_and_files_reach_the_server(full_manifests: list[Manife
     assert "checksum/signals" in pod_annotations(full_manifests)
 
 
+def test_the_ssf_receivers_secret_reaches_the_server_whole(full_manifests: list[Manifest]) -> None:
+    data = configmap_data(full_manifests)
+    assert data["SESSION_SSF_RECEIVERS_FILE"] == "/etc/session-service/ssf-receivers/receivers.yaml"
+    # The whole Secret: the receivers file names the bearer token and CA files beside it.
+    (mount,) = [m for m in server_container(full_manifests)["volumeMounts"] if m["name"] == "ssf-receivers"]
+    assert (mount["mountPath"], mount["readOnly"]) == ("/etc/session-service/ssf-receivers", True)
+    (volume,) = [v for v in server_pod_spec(full_manifests)["volumes"] if v["name"] == "ssf-receivers"]
+    assert volume["secret"] == {"secretName": "ssf-receivers", "defaultMode": 0o440}
+
+
 def test_no_signals_port_renders_no_signals_resources(default_manifests: list[Manifest]) -> None:
     assert not [m for m in default_manifests if m["metadata"]["name"].endswith("-signals")]
     assert "SESSION_SIGNALS_PORT" not in configmap_data(default_manifests)
