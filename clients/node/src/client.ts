@@ -131,7 +131,8 @@ type UnaryMethods =
   | "Update"
   | "List"
   | "GetJwks"
-  | "Exchange";
+  | "Exchange"
+  | "Reauthenticate";
 type RequestOf<M extends UnaryMethods> = Parameters<SessionServiceClient[M]>[0];
 type ResponseOf<M extends UnaryMethods> =
   Parameters<SessionServiceClient[M]> extends [...unknown[], grpc.requestCallback<infer R>] ? R : never;
@@ -183,6 +184,42 @@ export function exchange(
       scopes: options.scopes ?? [],
       ttl_seconds: options.ttlSeconds ?? 0,
       bind_to_caller_certificate: options.bindToCallerCertificate ?? false,
+    },
+    timeoutMs,
+  );
+}
+
+// What a new authentication of the user was: how (acr, e.g. "mfa"; amr, RFC 8176 values
+// such as "pwd", "otp", "hwk") and when (default now); `dpop` is required, by the
+// session's key, for a DPoP-bound session.
+export interface Authentication {
+  acr?: string;
+  amr?: string[];
+  authTime?: Date;
+  dpop?: { proof: string; http_method: string; http_uri: string };
+}
+
+// Re-authentication (step-up, RFC 9470): records that the user authenticated again and
+// moves the session to a new id with new tokens; the old id and its tokens end. Call it
+// after a route answered `WWW-Authenticate: Bearer error="insufficient_user_authentication"`
+// (with the acr_values and max_age it names) and the user logged in again, or after
+// Refresh failed with UNAUTHENTICATED REAUTHENTICATION_REQUIRED.
+export function reauthenticate(
+  client: SessionServiceClient,
+  sessionId: string,
+  authentication: Authentication = {},
+  timeoutMs = 5000,
+): Promise<NonNullable<ResponseOf<"Reauthenticate">>> {
+  const at = authentication.authTime;
+  return unary(
+    client,
+    "Reauthenticate",
+    {
+      session_id: sessionId,
+      acr: authentication.acr ?? "",
+      amr: authentication.amr ?? [],
+      auth_time: at ? { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1e6 } : undefined,
+      dpop: authentication.dpop,
     },
     timeoutMs,
   );
