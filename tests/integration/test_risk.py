@@ -152,6 +152,7 @@ async def test_step_up_stops_refreshes_and_access_tokens_until_reauthenticate(
         await _refresh(svc, at_home.refresh_token, "203.0.113.5", FIREFOX)
     assert _signals(svc, "network_change", "step_up") == 1
     assert not (await svc.stub.Introspect(pb.IntrospectRequest(token=at_home.access_token))).active
+    assert not (await svc.stub.Introspect(pb.IntrospectRequest(token=at_home.refresh_token))).active
     async with expect_error(*REAUTH):
         await _refresh(svc, at_home.refresh_token, "203.0.113.5", FIREFOX)
     # The session is there, waiting for its user to authenticate again.
@@ -217,3 +218,20 @@ async def test_the_gateway_records_the_client_behind_trusted_proxies_and_acts_on
     assert denied.status.code == grpc.StatusCode.UNAUTHENTICATED.value[0]
     async with expect_error(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND"):
         await svc.stub.Get(pb.GetRequest(session_id=sid))
+
+
+async def test_a_step_up_at_the_gateway_makes_the_current_refresh_token_wait_for_reauthenticate(
+    start_service: ServiceFactory,
+) -> None:
+    svc = await start_service(risk_network_change="step_up")
+    envoy = external_auth_pb2_grpc.AuthorizationStub(svc.channel)
+    created = await svc.stub.Create(pb.CreateRequest(user_id="alice"))
+    assert (await envoy.Check(_check(created.access_token, "192.0.2.10"))).status.code == 0
+    denied = await envoy.Check(_check(created.access_token, "203.0.113.9"))
+    assert denied.status.code == grpc.StatusCode.UNAUTHENTICATED.value[0]
+    assert not (await svc.stub.Introspect(pb.IntrospectRequest(token=created.refresh_token))).active
+    async with expect_error(*REAUTH):
+        await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+    assert (
+        await svc.stub.Get(pb.GetRequest(session_id=created.session.session_id))
+    ).session.user_id == "alice"
