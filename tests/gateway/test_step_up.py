@@ -318,3 +318,20 @@ def test_the_step_up_recipe_of_the_docs_is_the_one_tested() -> None:
     ]
     assert [line for line in lines if line not in tested] == []
     assert f"/auth?{PAYMENT}" in recipe
+
+
+async def test_forward_auth_records_the_client_behind_the_proxy_as_the_last_client(
+    step_up: Gateway, gateway_service: GatewayService
+) -> None:
+    created = await gateway_service.login("alice")
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+        http.get(
+            f"{step_up.url}/cart",
+            headers={"Authorization": f"Bearer {created.access_token}", "User-Agent": "curl/8.5.0"},
+        ) as response,
+    ):
+        assert response.status == 200
+    got = await gateway_service.stub.Get(pb.GetRequest(session_id=created.session.session_id))
+    # SESSION_GATEWAY_TRUSTED_PROXIES=0: the direct peer, here the proxy on loopback.
+    assert (got.session.last_client.ip, got.session.last_client.user_agent) == ("127.0.0.1", "curl/8.5.0")
