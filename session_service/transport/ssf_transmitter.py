@@ -16,9 +16,10 @@ connection, a timeout) is tried again with a jittered exponential backoff capped
 once: a position lost in a failover, or a takeover in the middle of a batch, sends some
 again with the same ``jti``, which receivers drop.
 
-The feed keeps events as long as an access token could outlive them (the access-token
-lifetime plus leeway): a receiver that stays unreachable for longer than that misses the
-older ones when no replica could hold them in the meantime.
+The stream keeps events as long as an access token could outlive them (the access-token
+lifetime plus leeway, plus a minute): the events a receiver has not taken by the time they
+leave the stream never reach it. The position is then no longer in the stream, and the
+holder says so in an ERROR log before sending everything the stream still holds.
 
 The transmitter's metadata (SSF 1.0 section 7.1) and its JWK Set are served on the
 signals door (:func:`transmitter_routes`).
@@ -235,8 +236,8 @@ class SsfTransmitter:
             # Two plain tasks rather than a TaskGroup: on Python 3.11 a TaskGroup whose child
             # fails can leave this task marked as cancelling, which would end the loop.
             parts = {
-                asyncio.create_task(self._deliver(receiver, token)),
-                asyncio.create_task(self._keep_lease(name, token, ttl_ms)),
+                asyncio.create_task(self._deliver(receiver, token), name=f"ssf-deliver-{name}"),
+                asyncio.create_task(self._keep_lease(name, token, ttl_ms), name=f"ssf-lease-{name}"),
             }
             try:
                 done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
@@ -287,9 +288,11 @@ class SsfTransmitter:
                 try:
                     async for batch in stream:
                         if batch.cursor_reset:
-                            log.warning(
-                                "SSF receiver %s: its position is not in the revocation stream (Redis "
-                                "lost it); sending every event the stream still holds",
+                            log.error(
+                                "SSF receiver %s: its position is no longer in the revocation stream "
+                                "(events after it expired from the stream before it took them, or Redis "
+                                "lost the stream): some may never reach it; sending every event the "
+                                "stream still holds",
                                 name,
                             )
                         if batch.revocations:

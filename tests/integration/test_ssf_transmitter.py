@@ -334,3 +334,25 @@ async def test_an_https_receiver_is_reached_only_with_a_certificate_its_ca_file_
         assert refused not in receiver.sessions()
     finally:
         await receiver.stop()
+
+
+async def test_events_that_expired_before_the_receiver_took_them_are_reported(
+    start_service: ServiceFactory, receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = transmitter_settings(tmp_path, receiver)
+    first = await start_service(**settings)
+    settings["redis_prefix"] = first.prefix
+    delivered = await revoke_new_session(first, "jo")
+    await until(lambda: receiver.sessions() == {delivered}, 5, "the first event delivered")
+    await first.service.stop(grace=0)
+    without_transmitter = await start_service(**{**settings, "ssf_receivers_file": "", "signals_port": 0})
+    expired = await revoke_new_session(without_transmitter, "jo")
+    kept = await revoke_new_session(without_transmitter, "jo")
+    # Time passes beyond the stream's retention: what the trimming would do, done at once.
+    stream = KeySchema(first.prefix).revocations()
+    last_id = (await without_transmitter.redis.xrevrange(stream, count=1))[0][0]
+    await without_transmitter.redis.xtrim(stream, minid=last_id, approximate=False)
+    await start_service(**{**settings, "signals_port": free_port()})
+    await until(lambda: kept in receiver.sessions(), 5, "the event still retained delivered")
+    assert expired not in receiver.sessions()
+    assert any("expired from the stream" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
