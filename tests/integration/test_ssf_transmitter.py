@@ -146,6 +146,19 @@ async def revoke_new_session(r: Running, user: str, **revoke: Any) -> str:
     return sid
 
 
+async def position_settled(r: Running, receiver: str = "billing") -> None:
+    """Waits until the receiver's position is the stream's last event (it moves once the
+    pushes of a batch are answered, a moment after the receiver has them)."""
+    keys = KeySchema(r.prefix)
+    deadline = time.monotonic() + 5
+    while True:
+        last = await r.redis.xrevrange(keys.revocations(), count=1)
+        if last and await r.redis.get(keys.ssf_position(receiver)) == last[0][0]:
+            return
+        assert time.monotonic() < deadline, "the position did not reach the last event"
+        await asyncio.sleep(0.05)
+
+
 async def door_json(r: Running, path: str) -> Any:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{r.service.signals_port}{path}") as response:
@@ -262,6 +275,7 @@ async def test_a_receiver_down_then_back_gets_every_event_with_the_service_resta
     assert receiver.sessions() == expected
 
     # The position is durable: a third start resumes after it and sends nothing again.
+    await position_settled(second)
     pushed = len(receiver.pushes)
     await second.service.stop(grace=0)
     await start_service(**{**settings, "signals_port": free_port()})
@@ -344,6 +358,7 @@ async def test_events_that_expired_before_the_receiver_took_them_are_reported(
     settings["redis_prefix"] = first.prefix
     delivered = await revoke_new_session(first, "jo")
     await until(lambda: receiver.sessions() == {delivered}, 5, "the first event delivered")
+    await position_settled(first)
     await first.service.stop(grace=0)
     without_transmitter = await start_service(**{**settings, "ssf_receivers_file": "", "signals_port": 0})
     expired = await revoke_new_session(without_transmitter, "jo")
