@@ -97,6 +97,18 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
         await self._script()
         return pb.ListResponse()
 
+    async def Reauthenticate(
+        self, request: pb.ReauthenticateRequest, context: Context
+    ) -> pb.ReauthenticateResponse:
+        """Returns an empty ReauthenticateResponse."""
+        await self._script()
+        return pb.ReauthenticateResponse()
+
+    async def Exchange(self, request: pb.ExchangeRequest, context: Context) -> pb.ExchangeResponse:
+        """Returns an empty ExchangeResponse."""
+        await self._script()
+        return pb.ExchangeResponse()
+
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns an empty GetJwksResponse."""
         return pb.GetJwksResponse()

@@ -18,19 +18,31 @@ from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.audit import AuditLog
 from session_service.config import DEPRECATED_REUSE_MEMORY, Settings
+from session_service.domain.activity import ActivityWatch
 from session_service.domain.clock import Clock, SystemClock
+from session_service.domain.delegation import ExchangeLimits
 from session_service.domain.dpop import DpopCheck
 from session_service.domain.gateway import GatewayCheck, RevokedSessions
 from session_service.domain.manager import SessionManager
 from session_service.domain.ports import SessionPolicy
+from session_service.domain.risk import Detected, RiskAction, RiskPolicy, RiskSignal
+from session_service.domain.upstream import UpstreamSessions
 from session_service.domain.validation import InputLimits
 from session_service.errors import ConfigError, KeyringError, SessionError
 from session_service.security.caller import CallerTokenVerifier
 from session_service.security.policy import RPC_NAMES, PolicyFile
 from session_service.security.tls import ServerTls
+from session_service.security.upstream import (
+    LOGOUT_ISSUERS_SETTING,
+    SSF_TRANSMITTERS_SETTING,
+    SignalVerifier,
+    load_issuers,
+)
 from session_service.store.connect import execution_policy, redis_client
 from session_service.store.embedded import RedisServerProcess
+from session_service.store.execution import ScriptRunner
 from session_service.store.outbox import RevocationRelay
+from session_service.store.receiver_positions import ReceiverPositions
 from session_service.store.redis_store import RedisSessionStore
 from session_service.store.revocations import RedisRevocationFeed
 from session_service.tasks import stop_tasks
@@ -39,13 +51,19 @@ from session_service.tokens.access import JwtCodec
 from session_service.tokens.dpop_nonces import StatelessNonces
 from session_service.tokens.keyring import Keyring
 from session_service.tokens.refresh import KEYS_FILE_SETTING, RefreshTokenCodec, RefreshTokenKeys
+from session_service.tokens.security_events import SecurityEventSigner
 from session_service.transport import ext_authz
 from session_service.transport.admission import Admission
+from session_service.transport.backchannel_logout import BackchannelLogout
 from session_service.transport.caller_guard import REFLECTION_RPC, CallerGuard, current_caller
 from session_service.transport.forward_auth import ForwardAuthServer
 from session_service.transport.gateway_http import GatewayDoor, IdentityHeaders
 from session_service.transport.pipeline import CallWrapper, WrappingRegistrar
 from session_service.transport.servicer import SessionServicer
+from session_service.transport.signals_http import SignalRoute, SignalsServer
+from session_service.transport.ssf_receiver import SsfReceiver
+from session_service.transport.ssf_transmitter import SsfTransmitter, TransmitterOptions, transmitter_routes
+from session_service.transport.ssf_transmitter_receivers import Receiver, load_receivers
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +87,25 @@ def policy_from(settings: Settings, limits: InputLimits) -> SessionPolicy:
         refresh_rate=settings.refresh_rate_per_user,
         refresh_burst=settings.refresh_burst_per_user,
     )
+
+
+def risk_policy_from(settings: Settings) -> RiskPolicy:
+    """The risk signals' actions and parameters the settings describe."""
+    return RiskPolicy(
+        actions={
+            RiskSignal.NETWORK_CHANGE: RiskAction(settings.risk_network_change),
+            RiskSignal.USER_AGENT_CHANGE: RiskAction(settings.risk_user_agent_change),
+            RiskSignal.CONCURRENT_NETWORKS: RiskAction(settings.risk_concurrent_networks),
+            RiskSignal.ROTATION_BURST: RiskAction(settings.risk_rotation_burst),
+        },
+        concurrent_window_ms=int(settings.risk_concurrent_window * 1000),
+        rotation_burst_limit=settings.risk_rotation_burst_limit,
+    )
+
+
+def _risk_detected(audit: AuditLog, telemetry: Telemetry, d: Detected, session_id: str, user_id: str) -> None:
+    audit.session_risk(user_id, session_id, d.signal.value, d.action.value, d.previous, d.current)
+    telemetry.metrics.risk_detected(d.signal.value, d.action.value)
 
 
 def keyring_from(settings: Settings) -> Keyring:
@@ -162,6 +199,8 @@ class Service:
     health_port: int = 0
     gateway: GatewayCheck | None = None
     forward_auth_port: int = 0
+    signals_port: int = 0
+    transmitter: SsfTransmitter | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -263,6 +302,11 @@ async def _build(
     cleanup.callback(telemetry.close)
     audit = AuditLog(clock)
     security = _Security(settings, audit)  # ConfigError on a bad file: before anything starts
+    receivers = (
+        load_receivers(Path(settings.ssf_receivers_file), dev=settings.dev)
+        if settings.ssf_receivers_file
+        else ()
+    )
     if settings.refresh_reuse_memory != DEPRECATED_REUSE_MEMORY:
         log.warning(
             "SESSION_REFRESH_REUSE_MEMORY is deprecated and ignored: a rotated refresh token is "
@@ -319,6 +363,13 @@ async def _build(
         on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
         verified_tokens=settings.gateway_cache_size,
         dpop=dpop,
+        exchange_limits=ExchangeLimits(settings.exchange_max_ttl, settings.exchange_max_depth),
+        impersonation_max_ttl_s=settings.impersonation_max_ttl,
+        activity=ActivityWatch(
+            store,
+            risk_policy_from(settings),
+            on_risk=lambda d, session_id, user_id: _risk_detected(audit, telemetry, d, session_id, user_id),
+        ),
     )
 
     # The tracing interceptor (if any) opens each call's span; every handler is registered
@@ -349,6 +400,8 @@ async def _build(
         manager,
         audit,
         session_callers=security.guard.session_callers if settings.bind_sessions_to_caller else None,
+        exchange_grants=security.guard.exchange_grant,
+        may_impersonate=security.guard.may_impersonate,
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(servicer, wrapped)
     gateway = _gateway_check(settings, manager, revocations, store.relay, clock, limits, dpop)
@@ -357,6 +410,7 @@ async def _build(
         IdentityHeaders(*settings.gateway_headers),
         settings.forward_auth_cookie,
         telemetry.metrics.gateway_decided,
+        trusted_proxies=settings.gateway_trusted_proxies,
     )
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ext_authz.ExtAuthzServicer(door), wrapped)
     health_servicer = health.aio.HealthServicer()
@@ -412,6 +466,16 @@ async def _build(
         raise OSError(
             f"could not serve forward-auth on {settings.host}:{settings.forward_auth_port}: {e}"
         ) from e
+    try:
+        service.signals_port = await _start_signals(
+            settings,
+            _signal_routes(settings, store, clock, audit) + _transmitter_routes(settings, keyring, receivers),
+            security.tls,
+            service._gateway_resources,
+            reuse_port,
+        )
+    except OSError as e:
+        raise OSError(f"could not serve signals on {settings.host}:{settings.signals_port}: {e}") from e
     for key in keyring.keys.values():
         audit.signing_key_loaded(key.kid, key.algorithm)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -419,6 +483,11 @@ async def _build(
     service._tasks.append(asyncio.create_task(_watch_health(service)))
     # Every replica relays: events a failed or dead replica left in outboxes still arrive.
     service._tasks.append(asyncio.create_task(store.relay.run(), name="revocation-relay"))
+    if receivers:
+        service.transmitter = _transmitter(settings, receivers, store, revocations, keyring, clock, telemetry)
+        await service.transmitter.start()
+        # Closed before the store (and the feed it follows) with the signals door.
+        service._gateway_resources.push_async_callback(service.transmitter.close)
     await server.start()
     if health_server is not None:
         await health_server.start()
@@ -469,6 +538,7 @@ def _gateway_check(
         revoked=revoked,
         max_token=limits.max_token,
         dpop=dpop,
+        activity=manager.activity,
     )
 
 
@@ -487,10 +557,90 @@ async def _start_gateway(
         stack.push_async_callback(gateway.revoked.close)
     port = 0
     if settings.forward_auth_port:
-        forward_auth = ForwardAuthServer(door)
+        forward_auth = ForwardAuthServer(door, settings.forward_auth_client_cert_header)
         port = await forward_auth.start(settings.host, settings.forward_auth_port, reuse_port=reuse_port)
         stack.push_async_callback(forward_auth.close)
         log.info("forward-auth on http://%s:%d/auth", settings.host, port)
+    return port
+
+
+def _signal_routes(
+    settings: Settings, store: RedisSessionStore, clock: Clock, audit: AuditLog
+) -> list[SignalRoute]:
+    """The routes of every feature the settings turn on, served together on the signals door."""
+    routes: list[SignalRoute] = []
+    upstream = UpstreamSessions(
+        store,
+        clock,
+        lambda issuer, ended, event: audit.upstream_sessions_ended(
+            issuer, ended.reason, event, ended.session_ids
+        ),
+    )
+    max_age_s = settings.signals_max_token_age
+    if settings.oidc_logout_issuers_file:
+        issuers = load_issuers(Path(settings.oidc_logout_issuers_file), LOGOUT_ISSUERS_SETTING)
+        verifier = SignalVerifier(issuers, LOGOUT_ISSUERS_SETTING, max_age_s=max_age_s, clock=clock)
+        routes += BackchannelLogout(verifier, upstream).routes()
+    if settings.ssf_transmitters_file:
+        transmitters = load_issuers(
+            Path(settings.ssf_transmitters_file), SSF_TRANSMITTERS_SETTING, transmitters=True
+        )
+        verifier = SignalVerifier(transmitters, SSF_TRANSMITTERS_SETTING, max_age_s=max_age_s, clock=clock)
+        routes += SsfReceiver(verifier, upstream).routes()
+    return routes
+
+
+def _transmitter_routes(
+    settings: Settings, keyring: Keyring, receivers: tuple[Receiver, ...]
+) -> list[SignalRoute]:
+    """The SSF transmitter's metadata and JWK Set, when it has receivers."""
+    if not receivers:
+        return []
+    return transmitter_routes(settings.issuer, SecurityEventSigner(keyring), settings.ssf_public_url)
+
+
+def _transmitter(
+    settings: Settings,
+    receivers: tuple[Receiver, ...],
+    store: RedisSessionStore,
+    revocations: RedisRevocationFeed,
+    keyring: Keyring,
+    clock: Clock,
+    telemetry: Telemetry,
+) -> SsfTransmitter:
+    """The SSF transmitter pushing every revocation to the receivers, one replica each."""
+    positions = ReceiverPositions(
+        store.client, store.keys, store.scripts, ScriptRunner(store.client, execution_policy(settings))
+    )
+    options = TransmitterOptions(
+        issuer=settings.issuer,
+        max_concurrent_pushes=settings.ssf_max_concurrent_pushes,
+        max_backoff=settings.ssf_max_backoff,
+        push_timeout=settings.ssf_push_timeout,
+        lease_ttl=settings.ssf_lease_ttl,
+    )
+    return SsfTransmitter(
+        receivers, revocations, positions, SecurityEventSigner(keyring), clock, options, telemetry.metrics
+    )
+
+
+async def _start_signals(
+    settings: Settings,
+    routes: list[SignalRoute],
+    tls: ServerTls | None,
+    stack: contextlib.AsyncExitStack,
+    reuse_port: bool = False,
+) -> int:
+    """Starts the signals door when SESSION_SIGNALS_PORT is set; returns its port (0: off).
+    It stops with ``stack``, before the store its handlers use."""
+    if not settings.signals_port:
+        return 0
+    door = SignalsServer(routes, tls=tls, cert_file=settings.tls_cert_file, key_file=settings.tls_key_file)
+    port = await door.start(settings.host, settings.signals_port, reuse_port=reuse_port)
+    stack.push_async_callback(door.close)
+    log.info(
+        "signals on %s://%s:%d (%s)", door.scheme, settings.host, port, ", ".join(door.paths) or "no routes"
+    )
     return port
 
 

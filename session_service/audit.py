@@ -36,6 +36,19 @@ and, by event:
   before it: per (caller, rpc, reason) a burst of 20 lines is written, then 5 a second
   (a flood of refused calls cannot flood the audit trail).
 - ``signing_key_loaded``: ``kid``, ``algorithm``.
+- ``impersonation_started``: ``user_id``, ``session_id``, ``impersonator`` (the operator
+  acting as the user) and ``ends_at`` (RFC 3339: the session's absolute expiry, at most
+  SESSION_IMPERSONATION_MAX_TTL away; it is never refreshed, so it ends then at the
+  latest, or earlier by a Revoke, which ``sessions_revoked`` records).
+- ``token_exchanged``: ``user_id`` and ``session_id`` of the subject token, ``audience``
+  and ``scopes`` (list) of the token the caller obtained by Exchange.
+- ``session_reauthenticated``: ``user_id``, ``previous_session_id`` (ended),
+  ``session_id`` (the session's new id), ``acr`` (string or null).
+- ``session_risk``: ``user_id``, ``session_id``, ``signal`` (``network_change``,
+  ``user_agent_change``, ``concurrent_networks``, ``rotation_burst``), ``action``
+  (``record``, ``step_up``, ``revoke``), ``previous`` and ``current``: the two values
+  compared (networks such as ``192.0.2.0/24``, browser/system families such as
+  ``Firefox/Windows``, or the refresh limit and count).
 
 For example, as the service writes it::
 
@@ -145,6 +158,17 @@ class AuditLog:
         elif ended.reason is RevocationReason.SESSION_LIMIT_EVICTION:
             self.session_evicted(ended.user_id, ended.session_ids, caller)
 
+    def upstream_sessions_ended(
+        self, issuer: str, reason: RevocationReason, event: str, session_ids: Sequence[str]
+    ) -> None:
+        """An identity provider's logout or a transmitter's security ``event`` ended sessions
+        (the caller field names the issuer that sent it)."""
+        self._emit(
+            "upstream_sessions_ended",
+            issuer,
+            {"reason": reason.value, "signal": event, "session_ids": list(session_ids)},
+        )
+
     def caller_denied(self, caller: str | None, rpc: str, reason: DenialReason) -> None:
         """A call was refused by caller authentication or the authorization policy.
 
@@ -162,6 +186,63 @@ class AuditLog:
     def signing_key_loaded(self, kid: str, algorithm: str) -> None:
         """An access-token signing key was loaded."""
         self._emit("signing_key_loaded", None, {"kid": kid, "algorithm": algorithm})
+
+    def impersonation_started(
+        self, caller: str | None, user_id: str, session_id: str, impersonator: str, ends_at_ms: int
+    ) -> None:
+        """An impersonation session was created; it ends at ``ends_at_ms`` at the latest."""
+        self._emit(
+            "impersonation_started",
+            caller,
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "impersonator": impersonator,
+                "ends_at": _rfc3339(ends_at_ms),
+            },
+        )
+
+    def token_exchanged(
+        self, caller: str | None, user_id: str, session_id: str, audience: str, scopes: Sequence[str]
+    ) -> None:
+        """A caller obtained an exchanged token (RFC 8693) of this session."""
+        self._emit(
+            "token_exchanged",
+            caller,
+            {"user_id": user_id, "session_id": session_id, "audience": audience, "scopes": list(scopes)},
+        )
+
+    def session_reauthenticated(
+        self, caller: str | None, user_id: str, previous_session_id: str, session_id: str, acr: str
+    ) -> None:
+        """The user authenticated again: the session moved to a new id, the old one ended."""
+        self._emit(
+            "session_reauthenticated",
+            caller,
+            {
+                "user_id": user_id,
+                "previous_session_id": previous_session_id,
+                "session_id": session_id,
+                "acr": acr or None,
+            },
+        )
+
+    def session_risk(
+        self, user_id: str, session_id: str, signal: str, action: str, previous: str, current: str
+    ) -> None:
+        """A risk signal fired for a session (domain/risk.py); ``action`` was taken."""
+        self._emit(
+            "session_risk",
+            None,
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "signal": signal,
+                "action": action,
+                "previous": previous,
+                "current": current,
+            },
+        )
 
     def _emit(self, event: str, caller: str | None, fields: Mapping[str, Any]) -> None:
         entry: dict[str, Any] = {

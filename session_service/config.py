@@ -18,6 +18,7 @@ from typing import Any
 from session_wire.dpop import DPOP_ALGORITHMS
 from session_wire.token_profile import DEFAULT_LEEWAY_S, SUPPORTED_ALGORITHMS
 
+from session_service.domain.risk import ACTION_NAMES
 from session_service.errors import ConfigError
 
 ENV_PREFIX = "SESSION_"
@@ -57,13 +58,19 @@ LIMITS = SettingGroup(
 GATEWAY = SettingGroup(
     "gateway", "Gateway", "The gateway doors: Envoy Check and HTTP forward-auth, and the headers they set."
 )
+SIGNALS = SettingGroup(
+    "signals",
+    "Signals",
+    "The signals door: OIDC back-channel logout and Shared Signals (SSF, CAEP, RISC) from and to "
+    "other systems.",
+)
 SECURITY = SettingGroup(
     "security", "Security", "TLS, caller identity and the authorization policy; development mode."
 )
 TELEMETRY = SettingGroup(
     "telemetry", "Telemetry", "Logs and Prometheus metrics (traces use the standard OTEL_* variables)."
 )
-GROUPS = (SERVER, REDIS, TOKENS, SESSIONS, LIMITS, GATEWAY, SECURITY, TELEMETRY)
+GROUPS = (SERVER, REDIS, TOKENS, SESSIONS, LIMITS, GATEWAY, SIGNALS, SECURITY, TELEMETRY)
 """Every group, in the order the docs and ``--help`` show them."""
 
 
@@ -175,6 +182,18 @@ class Settings:
         "SESSION_DPOP_PROOF_MAX_AGE to twice that, and replicas sharing SESSION_KEYS_DIR share them.",
     )
 
+    exchange_max_ttl: int = _setting(
+        300,
+        TOKENS,
+        "Longest lifetime, in seconds, of a token obtained by Exchange (RFC 8693); never past the "
+        "subject token's own expiry.",
+    )
+    exchange_max_depth: int = _setting(
+        4,
+        TOKENS,
+        "Longest act chain of an exchanged token: how many services may exchange in a row.",
+    )
+
     # Sessions
     idle_timeout: int = _setting(
         86400, SESSIONS, "Seconds of inactivity after which a session ends (sliding)."
@@ -187,6 +206,12 @@ class Settings:
         SESSIONS,
         "Seconds during which a just-rotated refresh token still yields the same successor "
         "(concurrent tabs, retries) instead of counting as reuse.",
+    )
+    impersonation_max_ttl: int = _setting(
+        1800,
+        SESSIONS,
+        "Longest absolute lifetime, in seconds, of an impersonation session (Create with an "
+        "impersonator); such a session is never refreshed.",
     )
     refresh_token_keys_file: str = _setting(
         "",
@@ -209,6 +234,39 @@ class Settings:
         SESSIONS,
         "At the session limit: end the least recently active session, or refuse the new one.",
         LIMIT_POLICIES,
+    )
+    risk_network_change: str = _setting(
+        "record",
+        SESSIONS,
+        "What a Refresh or gateway request from another network than the session's last one "
+        "(IPv4 /24, IPv6 /48) does: ignore, record (audit event session_risk), step_up (revoke the "
+        "access tokens; Refresh needs Reauthenticate) or revoke (end the session).",
+        ACTION_NAMES,
+    )
+    risk_user_agent_change: str = _setting(
+        "record",
+        SESSIONS,
+        "The same for another browser family or operating system than the session's last one "
+        "(a version bump does not count).",
+        ACTION_NAMES,
+    )
+    risk_concurrent_networks: str = _setting(
+        "record",
+        SESSIONS,
+        "The same for a session used from two networks within SESSION_RISK_CONCURRENT_WINDOW.",
+        ACTION_NAMES,
+    )
+    risk_concurrent_window: float = _setting(
+        60.0, SESSIONS, "Seconds within which uses from two networks count as concurrent."
+    )
+    risk_rotation_burst: str = _setting(
+        "record",
+        SESSIONS,
+        "The same for more refreshes of one session in a minute than SESSION_RISK_ROTATION_BURST_LIMIT.",
+        ACTION_NAMES,
+    )
+    risk_rotation_burst_limit: int = _setting(
+        30, SESSIONS, "Refreshes of one session within a minute above which a client is not plausible."
     )
 
     # Limits
@@ -255,6 +313,13 @@ class Settings:
         "Port of the HTTP forward-auth endpoint /auth (nginx auth_request, Traefik ForwardAuth, "
         "Caddy forward_auth); 0 disables it.",
     )
+    forward_auth_client_cert_header: str = _setting(
+        "",
+        GATEWAY,
+        "Header in which the proxy passes forward-auth the client certificate it verified (nginx "
+        "$ssl_client_escaped_cert, Caddy {http.request.tls.client.certificate_der_base64}); tokens bound "
+        "to a certificate (RFC 8705) pass only with theirs. Empty: such tokens never pass forward-auth.",
+    )
     forward_auth_cookie: str = _setting(
         "session_token",
         GATEWAY,
@@ -278,6 +343,14 @@ class Settings:
         GATEWAY,
         "Seconds the gateway's revocation feed may go unheard before local checks read the store instead.",
     )
+    gateway_trusted_proxies: int = _setting(
+        0,
+        GATEWAY,
+        "Proxies in front of the gateway checks whose X-Forwarded-For entries are trusted: the "
+        "client's address (its session's last client and risk signals) is that many hops from the "
+        "right of X-Forwarded-For followed by the direct peer (for forward-auth the proxy asking, "
+        "for Envoy the downstream address); 0 takes the direct peer.",
+    )
     gateway_user_id_header: str = _setting(
         "x-user-id", GATEWAY, "Header that carries the user id to the upstream."
     )
@@ -289,6 +362,59 @@ class Settings:
     )
     gateway_client_id_header: str = _setting(
         "x-client-id", GATEWAY, "Header that carries the session's client_id to the upstream."
+    )
+
+    # Signals
+    signals_port: int = _setting(
+        0,
+        SIGNALS,
+        "Port of the signals door (POST /oidc/backchannel-logout, POST /ssf/events, the SSF "
+        "transmitter's metadata); TLS with SESSION_TLS_CERT_FILE when that is set; 0 disables it.",
+    )
+    oidc_logout_issuers_file: str = _setting(
+        "",
+        SIGNALS,
+        "YAML or JSON file of the identity providers whose OIDC back-channel logout tokens end "
+        "sessions: per issuer its JWKS (file or https URL) and our client id there (docs/sso.md).",
+    )
+    ssf_transmitters_file: str = _setting(
+        "",
+        SIGNALS,
+        "YAML or JSON file of the SSF transmitters whose CAEP and RISC events (RFC 8935 push to "
+        "POST /ssf/events) end sessions: issuer, JWKS, audience, bearer token file (docs/sso.md).",
+    )
+    signals_max_token_age: int = _setting(
+        300,
+        SIGNALS,
+        "Seconds a logout token or SET may be old (its iat) or ahead of our clock; its jti is "
+        "remembered that long to refuse replays.",
+    )
+    ssf_receivers_file: str = _setting(
+        "",
+        SIGNALS,
+        "YAML or JSON file of the SSF receivers every revocation is pushed to as a CAEP "
+        "session-revoked event (RFC 8935): endpoint, audience, bearer token file, event types "
+        "(docs/sso.md); empty: no transmitter.",
+    )
+    ssf_public_url: str = _setting(
+        "",
+        SIGNALS,
+        "Base URL at which receivers reach the signals door, for jwks_uri in "
+        "/.well-known/ssf-configuration; empty: the scheme and host of each request.",
+    )
+    ssf_max_concurrent_pushes: int = _setting(8, SIGNALS, "Pushes to one SSF receiver in flight at once.")
+    ssf_push_timeout: float = _setting(10.0, SIGNALS, "Seconds one push to an SSF receiver may take.")
+    ssf_max_backoff: float = _setting(
+        60.0,
+        SIGNALS,
+        "Longest wait, in seconds, between attempts to push an event a receiver did not take "
+        "(the waits double from 0.2 s, with jitter).",
+    )
+    ssf_lease_ttl: float = _setting(
+        10.0,
+        SIGNALS,
+        "Seconds a replica's lease on delivering to an SSF receiver lasts unless renewed: how soon "
+        "another replica takes over from one that died.",
     )
 
     # Security
@@ -455,6 +581,8 @@ def _validate(s: Settings) -> None:
     _require(s.max_watchers, 0, 1_000_000, "max_watchers")
     _require(s.max_watchers_per_caller, 0, 1_000_000, "max_watchers_per_caller")
     _require(s.workers, 1, 1024, "workers")
+    _require(s.risk_concurrent_window, 1, 86400, "risk_concurrent_window")
+    _require(s.risk_rotation_burst_limit, 1, 100_000, "risk_rotation_burst_limit")
     if s.metrics_port:
         # Worker i serves metrics on metrics_port + i: the whole range must be free.
         metrics_ports = range(s.metrics_port, s.metrics_port + s.workers)
@@ -478,6 +606,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError(_env("issuer"), "must not be empty")
     if not s.audience:
         raise ConfigError(_env("audience"), "must not be empty")
+    _require(s.exchange_max_ttl, 1, 86400, "exchange_max_ttl")
+    _require(s.exchange_max_depth, 1, 32, "exchange_max_depth")
+    _require(s.impersonation_max_ttl, 60, 86400, "impersonation_max_ttl")
     if s.redis_read_from_replicas and s.redis_mode != "cluster":
         raise ConfigError(_env("redis_read_from_replicas"), "only applies with SESSION_REDIS_MODE=cluster")
     _require(s.health_port, 0, 65535, "health_port")
@@ -494,6 +625,7 @@ def _validate(s: Settings) -> None:
             _env("caller_jwks_file"), "caller tokens need SESSION_CALLER_ISSUER and SESSION_CALLER_AUDIENCE"
         )
     _validate_gateway(s)
+    _validate_signals(s)
     _validate_exposure(s)
     _require(s.dpop_proof_max_age, 1, 3600, "dpop_proof_max_age")
     unknown = set(s.dpop_algorithm_list) - set(DPOP_ALGORITHMS)
@@ -562,6 +694,7 @@ def _validate_gateway(s: Settings) -> None:
         )
     _require(s.gateway_cache_size, 0, 10_000_000, "gateway_cache_size")
     _require(s.gateway_freshness, 0.5, 300, "gateway_freshness")
+    _require(s.gateway_trusted_proxies, 0, 32, "gateway_trusted_proxies")
     if not _COOKIE_NAME.fullmatch(s.forward_auth_cookie):
         raise ConfigError(_env("forward_auth_cookie"), "must be a cookie name (RFC 6265)")
     names = [
@@ -573,6 +706,39 @@ def _validate_gateway(s: Settings) -> None:
             raise ConfigError(_env(name), "must be a lower-case header name other than the request's own")
     if len(set(s.gateway_headers)) != len(s.gateway_headers):
         raise ConfigError(_env(names[0]), "the identity headers must have four different names")
+    cert_header = s.forward_auth_client_cert_header
+    if cert_header and (
+        not _HEADER_NAME.fullmatch(cert_header)
+        or cert_header in _RESERVED_HEADERS
+        or cert_header in s.gateway_headers
+    ):
+        raise ConfigError(
+            _env("forward_auth_client_cert_header"),
+            "must be a lower-case header name other than the request's own and the identity headers",
+        )
+
+
+def _validate_signals(s: Settings) -> None:
+    _require(s.signals_port, 0, 65535, "signals_port")
+    metrics_ports = range(s.metrics_port, s.metrics_port + s.workers) if s.metrics_port else range(0)
+    if s.signals_port and (
+        s.signals_port in (s.port, s.health_port, s.forward_auth_port) or s.signals_port in metrics_ports
+    ):
+        raise ConfigError(
+            _env("signals_port"),
+            "must differ from the gRPC, health, forward-auth and metrics ports (one per worker)",
+        )
+    _require(s.signals_max_token_age, 10, 3600, "signals_max_token_age")
+    for name in ("oidc_logout_issuers_file", "ssf_transmitters_file"):
+        if getattr(s, name) and not s.signals_port:
+            # A receiver nobody can reach would leave the identity provider's logouts unheard.
+            raise ConfigError(_env(name), "needs SESSION_SIGNALS_PORT: its receiver is served there")
+    _require(s.ssf_max_concurrent_pushes, 1, 256, "ssf_max_concurrent_pushes")
+    _require(s.ssf_push_timeout, 0.1, 300, "ssf_push_timeout")
+    _require(s.ssf_max_backoff, 0.1, 3600, "ssf_max_backoff")
+    _require(s.ssf_lease_ttl, 0.3, 300, "ssf_lease_ttl")
+    if s.ssf_public_url and not s.ssf_public_url.startswith(("https://", "http://")):
+        raise ConfigError(_env("ssf_public_url"), "must be an http(s) URL")
 
 
 def _require(value: float, low: float, high: float, name: str) -> None:

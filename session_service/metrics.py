@@ -25,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 NAMESPACE = "session_service"
-_DECISIONS = {200: "allowed", 401: "denied", 503: "unavailable"}
+_DECISIONS = {200: "allowed", 401: "denied", 403: "denied", 503: "unavailable"}
 """gateway_checks_total's decision label by the answer's HTTP status."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -94,6 +94,61 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+
+        self.risk_signals = Counter(
+            "session_risk_signals",
+            "Risk signals of sessions at Refresh and the gateways, by signal (network_change, "
+            "user_agent_change, concurrent_networks, rotation_burst) and the action taken "
+            "(record, step_up, revoke).",
+            ("signal", "action"),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+
+        # SSF transmitter: the receiver label is a name from SESSION_SSF_RECEIVERS_FILE.
+        self.ssf_events_delivered = Counter(
+            "ssf_events_delivered",
+            "CAEP events an SSF receiver accepted (202), by receiver.",
+            ("receiver",),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.ssf_events_rejected = Counter(
+            "ssf_events_rejected",
+            "CAEP events an SSF receiver refused for good (400 with an RFC 8935 error code), by "
+            "receiver and error (other for a code outside RFC 8935); they are not sent again.",
+            ("receiver", "error"),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.ssf_push_failures = Counter(
+            "ssf_push_failures",
+            "Pushes to an SSF receiver that failed and will be tried again (another status, no "
+            "connection, a timeout), by receiver.",
+            ("receiver",),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.ssf_delivery_lag = Gauge(
+            "ssf_delivery_lag_seconds",
+            "Seconds since the session of the oldest event this replica still has to deliver to an "
+            "SSF receiver ended; 0 when none waits. Take the max over replicas.",
+            ("receiver",),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.ssf_delivering = Gauge(
+            "ssf_delivering",
+            "1 on the replica that holds an SSF receiver's delivery lease, else 0; the sum over "
+            "replicas is 1 while deliveries run.",
+            ("receiver",),
+            namespace=NAMESPACE,
+            registry=r,
+        )
+
+    def risk_detected(self, signal: str, action: str) -> None:
+        """Counts one risk signal by kind and the action taken."""
+        self.risk_signals.labels(signal, action).inc()
 
     def gateway_decided(self, door: str, status: int) -> None:
         """Counts one gateway answer (a GatewayDoor's ``decided``) by door and decision."""

@@ -31,6 +31,13 @@ def seeds() -> dict[str, list[bytes]]:
                 client_id="web",
             ),
             pb.CreateRequest(user_id="x"),
+            pb.CreateRequest(
+                user_id="y",
+                acr="mfa",
+                amr=["pwd", "otp"],
+                idp=pb.IdpSession(issuer="https://idp.example", subject="s", session_id="i"),
+                dpop=pb.DpopProof(proof="eyJ.e30.x", http_method="POST", http_uri="https://a.example/login"),
+            ),
         ],
         "Get": [pb.GetRequest(session_id=sid)],
         "Refresh": [pb.RefreshRequest(refresh_token=sid + "." + "C" * 43)],
@@ -49,6 +56,11 @@ def seeds() -> dict[str, list[bytes]]:
         "List": [pb.ListRequest(user_id="fuzz", page_size=5, page_token="cDE6YWJjOmRlZg")],
         "GetJwks": [pb.GetJwksRequest()],
         "WatchRevocations": [pb.WatchRevocationsRequest(cursor="1700000000000-0")],
+        "Exchange": [
+            pb.ExchangeRequest(subject_token="eyJ.e30.x", audience="orders", scopes=["read"], ttl_seconds=60),
+            pb.ExchangeRequest(subject_token="eyJ.e30.x", audience="a", bind_to_caller_certificate=True),
+        ],
+        "Reauthenticate": [pb.ReauthenticateRequest(session_id=sid, acr="mfa", amr=["hwk"])],
     }
     return {method: [m.SerializeToString() for m in messages] for method, messages in requests.items()}
 

@@ -1,6 +1,7 @@
 """Client side of session-service: the generated stubs, a typed client, a local token
 Verifier fed by pushed revocations, and the ``sessionctl`` command."""
 
+from session_wire.assurance import Requirement
 from session_wire.dpop import HttpProof
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
@@ -8,11 +9,14 @@ from session_client.client import RetryPolicy, SessionClient, SyncSessionClient,
 from session_client.errors import (
     CallerNotAllowed,
     CallerUnauthenticated,
+    CertificateBindingMismatch,
     DeadlineExceeded,
     DisallowedAlgorithm,
     DpopBindingMismatch,
     DpopProofInvalid,
     ExchangeNotAllowed,
+    InsufficientScope,
+    InsufficientUserAuthentication,
     InternalError,
     InvalidArgument,
     InvalidAudience,
@@ -52,6 +56,7 @@ from session_client.verifier import VerifiedToken, Verifier, VerifierStatus
 __all__ = [
     "CallerNotAllowed",
     "CallerUnauthenticated",
+    "CertificateBindingMismatch",
     "DeadlineExceeded",
     "DisallowedAlgorithm",
     "DpopBindingMismatch",
@@ -59,6 +64,8 @@ __all__ = [
     "ErrorDetails",
     "ExchangeNotAllowed",
     "HttpProof",
+    "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InternalError",
     "InvalidArgument",
     "InvalidAudience",
@@ -73,6 +80,7 @@ __all__ = [
     "ReauthenticationRequired",
     "RefreshTokenInvalid",
     "RefreshTokenReused",
+    "Requirement",
     "RetryPolicy",
     "RevocationsStale",
     "ServiceUnavailable",

@@ -16,6 +16,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
@@ -79,8 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--ip", default="")
     c.add_argument("--user-agent", default="")
     c.add_argument("--device", default="")
+    _authentication_arguments(c)
     cmd.add_parser("get", help="read a session").add_argument("session_id")
-    cmd.add_parser("refresh", help="rotate a refresh token").add_argument("refresh_token")
+    f = cmd.add_parser("refresh", help="rotate a refresh token")
+    f.add_argument("refresh_token")
+    f.add_argument("--ip", default="", help="the refreshing client's IP address")
+    f.add_argument("--user-agent", default="", help="the refreshing client's User-Agent")
+    f.add_argument("--device", default="")
+    a = cmd.add_parser(
+        "reauthenticate", help="record a new authentication; the session moves to a new id and new tokens"
+    )
+    a.add_argument("session_id")
+    _authentication_arguments(a)
     r = cmd.add_parser("revoke", help="end sessions")
     target = r.add_mutually_exclusive_group(required=True)
     target.add_argument("--session-id")
@@ -113,6 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _authentication_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--acr", default="", help="how the user authenticated (acr), e.g. mfa")
+    p.add_argument("--amr", action="append", help="an authentication method (RFC 8176), e.g. pwd, otp, hwk")
+    p.add_argument(
+        "--auth-time",
+        type=int,
+        default=None,
+        help="when the user authenticated, epoch seconds (default: now)",
+    )
+
+
+def _auth_time(seconds: int | None) -> Timestamp | None:
+    return Timestamp(seconds=seconds) if seconds is not None else None
+
+
 def _request(args: argparse.Namespace) -> tuple[str, Any]:
     if args.command == "create":
         return "Create", pb.CreateRequest(
@@ -122,11 +148,21 @@ def _request(args: argparse.Namespace) -> tuple[str, Any]:
             scopes=args.scope or [],
             client_id=args.client_id,
             client=pb.ClientInfo(ip=args.ip, user_agent=args.user_agent, device=args.device),
+            acr=args.acr,
+            amr=args.amr or [],
+            auth_time=_auth_time(args.auth_time),
         )
     if args.command == "get":
         return "Get", pb.GetRequest(session_id=args.session_id)
     if args.command == "refresh":
-        return "Refresh", pb.RefreshRequest(refresh_token=args.refresh_token)
+        client = pb.ClientInfo(ip=args.ip, user_agent=args.user_agent, device=args.device)
+        return "Refresh", pb.RefreshRequest(
+            refresh_token=args.refresh_token, client=client if client.ByteSize() else None
+        )
+    if args.command == "reauthenticate":
+        return "Reauthenticate", pb.ReauthenticateRequest(
+            session_id=args.session_id, acr=args.acr, amr=args.amr or [], auth_time=_auth_time(args.auth_time)
+        )
     if args.command == "revoke":
         fields = {k: getattr(args, k) for k in ("session_id", "refresh_token", "access_token", "user_id")}
         chosen = {k: v for k, v in fields.items() if v is not None}

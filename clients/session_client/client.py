@@ -11,6 +11,7 @@ look like a stolen refresh token. Failures raise the typed errors of
 from __future__ import annotations
 
 import asyncio
+import datetime
 import ipaddress
 import json
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
@@ -157,6 +159,15 @@ def _reason(name: str) -> pb.RevocationReason.ValueType:
     return pb.RevocationReason.Value(f"REVOCATION_REASON_{name or 'UNSPECIFIED'}")
 
 
+def _timestamp(value: datetime.datetime | None) -> Timestamp | None:
+    """A Timestamp of an aware datetime (a naive one is taken as UTC); None stays unset."""
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC))
+    return ts
+
+
 async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -246,13 +257,22 @@ class SessionClient:
         client: pb.ClientInfo | None = None,
         client_id: str = "",
         dpop: pb.DpopProof | None = None,
+        impersonator: str = "",
+        acr: str = "",
+        amr: Sequence[str] = (),
+        auth_time: datetime.datetime | None = None,
         timeout: float | None = None,
     ) -> pb.CreateResponse:
         """Starts a session for an authenticated user: the session and its tokens.
 
         ``dpop``: the DPoP proof the user's client sent with its login request, with that
         request's method and URI; the session is then bound to the proof's key (RFC 9449):
-        its access tokens carry ``cnf.jkt`` and every refresh needs a proof by that key."""
+        its access tokens carry ``cnf.jkt`` and every refresh needs a proof by that key.
+        ``impersonator``: the operator who acts as the user (support tooling; only for
+        callers whose policy entry says ``impersonate: true``): the tokens carry
+        ``act: {"sub": impersonator}``, and the session is short and never refreshed.
+        ``acr``, ``amr`` (RFC 8176 values), ``auth_time`` (default now): how and when the
+        user authenticated; the access tokens carry them (RFC 9470)."""
         request = pb.CreateRequest(
             user_id=user_id,
             claims=dict(claims or {}),
@@ -261,6 +281,10 @@ class SessionClient:
             client=client,
             client_id=client_id,
             dpop=dpop,
+            impersonator=impersonator,
+            acr=acr,
+            amr=list(amr),
+            auth_time=_timestamp(auth_time),
         )
         return await _call(
             self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
@@ -278,16 +302,47 @@ class SessionClient:
         return reply.session
 
     async def refresh(
-        self, refresh_token: str, *, dpop: pb.DpopProof | None = None, timeout: float | None = None
+        self,
+        refresh_token: str,
+        *,
+        dpop: pb.DpopProof | None = None,
+        client: pb.ClientInfo | None = None,
+        timeout: float | None = None,
     ) -> pb.RefreshResponse:
         """New tokens for a refresh token, which is rotated (use the returned one next time).
 
         ``dpop``: the client's DPoP proof for its refresh request; required, by the key the
         session is bound to, when it was created with one (else DpopProofInvalid, whose
-        ``nonce`` names the nonce to use when the service asks for one)."""
-        request = pb.RefreshRequest(refresh_token=refresh_token, dpop=dpop)
+        ``nonce`` names the nonce to use when the service asks for one). ``client``: who
+        refreshes (IP address, user agent, device), the session's last client and what
+        its risk signals compare; a step-up raises ReauthenticationRequired (have the user
+        authenticate again, then :meth:`reauthenticate`)."""
+        request = pb.RefreshRequest(refresh_token=refresh_token, dpop=dpop, client=client)
         return await _call(
             self._stub.Refresh(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
+        )
+
+    async def reauthenticate(
+        self,
+        session_id: str,
+        *,
+        acr: str = "",
+        amr: Sequence[str] = (),
+        auth_time: datetime.datetime | None = None,
+        dpop: pb.DpopProof | None = None,
+        timeout: float | None = None,
+    ) -> pb.ReauthenticateResponse:
+        """Records that the session's user authenticated again (``acr``, ``amr``,
+        ``auth_time``, default now) and moves the session to a new id with new tokens: the
+        old id and its tokens end (use the returned ones). ``dpop``: required, by the
+        session's key, for a DPoP-bound session."""
+        request = pb.ReauthenticateRequest(
+            session_id=session_id, acr=acr, amr=list(amr), auth_time=_timestamp(auth_time), dpop=dpop
+        )
+        return await _call(
+            self._stub.Reauthenticate(
+                request, timeout=self._deadline(timeout), metadata=self._call_metadata()
+            )
         )
 
     async def _revoke(self, request: pb.RevokeRequest, timeout: float | None) -> int:
@@ -328,10 +383,11 @@ class SessionClient:
         return await self._revoke(request, timeout)
 
     async def introspect(
-        self, token: str, *, token_type_hint: str = "", timeout: float | None = None
+        self, token: str, *, token_type_hint: str = "", audience: str = "", timeout: float | None = None
     ) -> pb.IntrospectResponse:
-        """Whether a token is active right now, asked of the service (RFC 7662)."""
-        request = pb.IntrospectRequest(token=token, token_type_hint=token_type_hint)
+        """Whether a token is active right now, asked of the service (RFC 7662); for
+        ``audience`` ('' means the service's own, SESSION_AUDIENCE)."""
+        request = pb.IntrospectRequest(token=token, token_type_hint=token_type_hint, audience=audience)
         return await _call(
             self._stub.Introspect(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
@@ -391,6 +447,32 @@ class SessionClient:
                 timeout=self._deadline(timeout),
                 metadata=self._call_metadata(),
             )
+        )
+
+    async def exchange(
+        self,
+        subject_token: str,
+        audience: str,
+        *,
+        scopes: Sequence[str] = (),
+        ttl_seconds: int = 0,
+        bind_to_caller_certificate: bool = False,
+        timeout: float | None = None,
+    ) -> pb.ExchangeResponse:
+        """Trades a user's access token for a narrower one for ``audience`` (RFC 8693 token
+        exchange): ``scopes`` a subset of the token's (empty: all of them), at most
+        ``ttl_seconds`` of life (0: the longest the service allows), with an ``act`` claim
+        naming this caller and, with ``bind_to_caller_certificate`` over mTLS, bound to this
+        client's certificate. Raises SubjectTokenInvalid or ExchangeNotAllowed."""
+        request = pb.ExchangeRequest(
+            subject_token=subject_token,
+            audience=audience,
+            scopes=list(scopes),
+            ttl_seconds=ttl_seconds,
+            bind_to_caller_certificate=bind_to_caller_certificate,
+        )
+        return await _call(
+            self._stub.Exchange(request, timeout=self._deadline(timeout), metadata=self._call_metadata())
         )
 
     async def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
@@ -463,11 +545,13 @@ class SyncSessionClient:
         """See :meth:`SessionClient.get`."""
         return self._run(self._client.get(session_id, timeout=timeout))
 
-    def refresh(
-        self, refresh_token: str, *, dpop: pb.DpopProof | None = None, timeout: float | None = None
-    ) -> pb.RefreshResponse:
+    def refresh(self, refresh_token: str, **kwargs: Any) -> pb.RefreshResponse:
         """See :meth:`SessionClient.refresh`."""
-        return self._run(self._client.refresh(refresh_token, dpop=dpop, timeout=timeout))
+        return self._run(self._client.refresh(refresh_token, **kwargs))
+
+    def reauthenticate(self, session_id: str, **kwargs: Any) -> pb.ReauthenticateResponse:
+        """See :meth:`SessionClient.reauthenticate`."""
+        return self._run(self._client.reauthenticate(session_id, **kwargs))
 
     def revoke_session(self, session_id: str, *, reason: str = "", timeout: float | None = None) -> int:
         """See :meth:`SessionClient.revoke_session`."""
@@ -492,10 +576,14 @@ class SyncSessionClient:
         )
 
     def introspect(
-        self, token: str, *, token_type_hint: str = "", timeout: float | None = None
+        self, token: str, *, token_type_hint: str = "", audience: str = "", timeout: float | None = None
     ) -> pb.IntrospectResponse:
         """See :meth:`SessionClient.introspect`."""
-        return self._run(self._client.introspect(token, token_type_hint=token_type_hint, timeout=timeout))
+        return self._run(
+            self._client.introspect(
+                token, token_type_hint=token_type_hint, audience=audience, timeout=timeout
+            )
+        )
 
     def introspect_many(
         self, tokens: Sequence[str], *, token_type_hint: str = "", timeout: float | None = None
@@ -522,6 +610,10 @@ class SyncSessionClient:
         return self._run(
             self._client.list_page(user_id, page_size=page_size, page_token=page_token, timeout=timeout)
         )
+
+    def exchange(self, subject_token: str, audience: str, **kwargs: Any) -> pb.ExchangeResponse:
+        """See :meth:`SessionClient.exchange`."""
+        return self._run(self._client.exchange(subject_token, audience, **kwargs))
 
     def get_jwks(self, *, timeout: float | None = None) -> dict[str, Any]:
         """See :meth:`SessionClient.get_jwks`."""

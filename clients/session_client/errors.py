@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import grpc
 from session_wire import reasons
+from session_wire.assurance import Challenge
 
 from session_client.status import ErrorDetails, error_details
 
@@ -288,6 +289,32 @@ class InvalidDpopProof(TokenError):
 class DpopBindingMismatch(TokenError):
     """A DPoP-bound token presented as a bearer token, or an unbound token presented with
     a DPoP proof (RFC 9449 section 7.1)."""
+
+
+class CertificateBindingMismatch(TokenError):
+    """A token bound to a client certificate (RFC 8705 ``cnf.x5t#S256``) presented by a
+    peer without that certificate."""
+
+
+class InsufficientUserAuthentication(TokenError):
+    """A valid token of a user who authenticated too long ago (``max_age``) or not in a
+    way the resource requires (``acr_values``): RFC 9470. ``challenge`` is the 401 and
+    its ``WWW-Authenticate`` to answer with, so the client can have the user log in again."""
+
+    def __init__(self, challenge: Challenge) -> None:
+        super().__init__(challenge.description)
+        self.challenge = challenge
+        """Status 401 and the ``insufficient_user_authentication`` challenge."""
+
+
+class InsufficientScope(TokenError):
+    """A valid token without a scope the resource requires (RFC 6750 section 3.1);
+    ``challenge`` is the 403 and its ``WWW-Authenticate`` to answer with."""
+
+    def __init__(self, challenge: Challenge) -> None:
+        super().__init__(challenge.description)
+        self.challenge = challenge
+        """Status 403 and the ``insufficient_scope`` challenge."""
 
 
 class SessionRevoked(TokenError):

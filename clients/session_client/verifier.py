@@ -33,6 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
+from session_wire.assurance import (
+    ACR_CLAIM,
+    AUTH_TIME_CLAIM,
+    INSUFFICIENT_SCOPE,
+    Requirement,
+    unmet,
+)
+from session_wire.delegation import ACT_CLAIM, X5T_S256, certificate_matches, certificate_thumbprint
 from session_wire.dpop import DPOP_ALGORITHMS, DpopError, HttpProof, SeenProofs, replay_window_s, verify_proof
 from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
 from session_wire.tasks import raise_if_cancel_requested, stop_tasks
@@ -43,8 +51,11 @@ from session_wire.v1 import session_pb2 as pb
 from session_client._jws import SignatureCheck, b64url_decode, json_object, signature_check
 from session_client.client import SessionClient
 from session_client.errors import (
+    CertificateBindingMismatch,
     DisallowedAlgorithm,
     DpopBindingMismatch,
+    InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidAudience,
     InvalidDpopProof,
     InvalidIssuer,
@@ -95,6 +106,10 @@ class VerifiedToken:
     """Every claim, including the session's extra claims."""
     cnf_jkt: str = ""
     """Thumbprint of the DPoP key the token is bound to (``cnf.jkt``; '' for a bearer token)."""
+    cnf_x5t: str = ""
+    """Thumbprint of the client certificate the token is bound to (``cnf.x5t#S256``, RFC 8705)."""
+    actor: str = ""
+    """Who acts on the user's behalf (the outermost ``act.sub``, RFC 8693); '' when nobody."""
 
 
 StalePolicy = Literal["introspect", "reject"]
@@ -147,6 +162,15 @@ _validate_iss = _PYJWT._validate_iss
 _validate_aud = _PYJWT._validate_aud
 
 
+def _check_certificate(verified: VerifiedToken, peer_certificate: bytes | str | None) -> None:
+    """RFC 8705 section 3: a certificate-bound token only from the peer with that certificate."""
+    if not verified.cnf_x5t:
+        return
+    presented = certificate_thumbprint(peer_certificate) if peer_certificate else None
+    if not certificate_matches(verified.cnf_x5t, presented):
+        raise CertificateBindingMismatch("the token is bound to another client certificate")
+
+
 class Verifier:
     """Verifies access tokens locally and rejects those of revoked sessions.
 
@@ -177,6 +201,13 @@ class Verifier:
     accepted: run one verifier per resource, or proofs replayed to another process pass
     there once). A bound token without a proof, or an unbound one with a proof, raises
     :class:`DpopBindingMismatch`; a proof that fails :class:`InvalidDpopProof`.
+
+    Delegation (RFC 8693 token exchange): ``audience`` is the one this verifier's service
+    is (``orders-api``): a token for any other audience raises :class:`InvalidAudience`.
+    A token bound to a client certificate (``cnf.x5t#S256``, RFC 8705) passes only with
+    ``peer_certificate=``, the certificate the calling peer presented on the connection
+    (DER or PEM, e.g. ``ssl_object.getpeercert(binary_form=True)``) and verified;
+    otherwise it raises :class:`CertificateBindingMismatch`.
     """
 
     def __init__(
@@ -305,7 +336,14 @@ class Verifier:
         """The algorithms DPoP proofs may use (the ``algs`` of a DPoP challenge)."""
         return self._dpop_algorithms
 
-    def verify(self, token: str, *, dpop: HttpProof | None = None) -> VerifiedToken:
+    def verify(
+        self,
+        token: str,
+        *,
+        dpop: HttpProof | None = None,
+        peer_certificate: bytes | str | None = None,
+        requirement: Requirement | None = None,
+    ) -> VerifiedToken:
         """Checks the token locally; raises a :class:`TokenError` subclass when it fails.
 
         Signature with the key named by ``kid`` and only that key's algorithm; ``typ``;
@@ -319,11 +357,39 @@ class Verifier:
         cannot ask Introspect. :meth:`verify_async` can.
 
         ``dpop``: the request's DPoP proof, when it presented the token with the DPoP
-        scheme (see the class's description)."""
+        scheme; ``peer_certificate``: the client certificate of the connection the token
+        came on (see the class's description); ``requirement``: what the resource requires
+        of the authentication and scopes (RFC 9470 ``max_age``/``acr_values``, RFC 6750
+        ``scope``): unmet, :class:`InsufficientUserAuthentication` or
+        :class:`InsufficientScope` carries the challenge to answer with."""
         verified = self._verify_locally(token)
         self._check_fresh(verified.issued_at if "iat" in verified.claims else None)
         self._check_binding(token, verified, dpop)
+        _check_certificate(verified, peer_certificate)
+        self._check_requirement(verified, requirement, dpop is not None)
         return verified
+
+    def _check_requirement(
+        self, verified: VerifiedToken, requirement: Requirement | None, dpop: bool
+    ) -> None:
+        """The one rule of :func:`session_wire.assurance.unmet`, as the gateway check applies it."""
+        if requirement is None or requirement.empty:
+            return
+        auth_time = verified.claims.get(AUTH_TIME_CLAIM)
+        acr = verified.claims.get(ACR_CLAIM)
+        challenge = unmet(
+            requirement,
+            acr=acr if isinstance(acr, str) else "",
+            auth_time=auth_time if type(auth_time) is int else 0,
+            scope=" ".join(verified.scopes),
+            now=self._clock(),
+            scheme="DPoP" if dpop else "Bearer",
+        )
+        if challenge is None:
+            return
+        if challenge.error == INSUFFICIENT_SCOPE:
+            raise InsufficientScope(challenge)
+        raise InsufficientUserAuthentication(challenge)
 
     def _check_binding(self, token: str, verified: VerifiedToken, dpop: HttpProof | None) -> None:
         """RFC 9449 section 7.1: a bound token needs a valid, unseen proof by its key."""
@@ -387,6 +453,9 @@ class Verifier:
         client_id = claims.get("client_id")
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        x5t = cnf.get(X5T_S256) if isinstance(cnf, dict) else None
+        act = claims.get(ACT_CLAIM)
+        actor = act.get("sub") if isinstance(act, dict) else None
         return VerifiedToken(
             subject=sub,
             session_id=sid,
@@ -397,6 +466,8 @@ class Verifier:
             expires_at=int(claims["exp"]),
             claims=claims,
             cnf_jkt=jkt if isinstance(jkt, str) else "",
+            cnf_x5t=x5t if isinstance(x5t, str) else "",
+            actor=actor if isinstance(actor, str) else "",
         )
 
     def _key_for(self, header_segment: bytes) -> _Key:
@@ -437,7 +508,14 @@ class Verifier:
         except jwt.PyJWTError as e:
             raise _token_error(e) from e
 
-    async def verify_async(self, token: str, *, dpop: HttpProof | None = None) -> VerifiedToken:
+    async def verify_async(
+        self,
+        token: str,
+        *,
+        dpop: HttpProof | None = None,
+        peer_certificate: bytes | str | None = None,
+        requirement: Requirement | None = None,
+    ) -> VerifiedToken:
         """Like :meth:`verify`, but on an unknown ``kid`` waits for the (rate-limited)
         refetch of the keys and tries once more, and while the revocation view is stale
         asks ``Introspect`` whether the token's session is still active (with
@@ -458,12 +536,17 @@ class Verifier:
                 raise
             await self._introspect(token, verified)
         self._check_binding(token, verified, dpop)
+        _check_certificate(verified, peer_certificate)
+        self._check_requirement(verified, requirement, dpop is not None)
         return verified
 
     async def _introspect(self, token: str, verified: VerifiedToken) -> None:
         try:
             answer = await self._client.introspect(
-                token, token_type_hint="access_token", timeout=self._introspect_timeout
+                token,
+                token_type_hint="access_token",
+                audience=self._audience,
+                timeout=self._introspect_timeout,
             )
         except SessionClientError as e:
             raise RevocationsStale(f"revocations are stale and Introspect failed: {e}") from e

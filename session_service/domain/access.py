@@ -39,26 +39,29 @@ class AccessCheck:
         self._store = store
         self._verified = verified
 
-    def verify(self, token: str) -> Introspection | None:
-        """The token's identity when it verifies (no I/O), else None."""
-        claims = self._tokens.verify(token)
+    def verify(self, token: str, audience: str = "") -> Introspection | None:
+        """The token's identity when it verifies for ``audience`` ('' means SESSION_AUDIENCE;
+        no I/O), else None."""
+        claims = self._tokens.verify(token, audience)
         if claims is None or parse_session_id(claims.sid) is None:
             return None
         return identity_of(claims)
 
-    def verified(self, token: str, now_ms: int) -> Introspection | None:
+    def verified(self, token: str, now_ms: int, audience: str = "") -> Introspection | None:
         """:meth:`verify`, answered from the cache of tokens that verified before (a digest
         and a dictionary look-up) until they expire. Liveness is never cached."""
         cache = self._verified
         if cache is None:
-            return self.verify(token)
+            return self.verify(token, audience)
         digest = cache.digest(token)
         identity = cache.get(digest, now_ms)
-        if identity is None:
-            identity = self.verify(token)
-            if identity is not None:
-                # Until exp: the leeway past it is left to a fresh verification.
-                cache.put(digest, identity, identity.exp * 1000)
+        if identity is not None:
+            # A token has one audience: verified once for it, it is for no other.
+            return identity if identity.aud == (audience or self._tokens.audience) else None
+        identity = self.verify(token, audience)
+        if identity is not None:
+            # Until exp: the leeway past it is left to a fresh verification.
+            cache.put(digest, identity, identity.exp * 1000)
         return identity
 
     async def confirm(self, verified: Introspection, now_ms: int) -> Introspection:
@@ -71,9 +74,9 @@ class AccessCheck:
             return INACTIVE
         return verified
 
-    async def authoritative(self, token: str, now_ms: int) -> Introspection | None:
+    async def authoritative(self, token: str, now_ms: int, audience: str = "") -> Introspection | None:
         """The answer Introspect gives for an access token; None when it is not one at all."""
-        verified = self.verified(token, now_ms)
+        verified = self.verified(token, now_ms, audience)
         if verified is None:
             return None
         return await self.confirm(verified, now_ms)
@@ -95,4 +98,9 @@ def identity_of(claims: AccessClaims) -> Introspection:
         aud=claims.aud,
         jti=claims.jti,
         cnf_jkt=claims.cnf_jkt,
+        cnf_x5t=claims.cnf_x5t,
+        act=claims.act,
+        acr=claims.acr,
+        amr=claims.amr,
+        auth_time=claims.auth_time,
     )

@@ -25,6 +25,16 @@ only with a proof by that key over the token's hash for the request's method and
 never seen before by any replica (:class:`~session_service.domain.dpop.DpopCheck`); a
 bound token presented as a bearer token, or an unbound one with a proof, is INACTIVE
 (section 7.1). A proof that fails raises DpopProofInvalid.
+
+Audiences and certificates are part of it too: a token passes only for the audience the
+route requires (SESSION_AUDIENCE unless the door says otherwise), and a token bound to a
+client certificate (RFC 8705, from token exchange) only with the certificate the client
+presented to the proxy.
+
+So are a route's requirements (RFC 9470): a valid token of a user who authenticated too
+long ago (``max_age``) or not in a required way (``acr_values``), or one without a scope
+the route requires, raises RequirementUnmet with the challenge
+(:mod:`session_service.domain.assurance`) that every door answers with.
 """
 
 from __future__ import annotations
@@ -35,16 +45,21 @@ import logging
 import time
 from collections.abc import Callable
 
+from session_wire.assurance import Requirement
+from session_wire.delegation import certificate_matches
 from session_wire.dpop import HttpProof
 from session_wire.revocations import RevocationEvent, RevocationView, follow_revocations
 from session_wire.tasks import stop_tasks
 
 from session_service.domain.access import AccessCheck
+from session_service.domain.activity import ActivityWatch
+from session_service.domain.assurance import RequirementUnmet, requirement_challenge
 from session_service.domain.clock import Clock
 from session_service.domain.dpop import DpopCheck
 from session_service.domain.ids import parse_session_id
-from session_service.domain.model import INACTIVE, Introspection
+from session_service.domain.model import INACTIVE, ClientInfo, Introspection
 from session_service.domain.ports import RevocationBatch, RevocationFeed
+from session_service.domain.risk import RiskAction
 from session_service.errors import SessionError
 
 __all__ = ["GatewayCheck", "RevokedSessions"]
@@ -144,10 +159,13 @@ class GatewayCheck:
         revoked: RevokedSessions | None,
         max_token: int,
         dpop: DpopCheck | None = None,
+        activity: ActivityWatch | None = None,
     ) -> None:
         """``revoked`` None means ``authoritative`` mode: every check reads the store;
-        ``dpop`` None refuses every DPoP-bound token."""
+        ``dpop`` None refuses every DPoP-bound token; ``activity`` records who uses the
+        sessions and acts on their risk signals (None: neither)."""
         self._dpop = dpop
+        self._activity = activity
         self._access = access
         self._clock = clock
         self._revoked = revoked
@@ -163,32 +181,63 @@ class GatewayCheck:
         """The algorithms DPoP proofs may use (the ``algs`` of a DPoP challenge)."""
         return self._dpop.algorithms if self._dpop is not None else ()
 
-    async def check(self, token: str, proof: HttpProof | None = None) -> Introspection:
+    async def check(
+        self,
+        token: str,
+        proof: HttpProof | None = None,
+        *,
+        audience: str = "",
+        peer_x5t: str | None = None,
+        requirement: Requirement | None = None,
+        client: ClientInfo | None = None,
+    ) -> Introspection:
         """The token's identity when it is valid, its session live and, for a DPoP-bound
         token, ``proof`` valid; else INACTIVE. ``proof``: the request's DPoP proof when it
         presented the token with the DPoP scheme, None for a bearer token.
+
+        The token must be for ``audience`` (the route's, '' means SESSION_AUDIENCE); a
+        token bound to a client certificate (``cnf.x5t#S256``, RFC 8705) passes only when
+        ``peer_x5t``, the thumbprint of the certificate the client presented, is its.
+
+        A valid token must also meet the route's ``requirement`` (RFC 9470: ``max_age``,
+        ``acr_values``; RFC 6750: ``scope``), else RequirementUnmet carries the challenge.
+        ``client``: who sent the request (its address and user agent), recorded as the
+        session's last client; a risk signal whose action is step_up or revoke makes the
+        token INACTIVE at once.
 
         Raises DpopProofInvalid for a proof that fails (once the token passed), and
         StoreUnavailable when the answer needs the store and the store fails."""
         if not token or len(token) > self._max_token:
             return INACTIVE
-        identity = await self._identity(token)
-        if not identity.active or not (identity.cnf_jkt or proof):
-            return identity
-        sid = parse_session_id(identity.sid)
-        if proof is None or not identity.cnf_jkt or self._dpop is None or sid is None:
+        identity = await self._identity(token, audience)
+        if identity.cnf_x5t and not certificate_matches(identity.cnf_x5t, peer_x5t):
             return INACTIVE
-        await self._dpop.verify(proof, sid.tag, access_token=token, jkt=identity.cnf_jkt)
+        if not identity.active:
+            return identity
+        if identity.cnf_jkt or proof:
+            sid = parse_session_id(identity.sid)
+            if proof is None or not identity.cnf_jkt or self._dpop is None or sid is None:
+                return INACTIVE
+            await self._dpop.verify(proof, sid.tag, access_token=token, jkt=identity.cnf_jkt)
+        if requirement is not None:
+            scheme = "DPoP" if proof is not None else "Bearer"
+            challenge = requirement_challenge(identity, requirement, self._clock.now_ms(), scheme)
+            if challenge is not None:
+                raise RequirementUnmet(challenge)
+        if client is not None and self._activity is not None:
+            action = await self._activity.seen(identity.sid, identity.sub, client, self._clock.now_ms())
+            if action in (RiskAction.STEP_UP, RiskAction.REVOKE):
+                return INACTIVE
         return identity
 
-    async def _identity(self, token: str) -> Introspection:
+    async def _identity(self, token: str, audience: str) -> Introspection:
         now = self._clock.now_ms()
         if self._revoked is None:
-            return await self._access.authoritative(token, now) or INACTIVE
+            return await self._access.authoritative(token, now, audience) or INACTIVE
         # Followed from the first check on: a server no gateway asks costs the feed nothing.
         self._revoked.start()
         # The same cache of verified tokens as Introspect's (AccessCheck owns it).
-        identity = self._access.verified(token, now)
+        identity = self._access.verified(token, now, audience)
         if identity is None:
             return INACTIVE
         if self._revoked.is_revoked(identity.sid):

@@ -88,6 +88,12 @@ def new_session_id(user_id: str) -> SessionId:
     return SessionId(user_tag(user_id), _b64(secrets.token_bytes(_NONCE_BYTES)))
 
 
+def successor_session_id(sid: SessionId) -> SessionId:
+    """A fresh, unguessable id for a session that moves from ``sid`` (Reauthenticate): the
+    same user, so the same tag and slot."""
+    return SessionId(sid.tag, _b64(secrets.token_bytes(_NONCE_BYTES)))
+
+
 def parse_session_id(raw: str) -> SessionId | None:
     """The parsed id, or None when ``raw`` does not have the shape of one."""
     m = _SESSION_ID.fullmatch(raw)

@@ -9,7 +9,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from session_wire.dpop import HttpProof
 
 from session_service.domain.access import AccessCheck, VerifiedTokens
+from session_service.domain.activity import ActivityWatch
+from session_service.domain.assurance import Authentication, validated_authentication
 from session_service.domain.clock import Clock
+from session_service.domain.delegation import (
+    Actor,
+    Exchanged,
+    ExchangeLimits,
+    ExchangeRequest,
+    TokenExchange,
+    check_audience,
+)
 from session_service.domain.dpop import DpopCheck
 from session_service.domain.ids import (
     MAX_GENERATION,
@@ -19,10 +29,12 @@ from session_service.domain.ids import (
     open_successor,
     parse_session_id,
     seal_successor,
+    successor_session_id,
 )
 from session_service.domain.model import (
     CALLER_REASONS,
     INACTIVE,
+    ClientInfo,
     DataPatch,
     Introspection,
     IssuedTokens,
@@ -44,6 +56,7 @@ from session_service.domain.ports import (
 from session_service.domain.validation import (
     InputLimits,
     Violations,
+    check_client_info,
     check_required,
     check_user_id,
     validate_new_session,
@@ -77,6 +90,9 @@ class SessionManager:
         on_ended: Callable[[SessionsEnded], None] | None = None,
         verified_tokens: int = 0,
         dpop: DpopCheck | None = None,
+        exchange_limits: ExchangeLimits | None = None,
+        impersonation_max_ttl_s: int = 1800,
+        activity: ActivityWatch | None = None,
     ) -> None:
         """``on_ended`` hears every end of sessions (the audit trail); ``verified_tokens``
         bounds the cache of verified access tokens Introspect keeps (0: none).
@@ -93,6 +109,10 @@ class SessionManager:
         self._limits = limits
         self._revocations = revocations
         self._dpop = dpop
+        self.activity = activity
+        """Who uses sessions and their risk signals (None: neither recorded nor assessed)."""
+        self._exchange = TokenExchange(tokens, store, clock, exchange_limits or ExchangeLimits(), limits)
+        self._impersonation_max_ms = impersonation_max_ttl_s * 1000
         # One cache of verified access tokens for Introspect and IntrospectBatch. Only the
         # signature and claims checks are remembered, never a session's liveness: every
         # call reads the store, so a revoked session is inactive in the next one.
@@ -109,18 +129,25 @@ class SessionManager:
         the identity of the ``caller`` that created it (None: not bound) and, with a valid
         ``dpop`` proof, to the proof's key (RFC 9449): its access tokens carry ``cnf.jkt``
         and every Refresh needs a proof by that key."""
-        new = validate_new_session(request, self._limits)
+        new = self._authenticated(validate_new_session(request, self._limits))
         sid = new_session_id(new.user_id)
         if dpop is not None:
             new = dataclasses.replace(new, cnf_jkt=(await self._dpop_check().verify(dpop, sid.tag)).jkt)
         refresh = self._refresh_tokens.issue(sid, 1)
         now = self._clock.now_ms()
+        policy = self._policy
+        if new.impersonator:
+            # An impersonation session lives minutes, not weeks, and is never refreshed (rotate.lua).
+            cap = self._impersonation_max_ms
+            policy = dataclasses.replace(
+                policy, absolute_ms=min(policy.absolute_ms, cap), idle_ms=min(policy.idle_ms, cap)
+            )
         created = await self._store.create(
             sid,
             new,
             refresh,
             now,
-            self._policy,
+            policy,
             RevocationReason.SESSION_LIMIT_EVICTION,
             caller=caller or "",
         )
@@ -134,7 +161,11 @@ class SessionManager:
         return await self._store.touch(sid, self._clock.now_ms())
 
     async def refresh(
-        self, refresh_token: str, callers: frozenset[str] | None = None, dpop: HttpProof | None = None
+        self,
+        refresh_token: str,
+        callers: frozenset[str] | None = None,
+        dpop: HttpProof | None = None,
+        client: ClientInfo | None = None,
     ) -> IssuedTokens:
         """Rotates a refresh token into the next generation; a duplicate within the grace
         window gets the same successor; a token of an earlier generation ends the session.
@@ -142,9 +173,15 @@ class SessionManager:
         A session bound to a DPoP key rotates only with a valid ``dpop`` proof by that key
         (compared atomically with the rotation); a proof sent for an unbound session is
         checked like any other but binds nothing: a bearer session never changes hands to
-        whoever holds its refresh token and a key."""
+        whoever holds its refresh token and a key.
+
+        ``client``: who refreshes, as the login service sees it; it becomes the session's
+        last client, and the risk signals compare it with the one before (a signal's
+        step_up answers REAUTHENTICATION_REQUIRED, its revoke REFRESH_TOKEN_INVALID)."""
         v = Violations()
         check_required(v, "refresh_token", refresh_token, self._limits.max_token)
+        client = client or ClientInfo()
+        check_client_info(v, "client", client, self._limits)
         v.raise_if_any()
         presented = self._refresh_tokens.verify(refresh_token)
         if presented is None or presented.generation >= MAX_GENERATION:
@@ -173,7 +210,53 @@ class SessionManager:
             if opened is None:
                 raise RefreshTokenInvalid()
             successor = opened
-        return self._issue(rotation.session, successor, now)
+        session = rotation.session
+        if self.activity is not None:
+            session = await self.activity.refreshed(session, rotation.activity, client, now)
+        return self._issue(session, successor, now)
+
+    async def reauthenticate(
+        self,
+        session_id: str,
+        authentication: Authentication,
+        callers: frozenset[str] | None = None,
+        dpop: HttpProof | None = None,
+    ) -> IssuedTokens:
+        """Records a new authentication of the session's user and moves the session to a
+        new id with a new refresh token (no fixation, ASVS 7.2.4): the old id answers
+        SESSION_NOT_FOUND and its access tokens end (REVOCATION_REASON_SESSION_ROTATED);
+        data, device, limits, expiries and bindings carry over. A DPoP-bound session
+        moves only with a ``dpop`` proof by its key; ``callers`` as for :meth:`refresh`."""
+        sid = self._session_id("session_id", session_id)
+        v = Violations()
+        authentication = validated_authentication(v, authentication, self._clock.now_ms())
+        v.raise_if_any()
+        dpop_jkt = (await self._dpop_check().verify(dpop, sid.tag)).jkt if dpop else ""
+        new_sid = successor_session_id(sid)
+        refresh = self._refresh_tokens.issue(new_sid, 1)
+        now = self._clock.now_ms()
+        session = await self._store.reauthenticate(
+            sid,
+            new_sid,
+            refresh,
+            authentication,
+            now,
+            RevocationReason.SESSION_ROTATED,
+            dpop_jkt=dpop_jkt,
+            callers=callers,
+        )
+        self._ended(SessionsEnded(RevocationReason.SESSION_ROTATED, (str(sid),), session.user_id))
+        return self._issue(session, refresh, now)
+
+    def _authenticated(self, new: NewSession) -> NewSession:
+        """``new`` with its authentication checked, ``auth_time`` now when not given."""
+        v = Violations()
+        given = Authentication(new.acr, new.amr, new.auth_time_ms)
+        checked = validated_authentication(v, given, self._clock.now_ms())
+        v.raise_if_any()
+        if checked == given:
+            return new
+        return dataclasses.replace(new, acr=checked.acr, amr=checked.amr, auth_time_ms=checked.auth_time_ms)
 
     async def update(self, session_id: str, patch: DataPatch) -> Session:
         """Patches the session's data atomically."""
@@ -261,10 +344,17 @@ class SessionManager:
             )
         return given
 
-    async def introspect(self, token: str, token_type_hint: str = "") -> Introspection:
-        """RFC 7662: reports an inactive token as such, never as an error."""
-        self._require_token("token", token)
+    async def introspect(self, token: str, token_type_hint: str = "", audience: str = "") -> Introspection:
+        """RFC 7662: reports an inactive token as such, never as an error. An access token
+        must be for ``audience`` ('' means SESSION_AUDIENCE); a refresh token is for the
+        service's own audience only."""
+        v = Violations()
+        check_required(v, "token", token, self._limits.max_token)
+        check_audience(v, "audience", audience)
+        v.raise_if_any()
         now = self._clock.now_ms()
+        if audience and audience != self._tokens.audience:
+            return await self.access.authoritative(token, now, audience) or INACTIVE
         # RFC 7662 section 2.1: the hint orders the search, it does not restrict it.
         order = (self._introspect_access, self._introspect_refresh)
         if token_type_hint == "refresh_token":
@@ -275,8 +365,11 @@ class SessionManager:
                 return result
         return INACTIVE
 
-    async def introspect_many(self, requests: Sequence[tuple[str, str]]) -> list[Introspection]:
-        """:meth:`introspect` for each (token, hint), in order, with one store read per node.
+    async def introspect_many(
+        self, requests: Sequence[tuple[str, str]], audiences: Sequence[str] = ()
+    ) -> list[Introspection]:
+        """:meth:`introspect` for each (token, hint), in order, with one store read per node;
+        ``audiences``: each request's audience, in the same order ('' or none: SESSION_AUDIENCE).
 
         Access tokens verified before cost a digest and a dictionary look-up; all their
         sessions are then read in one round trip per store node. Refresh tokens take
@@ -286,7 +379,10 @@ class SessionManager:
         v = Violations()
         for i, (token, _) in enumerate(requests):
             check_required(v, f"requests[{i}].token", token, self._limits.max_token)
+        for i, audience in enumerate(audiences):
+            check_audience(v, f"requests[{i}].audience", audience)
         v.raise_if_any()
+        own = self._tokens.audience
         now = self._clock.now_ms()
         results: list[Introspection] = [INACTIVE] * len(requests)
         access: list[tuple[int, Introspection, SessionId]] = []
@@ -294,11 +390,12 @@ class SessionManager:
         for i, (token, _) in enumerate(requests):
             # An access token (a JWS) and a refresh token never share a shape, so trying
             # the cheap local checks first gives the answer the hint's order would.
-            identity = self.access.verified(token, now)
+            audience = audiences[i] if i < len(audiences) else ""
+            identity = self.access.verified(token, now, audience)
             sid = parse_session_id(identity.sid) if identity is not None else None
             if identity is not None and sid is not None:
                 access.append((i, identity, sid))
-            elif self._refresh_tokens.verify(token) is not None:
+            elif audience in ("", own) and self._refresh_tokens.verify(token) is not None:
                 refresh.append((i, token))
         owners = await self._store.live_owners([sid for _, _, sid in access], now)
         for (i, identity, _), owner in zip(access, owners, strict=True):
@@ -308,6 +405,11 @@ class SessionManager:
         for (i, _), answer in zip(refresh, answers, strict=True):
             results[i] = answer or INACTIVE
         return results
+
+    async def exchange(self, request: ExchangeRequest, actor: Actor) -> Exchanged:
+        """RFC 8693 token exchange: a narrower token of the subject token's session for
+        ``actor`` (:mod:`session_service.domain.delegation` holds the rules)."""
+        return await self._exchange.exchange(request, actor)
 
     def jwks_json(self) -> str:
         """The public keys that verify access tokens."""

@@ -20,6 +20,19 @@ class ClientInfo:
 
 
 @dataclass(frozen=True)
+class IdpSession:
+    """A session at an upstream identity provider: the ``iss``, ``sub`` and ``sid`` of the
+    ID token the login service received. Back-channel logouts and shared signals name it."""
+
+    issuer: str
+    """The identity provider's issuer identifier."""
+    subject: str = ""
+    """The user at the identity provider ('' when not given)."""
+    session_id: str = ""
+    """The identity provider's session id ('' when it sends none)."""
+
+
+@dataclass(frozen=True)
 class NewSession:
     """What Create asks for, validated."""
 
@@ -37,6 +50,16 @@ class NewSession:
     """The application the session is for; the access tokens' client_id claim."""
     cnf_jkt: str = ""
     """Thumbprint of the DPoP key to bind the session to ('' for bearer tokens)."""
+    idp: IdpSession | None = None
+    """The identity provider's session the login came from (single sign-on)."""
+    acr: str = ""
+    """How the user authenticated: Authentication Context Class Reference ('' when not said)."""
+    amr: tuple[str, ...] = ()
+    """Authentication Methods References (RFC 8176), e.g. ``pwd``, ``otp``, ``hwk``."""
+    auth_time_ms: int = 0
+    """When the user authenticated (ms since the epoch); 0 means at Create."""
+    impersonator: str = ""
+    """The operator acting as the user ('' unless an impersonation session)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,21 @@ class Session:
     """The application the session is for."""
     cnf_jkt: str = ""
     """RFC 7638 thumbprint of the DPoP key the session is bound to; '' for bearer tokens."""
+    idp: IdpSession | None = None
+    """The identity provider's session the login came from; None when not given."""
+    acr: str = ""
+    """How the user last authenticated (Authentication Context Class Reference)."""
+    amr: tuple[str, ...] = ()
+    """Authentication Methods References (RFC 8176) of the last authentication."""
+    auth_time_ms: int = 0
+    """When the user last authenticated (ms since the epoch); 0 for a session stored
+    without it (then its creation counts)."""
+    last_client: ClientInfo | None = None
+    """The client the session was last used from (Refresh, a gateway request); None
+    before the first such use that said who it was."""
+    impersonator: str = ""
+    """The operator acting as the user in an impersonation session ('' otherwise): its
+    tokens carry ``act: {"sub": impersonator}`` and it is never refreshed."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +167,16 @@ class Introspection:
     """Token id (access tokens only)."""
     cnf_jkt: str = ""
     """Thumbprint of the DPoP key the token is bound to ('' for a bearer token)."""
+    cnf_x5t: str = ""
+    """Thumbprint of the client certificate the token is bound to (RFC 8705; '' when not)."""
+    act: str = ""
+    """The ``act`` claim as compact JSON (RFC 8693 section 4.1); '' when nobody acts."""
+    acr: str = ""
+    """How the user authenticated (RFC 9470); '' when the token does not say."""
+    amr: tuple[str, ...] = ()
+    """With which methods (RFC 8176)."""
+    auth_time: int = 0
+    """When, NumericDate; 0 when the token does not say."""
 
 
 INACTIVE = Introspection(active=False)

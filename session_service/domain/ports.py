@@ -3,12 +3,14 @@ feed of revocations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from session_service.domain.assurance import Authentication
 from session_service.domain.ids import RefreshToken, SessionId
-from session_service.domain.model import DataPatch, NewSession, RevocationReason, Session
+from session_service.domain.model import ClientInfo, DataPatch, NewSession, RevocationReason, Session
+from session_service.domain.risk import Activity
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Rotation:
     sealed_successor: bytes | None
     """None when the prepared successor was installed; otherwise the successor sealed
     by an earlier concurrent rotation of the same token (grace window)."""
+    activity: Activity | None = None
+    """What the session held of its recent use, for the risk signals (None: unknown)."""
 
 
 class SessionStore(Protocol):
@@ -102,6 +106,40 @@ class SessionStore(Protocol):
         raises SessionClientMismatch and nothing changes. ``dpop_jkt``: the key of the
         request's DPoP proof ('' without one); a session bound to another key raises
         DpopProofInvalid and nothing changes."""
+        ...
+
+    async def reauthenticate(
+        self,
+        sid: SessionId,
+        new_sid: SessionId,
+        refresh: RefreshToken,
+        authentication: Authentication,
+        now_ms: int,
+        reason: RevocationReason,
+        *,
+        dpop_jkt: str = "",
+        callers: frozenset[str] | None = None,
+    ) -> Session:
+        """Moves a live session to ``new_sid`` with ``refresh`` as its only refresh token and
+        ``authentication`` recorded, ending ``sid`` (a revocation event for ``reason``) in
+        the same step; returns it as stored under ``new_sid``. Raises SessionNotFound,
+        SessionClientMismatch (``callers`` as for :meth:`rotate_refresh`) or
+        DpopProofInvalid (a session bound to another key than ``dpop_jkt``'s); then nothing
+        changed."""
+        ...
+
+    async def record_activity(
+        self, sid: SessionId, client: ClientInfo, now_ms: int, *, refreshing: bool = False
+    ) -> Activity | None:
+        """Records ``client`` as the live session's last client (its empty fields leave the
+        stored ones) and, for a Refresh, starts a new refresh-count window when the last is
+        over; returns the activity before, or None when the session is not live."""
+        ...
+
+    async def step_up(self, sid: SessionId, now_ms: int, reason: RevocationReason) -> bool:
+        """Revokes the live session's current access tokens (a revocation event for its id,
+        for ``reason``) and stops its refreshes until Reauthenticate; False when it is not
+        live or was stepped up already."""
         ...
 
     async def update(self, sid: SessionId, patch: DataPatch, now_ms: int, policy: SessionPolicy) -> Session:
@@ -224,6 +262,40 @@ class AccessClaims:
     """Not before, NumericDate."""
     cnf_jkt: str = ""
     """``cnf.jkt``: thumbprint of the DPoP key the token is bound to ('' for a bearer token)."""
+    cnf_x5t: str = ""
+    """``cnf.x5t#S256``: thumbprint of the client certificate the token is bound to (RFC 8705)."""
+    act: str = ""
+    """The ``act`` claim (RFC 8693 section 4.1) as compact JSON; '' when nobody acts."""
+    may_act: str = ""
+    """The one actor the ``may_act`` claim lets exchange the token; '' for any."""
+    acr: str = ""
+    """``acr``: how the user authenticated ('' when the token does not say)."""
+    amr: tuple[str, ...] = ()
+    """``amr``: the methods (RFC 8176)."""
+    auth_time: int = 0
+    """``auth_time``, NumericDate; 0 when the token does not say."""
+
+
+@dataclass(frozen=True)
+class ExchangedClaims:
+    """What an exchanged access token says, decided by the domain, signed by the codec."""
+
+    sub: str
+    """The subject token's user."""
+    sid: str
+    """The subject token's session: the exchanged token dies with it."""
+    audience: str
+    """The one ``aud``."""
+    scopes: tuple[str, ...]
+    """The ``scope`` (a subset of the subject's)."""
+    client_id: str
+    """The subject token's ``client_id``."""
+    act: Mapping[str, Any]
+    """The ``act`` claim, the caller outermost."""
+    exp: int
+    """Expiry, NumericDate."""
+    cnf_x5t: str = ""
+    """The caller certificate's thumbprint to bind to; '' for a bearer token."""
 
 
 class RefreshTokenCodec(Protocol):
@@ -246,8 +318,19 @@ class AccessTokenCodec(Protocol):
         """A signed access token for ``session`` and its exp (NumericDate)."""
         ...
 
-    def verify(self, token: str) -> AccessClaims | None:
-        """The claims of a valid token, or None for any invalid, expired or foreign one."""
+    def verify(self, token: str, audience: str = "", *, any_audience: bool = False) -> AccessClaims | None:
+        """The claims of a valid token, or None for any invalid, expired or foreign one.
+        The token must be for ``audience`` ('' means :attr:`audience`), or for any audience
+        with ``any_audience``."""
+        ...
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` of the session's own tokens (SESSION_AUDIENCE)."""
+        ...
+
+    def issue_exchanged(self, grant: ExchangedClaims, now_ms: int) -> str:
+        """A signed access token of exchanged claims (RFC 8693), valid until ``grant.exp``."""
         ...
 
     def jwks_json(self) -> str:

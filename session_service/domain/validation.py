@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from session_wire.delegation import MAY_ACT_CLAIM, may_act_subject
 from session_wire.token_profile import RESERVED_CLAIMS
 
-from session_service.domain.model import ClientInfo, DataPatch, NewSession
+from session_service.domain.model import ClientInfo, DataPatch, IdpSession, NewSession
+from session_service.domain.risk import normalized_ip
 from session_service.errors import FieldViolation, InvalidArgument
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -98,6 +101,14 @@ def check_data(
         v.add(field, f"must total at most {limits.max_data_bytes} bytes")
 
 
+def check_scopes(v: Violations, field: str, scopes: tuple[str, ...], limits: InputLimits) -> None:
+    """Adds a violation for each scope that is not an RFC 6749 scope token of at most
+    ``max_scope`` characters."""
+    for i, scope in enumerate(scopes):
+        if len(scope) > limits.max_scope or not _SCOPE_TOKEN.fullmatch(scope):
+            v.add(f"{field}[{i}]", "must be an RFC 6749 scope token (no spaces or quotes)")
+
+
 def validate_new_session(req: NewSession, limits: InputLimits) -> NewSession:
     """Checks a Create request; returns it with duplicate scopes folded."""
     v = Violations()
@@ -112,29 +123,58 @@ def validate_new_session(req: NewSession, limits: InputLimits) -> NewSession:
             v.add(where, f"name must be 1 to {limits.max_claim_name} bytes without control characters")
         if _size(value) > limits.max_claim_value:
             v.add(where, f"value must be at most {limits.max_claim_value} bytes")
+        if name == MAY_ACT_CLAIM and may_act_subject(value) is None:
+            v.add(where, 'must be the JSON object {"sub": "<the one identity that may exchange the tokens>"}')
     check_data(v, "data", req.data, req.data.keys(), limits)
     scopes = tuple(dict.fromkeys(req.scopes))
     if len(scopes) > limits.max_scopes:
         v.add("scopes", f"must have at most {limits.max_scopes} entries")
-    for i, scope in enumerate(scopes):
-        if len(scope) > limits.max_scope or not _SCOPE_TOKEN.fullmatch(scope):
-            v.add(f"scopes[{i}]", "must be an RFC 6749 scope token (no spaces or quotes)")
+    check_scopes(v, "scopes", scopes, limits)
     _check_client(v, req.client, req.client_id, limits)
+    _check_idp(v, req.idp, limits)
+    if req.impersonator:
+        # An operator's identity, as the audit trail and the act claim name it.
+        check_user_id(v, "impersonator", req.impersonator, limits)
     v.raise_if_any()
     if scopes == req.scopes:
         return req
-    return NewSession(req.user_id, req.claims, req.data, scopes, req.client, req.client_id)
+    return dataclasses.replace(req, scopes=scopes)
+
+
+def _check_idp(v: Violations, idp: IdpSession | None, limits: InputLimits) -> None:
+    # An IdP session is found by (issuer, session_id) or (issuer, subject): one without an
+    # issuer, or with neither, could never be named by a logout.
+    if idp is None:
+        return
+    if not idp.issuer:
+        v.add("idp.issuer", "must be set when idp is")
+    if not idp.subject and not idp.session_id:
+        v.add("idp", "must name the subject, the session_id or both")
+    for field, value in (
+        ("idp.issuer", idp.issuer),
+        ("idp.subject", idp.subject),
+        ("idp.session_id", idp.session_id),
+    ):
+        if _size(value) > limits.max_claim_value or _CONTROL.search(value):
+            v.add(field, f"must be at most {limits.max_claim_value} bytes without control characters")
 
 
 def _check_client(v: Violations, client: ClientInfo, client_id: str, limits: InputLimits) -> None:
-    for field, value in (
-        ("client.ip", client.ip),
-        ("client.user_agent", client.user_agent),
-        ("client.device", client.device),
-        ("client_id", client_id),
-    ):
+    check_client_info(v, "client", client, limits)
+    if _size(client_id) > limits.max_client_field:
+        v.add("client_id", f"must be at most {limits.max_client_field} bytes")
+
+
+def check_client_info(v: Violations, field: str, client: ClientInfo, limits: InputLimits) -> None:
+    """A client's fields are bounded, and its ip, when given, is one IPv4 or IPv6 address."""
+    for name, value in (("ip", client.ip), ("user_agent", client.user_agent), ("device", client.device)):
         if _size(value) > limits.max_client_field:
-            v.add(field, f"must be at most {limits.max_client_field} bytes")
+            v.add(f"{field}.{name}", f"must be at most {limits.max_client_field} bytes")
+    if client.ip and _size(client.ip) <= limits.max_client_field:
+        try:
+            normalized_ip(client.ip)
+        except ValueError:
+            v.add(f"{field}.ip", "must be one IPv4 or IPv6 address")
 
 
 def validate_patch(session_field: str, session_id: str, patch: DataPatch, limits: InputLimits) -> None:

@@ -44,6 +44,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from session_wire.b64url import is_compact_jws
+from session_wire.delegation import certificate_thumbprint
 from session_wire.token_cache import VerifiedTokenCache
 
 from session_service.errors import CallerUnauthenticated, ConfigError
@@ -79,6 +80,18 @@ def identity_from_auth_context(auth_context: Mapping[str, Iterable[bytes]]) -> s
     """
     pem = next(iter(auth_context.get(AUTH_CONTEXT_CERT_KEY, ())), None)
     return None if pem is None else _identity_from_pem(bytes(pem))
+
+
+def certificate_x5t_from_auth_context(auth_context: Mapping[str, Iterable[bytes]]) -> str | None:
+    """The ``x5t#S256`` (RFC 8705) of the caller's verified client certificate, or None
+    without one: what Exchange binds a token to."""
+    pem = next(iter(auth_context.get(AUTH_CONTEXT_CERT_KEY, ())), None)
+    return None if pem is None else _x5t_from_pem(bytes(pem))
+
+
+@functools.lru_cache(maxsize=_CERT_CACHE_SIZE)
+def _x5t_from_pem(pem: bytes) -> str | None:
+    return certificate_thumbprint(pem)
 
 
 # Runs on every call with the same few certificates: parse each one once. Keyed by the
@@ -156,12 +169,13 @@ class CallerKeySet:
         return self.keys[kid]
 
 
-def parse_caller_jwks(data: bytes) -> CallerKeySet:
+def parse_caller_jwks(data: bytes, source: str = JWKS_FILE_SETTING) -> CallerKeySet:
     """Validates a JWK Set of caller-token keys; raises ValueError saying what is wrong.
 
     Keys meant for encryption (``use`` other than ``sig``) or for algorithms outside
     :data:`CALLER_TOKEN_ALGORITHMS` (HMAC keys among them) are skipped with a warning; a
-    set left without any key is an error. The messages never quote key material.
+    set left without any key is an error. The messages never quote key material; warnings
+    name ``source`` (the setting or URL the set came from).
     """
     try:
         document = json.loads(data)
@@ -178,11 +192,11 @@ def parse_caller_jwks(data: bytes) -> CallerKeySet:
             raise ValueError(f"keys[{index}]: kid must be a non-empty string")
         name = f"keys[{index}] (kid {kid!r})"
         if jwk.get("use", "sig") != "sig":
-            log.warning("%s: %s is not a signing key; skipped", JWKS_FILE_SETTING, name)
+            log.warning("%s: %s is not a signing key; skipped", source, name)
             continue
         algorithm = _algorithm_of(jwk)
         if algorithm not in CALLER_TOKEN_ALGORITHMS:
-            log.warning("%s: %s is not an RS256, ES256 or EdDSA key; skipped", JWKS_FILE_SETTING, name)
+            log.warning("%s: %s is not an RS256, ES256 or EdDSA key; skipped", source, name)
             continue
         try:
             key = jwt.PyJWK(jwk, algorithm=algorithm)

@@ -30,6 +30,9 @@ reply was lost. Those are retried only for scripts whose repetition is harmless:
   session (counting against the user's limit) that no caller holds.
 - dpop_replay is never retried after a lost connection: a repeat would find the proof
   id the first run recorded and refuse the proof as a replay; the client sends a new one.
+- ssf_lease_acquire, ssf_lease_renew, ssf_lease_release, ssf_position_advance (the SSF
+  transmitter's lease and position): a repeat by the same token takes, extends, releases
+  or writes the same thing again.
 redis-py's own retries are switched off (see connect.py) so that this policy is the
 only one.
 

@@ -5,6 +5,11 @@
 - ``<prefix>:{<tag>}:rl:<kind>``  the user's rate-limit bucket for Create (``c``) or Refresh (``r``)
 - ``<prefix>:{<tag>}:o``          the user's revocation outbox (events not yet in the stream)
 - ``<prefix>:{<tag>}:p:<digest>`` a DPoP proof id seen for one of the user's sessions (replay cache)
+- ``<prefix>:{idp-<digest>}:is``  our sessions of an identity provider's session (issuer, sid)
+- ``<prefix>:{idp-<digest>}:iu``  our sessions of an identity provider's subject (issuer, sub)
+- ``<prefix>:{signal-<digest>}``  the id of a logout token or security event seen (replay cache)
+- ``<prefix>:{ssf-<digest>}:lease``     which replica delivers to one SSF receiver (a lease)
+- ``<prefix>:{ssf-<digest>}:position``  the stream cursor of the last event that receiver got
 - ``<prefix>:{revocations}``      the revocation stream (one for the service, its own slot)
 - ``<prefix>:{revocations}:ids``  ids of the outbox events already in the stream
 - ``<prefix>:{revocation-outboxes-<n>}``  notes of outboxes that may hold events
@@ -55,6 +60,27 @@ class KeySchema:
         digest = hashlib.sha256(f"{jkt} {jti}".encode()).hexdigest()[:32]
         return f"{self.prefix}:{{{tag}}}:p:{digest}"
 
+    def idp_session(self, issuer: str, session_id: str) -> str:
+        """The index of our sessions created from an identity provider's session: a slot of
+        its own (a digest of issuer and sid), not a user's, since a logout names no user."""
+        return f"{self.prefix}:{{idp-{_digest(issuer, session_id)}}}:is"
+
+    def idp_subject(self, issuer: str, subject: str) -> str:
+        """The index of our sessions of an identity provider's subject, in a slot of its own."""
+        return f"{self.prefix}:{{idp-{_digest(issuer, subject)}}}:iu"
+
+    def signal_seen(self, issuer: str, jti: str) -> str:
+        """The replay-cache key of a logout token's or security event's id, per issuer."""
+        return f"{self.prefix}:{{signal-{_digest(issuer, jti)}}}"
+
+    def ssf_lease(self, receiver: str) -> str:
+        """The delivery lease of an SSF receiver (by its name), in the slot of its position."""
+        return f"{self.prefix}:{{ssf-{_digest(receiver)}}}:lease"
+
+    def ssf_position(self, receiver: str) -> str:
+        """The stream cursor of the last event delivered to an SSF receiver."""
+        return f"{self.prefix}:{{ssf-{_digest(receiver)}}}:position"
+
     def revocations(self) -> str:
         """The key of the revocation stream that WatchRevocations serves."""
         return f"{self.prefix}:{{revocations}}"
@@ -79,3 +105,8 @@ class KeySchema:
         """The user's tag, index key and session key prefix."""
         tag = user_tag(user_id)
         return tag, self.index(tag), self.session_prefix(tag)
+
+
+def _digest(*parts: str) -> str:
+    """A short, tame digest of values an identity provider chose (any length, any characters)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]

@@ -12,12 +12,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from session_service.deadline import remaining
-from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, SessionId
-from session_service.domain.model import ClientInfo, DataPatch, NewSession, RevocationReason, Session
+from session_service.domain.assurance import Authentication
+from session_service.domain.ids import RETIRED_HASH_CHARS, RefreshToken, SessionId, parse_session_id
+from session_service.domain.model import (
+    ClientInfo,
+    DataPatch,
+    IdpSession,
+    NewSession,
+    RevocationReason,
+    Session,
+)
 from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
+from session_service.domain.risk import BURST_WINDOW_MS, Activity
 from session_service.errors import (
     DpopProofInvalid,
     RateLimited,
+    ReauthenticationRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionClientMismatch,
@@ -34,9 +44,12 @@ from session_service.store.scripts import Script, ScriptCode, Scripts
 
 log = logging.getLogger(__name__)
 
-DURABLE_SCRIPTS = frozenset({"create", "rotate", "update", "revoke", "revoke_user"})
-"""State changes a caller relies on; with SESSION_REDIS_WAIT_REPLICAS they wait for replicas.
-Get's expiry slide (touch) and List's index pruning are cheap to lose in a failover."""
+DURABLE_SCRIPTS = frozenset(
+    {"create", "rotate", "update", "revoke", "revoke_user", "reauthenticate", "idp_index"}
+)
+"""State changes a caller relies on; with SESSION_REDIS_WAIT_REPLICAS they wait for replicas
+(idp_index too: an entry lost in a failover is a session an identity provider's logout
+misses). Get's expiry slide (touch) and List's index pruning are cheap to lose in a failover."""
 
 
 USER_WIDE_BATCH = 500
@@ -167,6 +180,13 @@ class RedisSessionStore:
         client = {"ip": new.client.ip, "user_agent": new.client.user_agent, "device": new.client.device}
         bucket, outbox = self._keys.rate_bucket(sid.tag, "c"), self._keys.outbox(sid.tag)
         keys = [*self._keys.for_session(sid), bucket, outbox]
+        idp_fields: tuple[str, str, str] = ("", "", "")
+        if new.idp is not None:
+            idp_fields = (new.idp.issuer, new.idp.subject, new.idp.session_id)
+            # Indexed first, in the index's own slot: a crash before create leaves a member
+            # whose session never existed (skipped and pruned when read), never a session
+            # that a logout at the identity provider would not find.
+            await self._index_idp(new.idp, str(sid), now_ms, now_ms + policy.absolute_ms)
 
         async def run(recording: EventRecording) -> Any:
             async def note_if_full(members: int) -> None:
@@ -202,6 +222,11 @@ class RedisSessionStore:
                     new.cnf_jkt,
                     refresh.generation,
                     caller,
+                    *idp_fields,
+                    new.acr,
+                    " ".join(new.amr),
+                    new.auth_time_ms or "",
+                    new.impersonator,
                     *data,
                 ],
                 note_if_full,
@@ -236,8 +261,68 @@ class RedisSessionStore:
             client=new.client,
             client_id=new.client_id,
             cnf_jkt=new.cnf_jkt,
+            idp=new.idp,
+            acr=new.acr,
+            amr=new.amr,
+            auth_time_ms=new.auth_time_ms,
+            impersonator=new.impersonator,
         )
         return CreatedSession(stored, evicted)
+
+    def _idp_indexes(self, idp: IdpSession) -> list[str]:
+        keys = []
+        if idp.session_id:
+            keys.append(self._keys.idp_session(idp.issuer, idp.session_id))
+        if idp.subject:
+            keys.append(self._keys.idp_subject(idp.issuer, idp.subject))
+        return keys
+
+    async def _index_idp(self, idp: IdpSession, session_id: str, now_ms: int, expires_ms: int) -> None:
+        # Repeating an add after a lost reply changes nothing: it may be retried.
+        await asyncio.gather(
+            *(
+                self._run(self._scripts.idp_index, [index], [now_ms, session_id, expires_ms])
+                for index in self._idp_indexes(idp)
+            )
+        )
+
+    async def idp_sessions(self, idp: IdpSession, now_ms: int) -> list[SessionId]:
+        """Our sessions that were created from the identity provider's session (by
+        ``idp.session_id``) or for its subject (by ``idp.subject``, when no session id is
+        given); some may have ended already. One read of one index, no scan."""
+        index = self._idp_indexes(IdpSession(idp.issuer, "", idp.session_id) if idp.session_id else idp)
+        if not index:
+            return []
+        members = await self._runner.read("ZRANGE", index[0], now_ms, "+inf", "BYSCORE")
+        found = []
+        for member in members:
+            sid = parse_session_id(member.decode())
+            if sid is not None:
+                found.append(sid)
+        return found
+
+    async def forget_idp_sessions(self, idp: IdpSession, sessions: Sequence[SessionId], now_ms: int) -> None:
+        """Removes ended sessions from the index :meth:`idp_sessions` read them from."""
+        index = self._idp_indexes(IdpSession(idp.issuer, "", idp.session_id) if idp.session_id else idp)
+        if index and sessions:
+            await self._run(self._scripts.idp_index, index[:1], [now_ms, "", 0, *(str(s) for s in sessions)])
+
+    async def first_signal(self, issuer: str, jti: str, window_ms: int) -> bool:
+        """Records the id of an issuer's logout token or security event for ``window_ms``;
+        False when it was recorded before (a replay). Never repeated after a lost reply: a
+        repeat would take the first use for a replay."""
+        reply = await self._runner.run(
+            self._scripts.dpop_replay,
+            [self._keys.signal_seen(issuer, jti)],
+            [window_ms],
+            retry_after_loss=False,
+            durable=False,
+        )
+        return bool(reply[0] == ScriptCode.OK)
+
+    async def signal_seen(self, issuer: str, jti: str) -> bool:
+        """Whether :meth:`first_signal` recorded the issuer's token id."""
+        return bool(await self._runner.read("EXISTS", self._keys.signal_seen(issuer, jti)))
 
     async def touch(self, sid: SessionId, now_ms: int) -> Session:
         """Reads a live session and slides its idle expiry."""
@@ -281,11 +366,13 @@ class RedisSessionStore:
         )
         code = reply[0]
         if code == ScriptCode.OK:
-            return Rotation(_decode(sid, reply[1]), None)
+            return Rotation(_decode(sid, reply[1]), None, _activity(reply[1]))
         if code == ScriptCode.RATE_LIMITED:
             raise RateLimited("Refresh for this user", int(reply[1]) / 1000)
         if code == ScriptCode.GRACE:
-            return Rotation(_decode(sid, reply[1]), reply[2])
+            return Rotation(_decode(sid, reply[1]), reply[2], _activity(reply[1]))
+        if code == ScriptCode.REAUTHENTICATION_REQUIRED:
+            raise ReauthenticationRequired()
         if code == ScriptCode.CLIENT_MISMATCH:
             raise SessionClientMismatch()
         if code == ScriptCode.DPOP_KEY_MISMATCH:
@@ -302,6 +389,112 @@ class RedisSessionStore:
             await self.revoke(sid, now_ms, reuse_reason)
             raise RefreshTokenReused(reply[1].decode())
         raise RefreshTokenInvalid()
+
+    async def reauthenticate(
+        self,
+        sid: SessionId,
+        new_sid: SessionId,
+        refresh: RefreshToken,
+        authentication: Authentication,
+        now_ms: int,
+        reason: RevocationReason,
+        *,
+        dpop_jkt: str = "",
+        callers: frozenset[str] | None = None,
+    ) -> Session:
+        """Moves a live session to ``new_sid`` with ``refresh`` as its refresh token and the
+        new authentication, ending ``sid`` (its revocation event for ``reason``) in the
+        same atomic step (reauthenticate.lua)."""
+        reply = await self._relay.record(
+            sid.tag,
+            now_ms,
+            reason.value,
+            lambda recording: self._run(
+                self._scripts.reauthenticate,
+                [
+                    *self._keys.for_session(sid),
+                    self._keys.session(new_sid),
+                    self._keys.outbox(sid.tag),
+                    *recording.keys,
+                ],
+                [
+                    now_ms,
+                    sid.nonce,
+                    new_sid.nonce,
+                    refresh.secret_hash,
+                    refresh.generation,
+                    authentication.acr,
+                    " ".join(authentication.amr),
+                    authentication.auth_time_ms,
+                    dpop_jkt,
+                    sid.tag,
+                    *recording.args,
+                    *_caller_args(callers),
+                ],
+                # Repeated after a lost reply it would find the old id gone (NOT_FOUND), and
+                # the caller would never learn the new one: a lost reply is an error.
+                retry_after_loss=False,
+            ),
+            lambda reply: reply[0] == ScriptCode.OK,
+            outbox=lambda reply: _pairs(reply[-1]),
+        )
+        code = reply[0]
+        if code == ScriptCode.OK:
+            return _decode(new_sid, reply[1])
+        if code == ScriptCode.CLIENT_MISMATCH:
+            raise SessionClientMismatch()
+        if code == ScriptCode.DPOP_KEY_MISMATCH:
+            raise DpopProofInvalid(
+                "the session is bound to a DPoP key: a proof by that key is required"
+                if not dpop_jkt
+                else "the proof is signed by another key than the session is bound to"
+            )
+        raise SessionNotFound()
+
+    async def record_activity(
+        self, sid: SessionId, client: ClientInfo, now_ms: int, *, refreshing: bool = False
+    ) -> Activity | None:
+        """Records the client a live session was used from (activity.lua); the activity
+        before, or None when the session is not live. Not durable (no WAIT): a last client
+        lost in a failover is written again by the next request."""
+        reply = await self._runner.run(
+            self._scripts.activity,
+            self._keys.for_session(sid),
+            [
+                now_ms,
+                sid.nonce,
+                client.ip,
+                client.user_agent,
+                client.device,
+                "1" if refreshing else "0",
+                BURST_WINDOW_MS,
+            ],
+            # A repeat writes the same client again; only a refresh's window start could
+            # move by the repeat's delay, which no signal notices.
+            retry_after_loss=True,
+            durable=False,
+        )
+        if reply[0] != ScriptCode.OK:
+            return None
+        ip, ua, device, seen = (v.decode() if v is not None else "" for v in reply[1:5])
+        return Activity(ClientInfo(ip, ua, device), int(seen) if seen else 0)
+
+    async def step_up(self, sid: SessionId, now_ms: int, reason: RevocationReason) -> bool:
+        """Revokes the session's current access tokens and stops its refreshes until
+        Reauthenticate (step_up.lua), its event recorded through the relay."""
+        reply = await self._relay.record(
+            sid.tag,
+            now_ms,
+            reason.value,
+            lambda recording: self._run(
+                self._scripts.step_up,
+                [*self._keys.for_session(sid), self._keys.outbox(sid.tag), *recording.keys],
+                [now_ms, sid.nonce, sid.tag, *recording.args],
+            ),
+            lambda reply: reply[0] == ScriptCode.OK,
+            outbox=lambda reply: _pairs(reply[1]),
+        )
+        return bool(reply[0] == ScriptCode.OK)
 
     async def first_use(self, tag: str, jkt: str, jti: str, window_ms: int) -> bool:
         """Records a DPoP proof id in the user's slot for ``window_ms``; False for a replay.
@@ -391,7 +584,7 @@ class RedisSessionStore:
     ) -> tuple[str, ...]:
         """Ends a user's sessions but one, from the user's index in one slot, a bounded batch
         of sessions per script call (each batch its own revocation event)."""
-        tag, index, session_prefix = self._keys.for_user(user_id)
+        tag, index, _ = self._keys.for_user(user_id)
         keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
         ended: list[str] = []
         tried: set[str] = {keep}
@@ -404,21 +597,42 @@ class RedisSessionStore:
             # Sessions that a batch could not end (another user's, by a tag collision) are
             # not tried again; ones created meanwhile are ended by a later batch.
             tried.update(batch)
-
-            async def run(recording: EventRecording, batch: list[str] = batch) -> Any:
-                return await self._run(
-                    self._scripts.revoke_user,
-                    [index, self._keys.outbox(tag), *(session_prefix + m for m in batch), *recording.keys],
-                    [now_ms, session_prefix, user_id, keep, tag, *recording.args, *batch],
-                )
-
-            reply = await self._relay.record(tag, now_ms, reason.value, run, lambda reply: bool(reply[1]))
-            batch_ended = [f"{tag}.{m.decode()}" for m in reply[1]]
-            ended += batch_ended
+            ended += await self._revoke_batch(user_id, batch, keep, now_ms, reason)
             if len(rest) <= USER_WIDE_BATCH:
                 # Everything read was in this batch: no second read of the index just to see
                 # it empty. Sessions created meanwhile are new logins, not ones we were asked for.
                 return tuple(ended)
+
+    async def revoke_sessions(
+        self, user_id: str, sids: Sequence[SessionId], now_ms: int, reason: RevocationReason
+    ) -> tuple[str, ...]:
+        """Ends those of ``sids`` that are the user's live sessions: the user's slot, one
+        script call (and one revocation event) per bounded batch, as :meth:`revoke_user`."""
+        tag = self._keys.for_user(user_id)[0]
+        members = [sid.nonce for sid in sids if sid.tag == tag]
+        ended: list[str] = []
+        for start in range(0, len(members), USER_WIDE_BATCH):
+            ended += await self._revoke_batch(
+                user_id, members[start : start + USER_WIDE_BATCH], "", now_ms, reason
+            )
+        return tuple(ended)
+
+    async def _revoke_batch(
+        self, user_id: str, batch: list[str], keep: str, now_ms: int, reason: RevocationReason
+    ) -> list[str]:
+        """Ends the user's live sessions among ``batch`` (nonces) but ``keep`` with
+        revoke_user.lua; returns their ids."""
+        tag, index, session_prefix = self._keys.for_user(user_id)
+
+        async def run(recording: EventRecording) -> Any:
+            return await self._run(
+                self._scripts.revoke_user,
+                [index, self._keys.outbox(tag), *(session_prefix + m for m in batch), *recording.keys],
+                [now_ms, session_prefix, user_id, keep, tag, *recording.args, *batch],
+            )
+
+        reply = await self._relay.record(tag, now_ms, reason.value, run, lambda reply: bool(reply[1]))
+        return [f"{tag}.{m.decode()}" for m in reply[1]]
 
     async def list_user(
         self, user_id: str, now_ms: int, page_size: int, after: str = ""
@@ -453,10 +667,13 @@ class RedisSessionStore:
         return _listed(tag, reply[1]), page[-1] if more else ""
 
     async def peek(self, sid: SessionId, now_ms: int, refresh: RefreshToken | None = None) -> Session | None:
-        """A live session, read without writing (may run on a replica)."""
+        """A live session, read without writing (may run on a replica); with ``refresh``, only
+        while that token can refresh it (not after a risk signal's step-up, step_up.lua)."""
         required_hash = refresh.secret_hash if refresh else ""
         reply = await self._run(self._scripts.peek, [self._keys.session(sid)], [now_ms, required_hash])
-        return _decode(sid, reply[1]) if reply[0] == ScriptCode.OK else None
+        if reply[0] != ScriptCode.OK or (refresh is not None and b"stepup" in reply[1][::2]):
+            return None
+        return _decode(sid, reply[1])
 
     async def live_owners(self, sids: Sequence[SessionId], now_ms: int) -> list[str | None]:
         """The user of each session that is live at ``now_ms``, None for an ended one, in
@@ -469,14 +686,14 @@ class RedisSessionStore:
         if not sids:
             return []
         replies = await self._runner.read_many(
-            [("HMGET", self._keys.session(sid), "idle_exp", "abs_exp", "user") for sid in sids]
+            [("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS) for sid in sids]
         )
         return [_live_user(reply, now_ms) for reply in replies]
 
     async def live_owner(self, sid: SessionId, now_ms: int) -> str | None:
         """The user of the session while it is live at ``now_ms``, else None; one HMGET
         (the rule of :meth:`live_owners`), read without writing and retried if lost."""
-        reply = await self._runner.read("HMGET", self._keys.session(sid), "idle_exp", "abs_exp", "user")
+        reply = await self._runner.read("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS)
         return _live_user(reply, now_ms)
 
     async def ping(self) -> None:
@@ -495,12 +712,37 @@ class RedisSessionStore:
         await self._client.aclose()
 
 
+_LIVENESS_FIELDS = ("idle_exp", "abs_exp", "user", "stepup")
+"""What an access token's liveness is read from (:func:`_live_user`)."""
+
+
 def _live_user(fields: Sequence[bytes | None], now_ms: int) -> str | None:
-    """The user from an HMGET of idle_exp, abs_exp, user, if the session is live (peek.lua's rule)."""
-    idle_exp, abs_exp, user = fields
-    if idle_exp is None or abs_exp is None or user is None:
+    """The user from an HMGET of :data:`_LIVENESS_FIELDS`, if the session is live (peek.lua's
+    rule) and not stepped up (its access tokens were revoked by a risk signal, step_up.lua)."""
+    idle_exp, abs_exp, user, stepped_up = fields
+    if idle_exp is None or abs_exp is None or user is None or stepped_up is not None:
         return None
     return user.decode() if now_ms < int(idle_exp) and now_ms < int(abs_exp) else None
+
+
+def _activity(flat: Sequence[bytes]) -> Activity:
+    """What a session hash holds of its recent use (activity.lua's fields), right after a
+    rotation: the refreshes of the current window count the generations since it began."""
+    fields = _pairs(flat)
+
+    def text(name: bytes) -> str:
+        value = fields.get(name)
+        return value.decode() if value is not None else ""
+
+    window_at, window_generation = fields.get(b"rw_at"), fields.get(b"rw_g")
+    generation = int(fields.get(b"rg", b"0"))
+    refreshes = generation - int(window_generation) if window_generation is not None else 1
+    return Activity(
+        ClientInfo(text(b"lip"), text(b"lua"), text(b"ldv")),
+        int(fields[b"lseen"]) if b"lseen" in fields else 0,
+        refreshes,
+        int(window_at) if window_at is not None else 0,
+    )
 
 
 def _caller_args(callers: frozenset[str] | None) -> list[str | int]:
@@ -551,4 +793,27 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
         ),
         client_id=client_id.decode() if client_id is not None else "",
         cnf_jkt=jkt.decode() if (jkt := fields.get(b"jkt")) is not None else "",
+        idp=_idp(fields),
+        last_client=_last_client(fields),
+        acr=acr.decode() if (acr := fields.get(b"acr")) is not None else "",
+        amr=tuple(amr.decode().split()) if (amr := fields.get(b"amr")) is not None else (),
+        auth_time_ms=int(auth_time) if (auth_time := fields.get(b"at")) is not None else 0,
+        impersonator=imp.decode() if (imp := fields.get(b"imp")) is not None else "",
     )
+
+
+def _last_client(fields: dict[bytes, bytes]) -> ClientInfo | None:
+    # activity.lua writes lseen with every last client.
+    if b"lseen" not in fields:
+        return None
+    ip, ua, device = (fields.get(name, b"").decode() for name in (b"lip", b"lua", b"ldv"))
+    return ClientInfo(ip, ua, device)
+
+
+def _idp(fields: dict[bytes, bytes]) -> IdpSession | None:
+    # create.lua stores the identity provider's fields only when set.
+    issuer = fields.get(b"idp_iss")
+    if issuer is None:
+        return None
+    subject, session_id = fields.get(b"idp_sub", b""), fields.get(b"idp_sid", b"")
+    return IdpSession(issuer.decode(), subject.decode(), session_id.decode())

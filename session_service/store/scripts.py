@@ -26,6 +26,14 @@ NAMES = (
     "outbox_ack",
     "outbox_settle",
     "dpop_replay",
+    "idp_index",
+    "reauthenticate",
+    "activity",
+    "step_up",
+    "ssf_lease_acquire",
+    "ssf_lease_renew",
+    "ssf_lease_release",
+    "ssf_position_advance",
 )
 
 
@@ -45,6 +53,7 @@ class ScriptCode(enum.IntEnum):
     DPOP_KEY_MISMATCH = 10
     PROOF_REPLAYED = 11
     CLIENT_MISMATCH = 12
+    REAUTHENTICATION_REQUIRED = 13
 
 
 def _read(name: str) -> str:
@@ -115,3 +124,7 @@ class Scripts:
         self.outbox_ack = self.by_name["outbox_ack"]
         self.outbox_settle = self.by_name["outbox_settle"]
         self.dpop_replay = self.by_name["dpop_replay"]
+        self.idp_index = self.by_name["idp_index"]
+        self.reauthenticate = self.by_name["reauthenticate"]
+        self.activity = self.by_name["activity"]
+        self.step_up = self.by_name["step_up"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from session_wire.delegation import ACCESS_TOKEN_TYPE
 from session_wire.dpop import HttpProof
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.domain.assurance import Authentication
+from session_service.domain.delegation import Exchanged, ExchangeRequest
 from session_service.domain.model import (
     ClientInfo,
+    IdpSession,
     Introspection,
     IssuedTokens,
     NewSession,
@@ -49,6 +53,17 @@ def session_to_proto(s: Session) -> pb.Session:
     client.ip, client.user_agent, client.device = s.client.ip, s.client.user_agent, s.client.device
     if s.cnf_jkt:
         m.cnf.jkt = s.cnf_jkt
+    if s.impersonator:
+        m.impersonator = s.impersonator
+    if s.idp is not None:
+        m.idp.issuer, m.idp.subject, m.idp.session_id = s.idp.issuer, s.idp.subject, s.idp.session_id
+    if (seen := s.last_client) is not None:
+        last = m.last_client
+        last.ip, last.user_agent, last.device = seen.ip, seen.user_agent, seen.device
+    m.acr = s.acr
+    m.amr.extend(s.amr)
+    auth_time = s.auth_time_ms or s.created_at_ms
+    m.auth_time.seconds, m.auth_time.nanos = auth_time // 1000, auth_time % 1000 * 1_000_000
     return m
 
 
@@ -61,10 +76,34 @@ def new_session_from_proto(r: pb.CreateRequest) -> NewSession:
         scopes=tuple(r.scopes),
         client=ClientInfo(ip=r.client.ip, user_agent=r.client.user_agent, device=r.client.device),
         client_id=r.client_id,
+        idp=IdpSession(r.idp.issuer, r.idp.subject, r.idp.session_id) if r.HasField("idp") else None,
+        acr=r.acr,
+        amr=tuple(r.amr),
+        auth_time_ms=_optional_ms(r, "auth_time"),
+        impersonator=r.impersonator,
     )
 
 
-def dpop_from_proto(r: pb.CreateRequest | pb.RefreshRequest) -> HttpProof | None:
+def _optional_ms(message: Any, field: str) -> int:
+    """A Timestamp field in milliseconds; 0 when unset (one before the epoch is negative:
+    the domain refuses it)."""
+    if not message.HasField(field):
+        return 0
+    ts = getattr(message, field)
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+
+
+def client_from_proto(c: pb.ClientInfo) -> ClientInfo:
+    """The domain form of a ClientInfo."""
+    return ClientInfo(ip=c.ip, user_agent=c.user_agent, device=c.device)
+
+
+def authentication_from_proto(r: pb.ReauthenticateRequest) -> Authentication:
+    """The authentication a Reauthenticate request records."""
+    return Authentication(acr=r.acr, amr=tuple(r.amr), auth_time_ms=_optional_ms(r, "auth_time"))
+
+
+def dpop_from_proto(r: pb.CreateRequest | pb.RefreshRequest | pb.ReauthenticateRequest) -> HttpProof | None:
     """The DPoP proof a Create or Refresh carries, with its request; None without one."""
     if not r.HasField("dpop"):
         return None
@@ -91,6 +130,11 @@ def refresh_response(t: IssuedTokens) -> pb.RefreshResponse:
     return pb.RefreshResponse(**_issued_fields(t))
 
 
+def reauthenticate_response(t: IssuedTokens) -> pb.ReauthenticateResponse:
+    """Reauthenticate's reply (the same fields as Refresh's)."""
+    return pb.ReauthenticateResponse(**_issued_fields(t))
+
+
 def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
     """Introspect's reply."""
     m = pb.IntrospectResponse(
@@ -109,7 +153,35 @@ def introspection_to_proto(i: Introspection) -> pb.IntrospectResponse:
     )
     if i.cnf_jkt:
         m.cnf.jkt = i.cnf_jkt
+    if i.cnf_x5t:
+        m.cnf.x5t_s256 = i.cnf_x5t
+    if i.act:
+        m.act = i.act
+    m.acr, m.auth_time = i.acr, i.auth_time
+    m.amr.extend(i.amr)
     return m
+
+
+def exchange_request_from_proto(r: pb.ExchangeRequest) -> ExchangeRequest:
+    """The domain form of an Exchange request."""
+    return ExchangeRequest(
+        subject_token=r.subject_token,
+        audience=r.audience,
+        scopes=tuple(r.scopes),
+        ttl_seconds=r.ttl_seconds,
+        bind_to_caller_certificate=r.bind_to_caller_certificate,
+    )
+
+
+def exchange_response(e: Exchanged) -> pb.ExchangeResponse:
+    """Exchange's reply."""
+    return pb.ExchangeResponse(
+        access_token=e.access_token,
+        expires_at=timestamp(e.expires_at * 1000),
+        audience=e.audience,
+        scopes=e.scopes,
+        issued_token_type=ACCESS_TOKEN_TYPE,
+    )
 
 
 def revocation_batch_to_proto(batch: RevocationBatch) -> pb.WatchRevocationsResponse:

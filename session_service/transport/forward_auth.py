@@ -9,6 +9,20 @@ gateway sends the original request's headers along, so the token comes from its
 ``Authorization: Bearer`` header or its cookie, or from ``Authorization: DPoP`` with its
 ``DPoP`` proof, whose method and URI the gateway forwards in ``X-Forwarded-*`` or
 ``X-Original-*`` headers. The server keeps no access log: its requests carry tokens.
+
+A route that serves another audience than ``SESSION_AUDIENCE`` says so in the URL the
+gateway is configured with, ``/auth?aud=orders-api``, never in a header a client could
+send. When ``SESSION_FORWARD_AUTH_CLIENT_CERT_HEADER`` names a header, the proxy puts
+the client certificate it verified there (nginx ``$ssl_client_escaped_cert``, Caddy
+``{http.request.tls.client.certificate_der_base64}``), and a token bound to a certificate
+(RFC 8705) passes only with that certificate; the proxy must always set (or clear) that
+header itself.
+
+A route's requirements go in the URL too (RFC 9470, RFC 6750):
+``/auth?max_age=300&acr_values=mfa%20hwk&scope=orders:write`` answers 401 with a
+``Bearer error="insufficient_user_authentication"`` challenge naming ``acr_values`` and
+``max_age`` when the user authenticated too long ago or otherwise, and 403
+``insufficient_scope`` when the token lacks a scope. A malformed requirement answers 500.
 """
 
 from __future__ import annotations
@@ -17,8 +31,9 @@ import logging
 from collections.abc import Callable
 
 from aiohttp import web
+from session_wire.assurance import Requirement
 
-from session_service.transport.gateway_http import GatewayDoor
+from session_service.transport.gateway_http import GatewayDoor, HttpAnswer, misconfigured_route
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +56,11 @@ def _header_lookup(request: web.Request) -> Callable[[str], str | None]:
 class ForwardAuthServer:
     """The forward-auth HTTP endpoint; :meth:`start` binds it, :meth:`close` stops it."""
 
-    def __init__(self, door: GatewayDoor) -> None:
+    def __init__(self, door: GatewayDoor, client_cert_header: str = "") -> None:
+        """``client_cert_header``: the header in which the proxy passes the client's verified
+        certificate ('' when it passes none: certificate-bound tokens never pass)."""
         self._door = door
+        self._client_cert_header = client_cert_header
         app = web.Application()
         app.router.add_route("*", PATH, self._auth)
         # handle_signals=False: the service's own SIGTERM handling drains everything.
@@ -64,13 +82,33 @@ class ForwardAuthServer:
         await self._runner.cleanup()
 
     async def _auth(self, request: web.Request) -> web.Response:
+        audiences = request.query.getall("aud", [])
+        if len(audiences) > 1:
+            log.warning("forward-auth URL with more than one aud: fix the gateway's configuration")
+            return web.Response(status=500, text="misconfigured audience\n")
+        certificate = request.headers.get(self._client_cert_header) if self._client_cert_header else None
         try:
-            answer = await self._door.answer(_header_lookup(request), DOOR)
+            requirement = Requirement.parse(lambda name: request.query.getall(name, []))
+        except ValueError as e:
+            return _web_response(misconfigured_route(f"forward-auth URL: {e}"))
+        try:
+            answer = await self._door.answer(
+                _header_lookup(request),
+                DOOR,
+                audience=audiences[0] if audiences else "",
+                peer_certificate=certificate or None,
+                requirement=requirement,
+                peer=request.remote,
+            )
         except Exception:
             # A bug, not a decision: refuse without a trace for the client; the log has it
             # (without the request, whose headers hold the token).
             log.exception("forward-auth check failed unexpectedly")
             return web.Response(status=500, text="internal error\n")
-        if answer.allowed:
-            return web.Response(status=200, headers=dict(answer.upstream_headers))
-        return web.Response(status=answer.status, headers=dict(answer.client_headers), text=answer.body)
+        return _web_response(answer)
+
+
+def _web_response(answer: HttpAnswer) -> web.Response:
+    if answer.allowed:
+        return web.Response(status=200, headers=dict(answer.upstream_headers))
+    return web.Response(status=answer.status, headers=dict(answer.client_headers), text=answer.body)

@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from session_wire.assurance import Requirement
+from session_wire.delegation import certificate_thumbprint
 from session_wire.dpop import (
     INVALID_DPOP_PROOF,
     INVALID_TOKEN,
@@ -32,7 +34,10 @@ from session_wire.dpop import (
     dpop_token,
 )
 
+from session_service.domain.assurance import RequirementUnmet
 from session_service.domain.gateway import GatewayCheck
+from session_service.domain.model import ClientInfo
+from session_service.domain.risk import normalized_ip
 from session_service.errors import DpopProofInvalid, SessionError
 
 log = logging.getLogger(__name__)
@@ -72,7 +77,7 @@ class HttpAnswer:
     """A gateway decision in HTTP terms."""
 
     status: int
-    """200 allows the request; 401 or 503 refuse it."""
+    """200 allows the request; 401, 403, 500 (a misconfigured route) or 503 refuse it."""
     upstream_headers: tuple[tuple[str, str], ...] = ()
     """Allowed: identity headers to set on the request sent upstream (those with a value)."""
     upstream_headers_to_remove: tuple[str, ...] = ()
@@ -114,6 +119,28 @@ def _first(value: str | None) -> str:
     return value.split(",", 1)[0].strip() if value else ""
 
 
+_MAX_USER_AGENT = 512
+"""Characters of a User-Agent kept as a session's last client (SESSION limits' client field)."""
+
+
+def client_address(forwarded_for: str | None, peer: str | None, trusted_proxies: int) -> str:
+    """The client's IP address: of the chain ``X-Forwarded-For`` entries then ``peer`` (the
+    direct peer; None when the last entry already is, as Envoy with ``use_remote_address``
+    appends it), the one ``trusted_proxies`` hops from its end (0: the direct peer; 1: the
+    entry the one trusted proxy appended). Entries left of the trusted ones are the client's
+    to forge and are never read. '' when that entry is missing or not an IP address
+    (normalised: an IPv4-mapped IPv6 address as IPv4)."""
+    chain = [e.strip() for e in forwarded_for.split(",")] if forwarded_for else []
+    if peer is not None:
+        chain.append(peer)
+    if trusted_proxies >= len(chain):
+        return ""
+    try:
+        return str(normalized_ip(chain[-1 - trusted_proxies]))
+    except ValueError:
+        return ""
+
+
 def bearer_token(header: Callable[[str], str | None], cookie_name: str) -> str | None:
     """The token of a request: ``Authorization: Bearer``, else the cookie; None when neither.
 
@@ -146,8 +173,12 @@ class GatewayDoor:
         headers: IdentityHeaders,
         cookie_name: str,
         decided: Callable[[str, int], None] = lambda door, status: None,
+        *,
+        trusted_proxies: int = 0,
     ) -> None:
-        """``decided(door, status)`` hears every answer (metrics)."""
+        """``decided(door, status)`` hears every answer (metrics); ``trusted_proxies``: how
+        many proxies' X-Forwarded-For entries name the client (:func:`client_address`)."""
+        self._trusted_proxies = trusted_proxies
         self._check = check
         self._headers = headers
         self._cookie = cookie_name
@@ -159,18 +190,52 @@ class GatewayDoor:
         return self._headers
 
     async def answer(
-        self, header: Callable[[str], str | None], door: str, request: tuple[str, str] | None = None
+        self,
+        header: Callable[[str], str | None],
+        door: str,
+        request: tuple[str, str] | None = None,
+        *,
+        audience: str = "",
+        peer_certificate: str | bytes | None = None,
+        requirement: Requirement | None = None,
+        peer: str | None = None,
     ) -> HttpAnswer:
         """Decides for the request whose headers ``header`` looks up (lower-case names);
         ``door`` names the transport that asks (``envoy``, ``forward_auth``); ``request``:
         the client request's method and absolute URI when the transport knows them (else
-        the forwarded headers tell, see :func:`forwarded_request`)."""
-        answer = await self._decide(header, request)
+        the forwarded headers tell, see :func:`forwarded_request`).
+
+        ``audience``: the one the route requires, from the gateway's configuration of the
+        route ('' means SESSION_AUDIENCE); ``peer_certificate``: the client certificate the
+        proxy verified, as the proxy passes it (PEM, URL-escaped PEM or DER), for tokens
+        bound to a certificate. Neither may come from anything the client can set.
+
+        ``requirement``: what the route requires beyond a valid token (RFC 9470 ``max_age``
+        and ``acr_values``, RFC 6750 ``scope``), from the gateway's configuration of the
+        route too; unmet, the answer is 401 ``insufficient_user_authentication`` or 403
+        ``insufficient_scope`` with its challenge.
+
+        ``peer``: the address the request came from (forward-auth: the proxy asking;
+        Envoy: the downstream client); with ``X-Forwarded-For`` and the trusted proxies it
+        gives the client's address, which with the ``User-Agent`` becomes the session's
+        last client (and feeds the risk signals)."""
+        peer_x5t = certificate_thumbprint(peer_certificate) if peer_certificate else None
+        client = ClientInfo(
+            client_address(header("x-forwarded-for"), peer, self._trusted_proxies),
+            (header("user-agent") or "")[:_MAX_USER_AGENT],
+        )
+        answer = await self._decide(header, request, audience, peer_x5t, requirement, client)
         self._decided(door, answer.status)
         return answer
 
     async def _decide(
-        self, header: Callable[[str], str | None], request: tuple[str, str] | None
+        self,
+        header: Callable[[str], str | None],
+        request: tuple[str, str] | None,
+        audience: str,
+        peer_x5t: str | None,
+        requirement: Requirement | None = None,
+        client: ClientInfo | None = None,
     ) -> HttpAnswer:
         proof: HttpProof | None = None
         token = dpop_token(header("authorization"))
@@ -185,7 +250,15 @@ class GatewayDoor:
         if token is None:
             return _refused(CHALLENGE_NO_TOKEN)
         try:
-            identity = await self._check.check(token, proof)
+            identity = await self._check.check(
+                token, proof, audience=audience, peer_x5t=peer_x5t, requirement=requirement, client=client
+            )
+        except RequirementUnmet as e:
+            return HttpAnswer(
+                e.challenge.status,
+                client_headers=(("www-authenticate", e.challenge.www_authenticate),),
+                body="forbidden\n" if e.challenge.status == 403 else "unauthorized\n",
+            )
         except DpopProofInvalid as e:
             return self._refused_dpop(USE_DPOP_NONCE if e.nonce else INVALID_DPOP_PROOF, e.nonce)
         except SessionError as e:
@@ -208,6 +281,13 @@ class GatewayDoor:
     def _refused_dpop(self, error: str, nonce: str = "") -> HttpAnswer:
         # RFC 9449 section 7.1: the DPoP scheme's challenge names the algorithms accepted.
         return _refused(challenge(error, self._check.dpop_algorithms), nonce)
+
+
+def misconfigured_route(what: str) -> HttpAnswer:
+    """The answer for a route whose gateway configuration is malformed (logged, and never
+    a pass: a route's requirement that cannot be read is not met)."""
+    log.warning("gateway route misconfigured: %s; fix the gateway's configuration", what)
+    return HttpAnswer(500, body="misconfigured route\n")
 
 
 def _refused(www_authenticate: str, nonce: str = "") -> HttpAnswer:

@@ -11,11 +11,12 @@ from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
 from session_service.audit import AuditLog
+from session_service.domain.delegation import NO_EXCHANGE, Actor, ExchangeGrant
 from session_service.domain.manager import SessionManager
 from session_service.domain.model import DataPatch
-from session_service.errors import FieldViolation, InvalidArgument
+from session_service.errors import CallerNotAllowed, FieldViolation, InvalidArgument
 from session_service.transport import convert
-from session_service.transport.caller_guard import current_caller
+from session_service.transport.caller_guard import current_caller, current_caller_certificate
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -28,6 +29,8 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         manager: SessionManager,
         audit: AuditLog | None = None,
         session_callers: Callable[[str], frozenset[str]] | None = None,
+        exchange_grants: Callable[[str], ExchangeGrant] | None = None,
+        may_impersonate: Callable[[str | None], bool] = lambda identity: False,
     ) -> None:
         """``session_callers``: by a caller's identity, the identities whose sessions it may
         refresh and revoke by refresh token (its own and those sharing with it); None when
@@ -35,6 +38,8 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         self._manager = manager
         self._audit = audit or AuditLog()
         self._session_callers = session_callers
+        self._exchange_grants = exchange_grants
+        self._may_impersonate = may_impersonate
 
     def _callers(self) -> frozenset[str] | None:
         identity = current_caller.get()
@@ -44,6 +49,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
         """Starts a session."""
+        if request.impersonator and not self._may_impersonate(current_caller.get()):
+            # The policy decides this already when there is one; without one nobody may.
+            raise CallerNotAllowed("Create", "this caller may not open impersonation sessions")
         issued = await self._manager.create(
             convert.new_session_from_proto(request),
             dpop=convert.dpop_from_proto(request),
@@ -53,6 +61,14 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         self._audit.session_created(
             current_caller.get(), session.user_id, session.session_id, session.client_id
         )
+        if session.impersonator:
+            self._audit.impersonation_started(
+                current_caller.get(),
+                session.user_id,
+                session.session_id,
+                session.impersonator,
+                session.absolute_expires_at_ms,
+            )
         return convert.create_response(issued)
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
@@ -63,9 +79,28 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Rotates a refresh token."""
         issued = await self._manager.refresh(
-            request.refresh_token, dpop=convert.dpop_from_proto(request), callers=self._callers()
+            request.refresh_token,
+            dpop=convert.dpop_from_proto(request),
+            callers=self._callers(),
+            client=convert.client_from_proto(request.client) if request.HasField("client") else None,
         )
         return convert.refresh_response(issued)
+
+    async def Reauthenticate(
+        self, request: pb.ReauthenticateRequest, context: Context
+    ) -> pb.ReauthenticateResponse:
+        """Records a new authentication and moves the session to a new id."""
+        issued = await self._manager.reauthenticate(
+            request.session_id,
+            convert.authentication_from_proto(request),
+            callers=self._callers(),
+            dpop=convert.dpop_from_proto(request),
+        )
+        session = issued.session
+        self._audit.session_reauthenticated(
+            current_caller.get(), session.user_id, request.session_id, session.session_id, session.acr
+        )
+        return convert.reauthenticate_response(issued)
 
     async def Revoke(self, request: pb.RevokeRequest, context: Context) -> pb.RevokeResponse:
         """Ends sessions by id, token or user."""
@@ -97,7 +132,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def Introspect(self, request: pb.IntrospectRequest, context: Context) -> pb.IntrospectResponse:
         """Reports whether a token is active."""
-        result = await self._manager.introspect(request.token, request.token_type_hint)
+        result = await self._manager.introspect(request.token, request.token_type_hint, request.audience)
         return convert.introspection_to_proto(result)
 
     async def IntrospectBatch(
@@ -105,7 +140,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     ) -> pb.IntrospectBatchResponse:
         """Reports whether each of many tokens is active, in order."""
         results = await self._manager.introspect_many(
-            [(r.token, r.token_type_hint) for r in request.requests]
+            [(r.token, r.token_type_hint) for r in request.requests], [r.audience for r in request.requests]
         )
         return pb.IntrospectBatchResponse(responses=[convert.introspection_to_proto(r) for r in results])
 
@@ -123,6 +158,21 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         return pb.ListResponse(
             sessions=[convert.session_to_proto(s) for s in sessions], next_page_token=next_token
         )
+
+    async def Exchange(self, request: pb.ExchangeRequest, context: Context) -> pb.ExchangeResponse:
+        """Trades an access token for a narrower one (RFC 8693)."""
+        identity = current_caller.get()
+        grants = self._exchange_grants
+        actor = Actor(
+            identity=identity,
+            certificate_x5t=current_caller_certificate.get(),
+            grant=grants(identity) if grants is not None and identity is not None else NO_EXCHANGE,
+        )
+        exchanged = await self._manager.exchange(convert.exchange_request_from_proto(request), actor)
+        self._audit.token_exchanged(
+            identity, exchanged.sub, exchanged.sid, exchanged.audience, exchanged.scopes
+        )
+        return convert.exchange_response(exchanged)
 
     async def GetJwks(self, request: pb.GetJwksRequest, context: Context) -> pb.GetJwksResponse:
         """Returns the verification keys."""

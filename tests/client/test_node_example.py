@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from session_service.tokens.keyring import Keyring
-from tests.client.conftest import Pki, target
+from tests.client.conftest import target
 from tests.conftest import ServiceFactory
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
@@ -90,21 +90,6 @@ async def test_node_example_creates_introspects_verifies_and_revokes(
     }
     assert steps["revoke"]["revoked_count"] == 1
     assert steps["introspect_after_revoke"]["active"] is False
-
-
-@pytest.fixture
-def pki_files(pki: Pki, tmp_path: Path) -> dict[str, str]:
-    """The test PKI as PEM files, the way a mounted Secret provides them."""
-    contents = {
-        "ca.crt": pki.ca,
-        "tls.crt": pki.server_cert,
-        "tls.key": pki.server_key,
-        "client.crt": pki.client_cert,
-        "client.key": pki.client_key,
-    }
-    for name, pem in contents.items():
-        (tmp_path / name).write_bytes(pem)
-    return {name: str(tmp_path / name) for name in contents}
 
 
 async def test_node_example_calls_over_mtls_with_certificate_flags(

@@ -23,12 +23,14 @@ CRDS = {"Middleware", "AuthorizationPolicy", "SecurityPolicy", "ReferenceGrant"}
 
 
 def doc_gateway_yaml() -> list[Any]:
-    """The YAML blocks of docs/gateways.md, in order; the first holds the chart values."""
+    """The YAML blocks of docs/gateways.md, in order; the chart values are the first with a gateway key."""
     return [list(yaml.safe_load_all(block)) for block in re.findall(r"```yaml\n(.*?)```", GATEWAYS_DOC, re.S)]
 
 
 DOC_BLOCKS = doc_gateway_yaml()
-DOC_VALUES: dict[str, Any] = DOC_BLOCKS[0][0]
+DOC_VALUES: dict[str, Any] = next(
+    block[0] for block in DOC_BLOCKS if isinstance(block[0], dict) and "gateway" in block[0]
+)
 
 
 def render(helm: Path, env: dict[str, str], tmp: Path, *values: dict[str, Any]) -> list[Manifest]:

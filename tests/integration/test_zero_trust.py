@@ -48,6 +48,7 @@ REQUESTS: dict[str, Any] = {
     "List": pb.ListRequest(user_id="u"),
     "GetJwks": pb.GetJwksRequest(),
     "Exchange": pb.ExchangeRequest(subject_token="x", audience="a"),
+    "Reauthenticate": pb.ReauthenticateRequest(session_id="x"),
 }
 
 

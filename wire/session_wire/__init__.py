@@ -16,6 +16,8 @@ It also holds, once, the mechanisms that the server and the client both run:
 - :mod:`session_wire.tasks`: stopping background tasks whose cancellation a library lost;
 - :mod:`session_wire.dpop`: the checks of a DPoP proof (RFC 9449).
 - :mod:`session_wire.b64url`: strict base64url, the one spelling of every token segment.
+- :mod:`session_wire.assurance`: a route's authentication requirements (RFC 9470
+  ``max_age``, ``acr_values``; ``scope``) and the challenge for a token that misses them.
 - :mod:`session_wire.delegation`: exchanged tokens (RFC 8693 ``act``, ``may_act``) and
   certificate-bound ones (RFC 8705 ``x5t#S256`` of a certificate in any spelling a proxy
   forwards).

@@ -17,9 +17,12 @@ never from the token, and never accepts ``none`` or an HMAC."""
 REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp")
 """Claims every access token carries and every verifier requires."""
 
-OPTIONAL_CLAIMS: tuple[str, ...] = ("scope", "client_id", "cnf")
+OPTIONAL_CLAIMS: tuple[str, ...] = ("scope", "client_id", "cnf", "act", "acr", "amr", "auth_time")
 """Claims the service sets when the session has them (``cnf``: ``{"jkt": …}`` for a
-DPoP-bound session, RFC 9449 section 6.1)."""
+DPoP-bound session, RFC 9449 section 6.1, or ``{"x5t#S256": …}`` for a token bound to a
+client certificate, RFC 8705; ``act``: who acts on the user's behalf, RFC 8693 section
+4.1, see :mod:`session_wire.delegation`; ``acr``, ``amr``, ``auth_time``: how and when
+the user authenticated, RFC 9470, see :mod:`session_wire.assurance`)."""
 
 RESERVED_CLAIMS: frozenset[str] = frozenset(REQUIRED_CLAIMS + OPTIONAL_CLAIMS)
 """Claims the service controls: a session's extra claims may not set them."""

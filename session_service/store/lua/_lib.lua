@@ -8,7 +8,13 @@
 -- generation-less refresh-token format needs to recognise its rotated tokens: on and o<n>
 -- (a ring of retired hashes), rt_old (retired hashes as one string) and rt_legacy (the
 -- hash of the generation-less token that rotated into generation 1); and client (the
--- client info as one JSON field).
+-- client info as one JSON field). idp_iss, idp_sub, idp_sid: the identity provider's
+-- session the login came from (each only when not empty; indexed by idp_index). acr, amr
+-- (space-separated), at (auth_time, ms): how and when the user last authenticated (each
+-- only when not empty). lip, lua, ldv, lseen: the client the session was last used from
+-- and when that was written; rw_at, rw_g: the refresh-count window (activity.lua);
+-- stepup: set by a risk signal's step_up action until Reauthenticate (step_up.lua). imp: the operator acting as the user in an impersonation session
+-- (only then).
 -- User index: a sorted set; member = session nonce, score = the session's idle expiry (ms),
 -- so ended sessions are pruned by score and the lowest score is the least recently active.
 -- Result codes: every script's reply is a table that starts with one of them. ScriptCode in
@@ -17,6 +23,7 @@ local OK, NOT_FOUND, VERSION_MISMATCH, LIMIT_REACHED = 0, 1, 2, 3
 local DATA_TOO_LARGE, TOKEN_INVALID, TOKEN_REUSED, GRACE = 4, 5, 6, 7
 local INDEX_CHANGED, RATE_LIMITED = 8, 9
 local DPOP_KEY_MISMATCH, PROOF_REPLAYED, CLIENT_MISMATCH = 10, 11, 12
+local REAUTHENTICATION_REQUIRED = 13
 
 -- Scripts that work on all of a user's sessions get the session key of every index
 -- member declared in KEYS[first..]. Redis Cluster redirects (ASK, TRYAGAIN) only for

@@ -21,7 +21,13 @@
 -- ARGV[22] thumbprint of the DPoP key the session is bound to ('' for a bearer session)
 -- ARGV[23] the refresh token's generation   ARGV[24] the identity of the calling service
 --          that creates the session ('' when none; see caller_may_act)
--- ARGV[25..] data, as key, value pairs
+-- ARGV[25] the identity provider's issuer   ARGV[26] its subject   ARGV[27] its session id
+--          (each '' when not given: then not stored; the caller indexes them, see idp_index)
+-- ARGV[28] acr   ARGV[29] amr, space-separated   ARGV[30] auth_time (ms): how and when the
+--          user authenticated (each '' when not said: then not stored)
+-- ARGV[31] the impersonator: the operator acting as the user ('' for a session of the user
+--          itself: then not stored; rotate.lua never refreshes a session that has one)
+-- ARGV[32..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
@@ -88,7 +94,20 @@ if ARGV[12] ~= '' then
   end
 end
 record_ended(KEYS[4], evicted, ARGV[16], now, 17)
-for i = 25, #ARGV, 2 do
+for i, field in ipairs({'idp_iss', 'idp_sub', 'idp_sid'}) do
+  if ARGV[24 + i] ~= '' then
+    redis.call('HSET', key, field, ARGV[24 + i])
+  end
+end
+for i, field in ipairs({'acr', 'amr', 'at'}) do
+  if ARGV[27 + i] ~= '' then
+    redis.call('HSET', key, field, ARGV[27 + i])
+  end
+end
+if ARGV[31] ~= '' then
+  redis.call('HSET', key, 'imp', ARGV[31])
+end
+for i = 32, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

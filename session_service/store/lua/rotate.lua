@@ -23,12 +23,16 @@
 --                                               outbox), so a crash in between loses no
 --                                               event: the session and the evidence stay,
 --                                               and the next presentation detects it again
---         {TOKEN_INVALID}                       unknown token, or the session has ended
+--         {TOKEN_INVALID}                       unknown token, the session has ended, or it
+--                                               is an impersonation session (never refreshed)
 --         {RATE_LIMITED, ms}                    the user refreshes too often; retry then
 --         {DPOP_KEY_MISMATCH}                   the session is bound to a DPoP key and the
 --                                               request has no proof by it; nothing changed
 --         {CLIENT_MISMATCH}                     the session belongs to another calling
 --                                               service; nothing changed
+--         {REAUTHENTICATION_REQUIRED}           a risk signal stepped the session up: it
+--                                               refreshes again after Reauthenticate;
+--                                               nothing changed
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now, presented, width = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[8])
 local _, abs_exp, idle_ms = live(key, idx, member, now)
@@ -38,6 +42,9 @@ end
 if not caller_may_act(key, 12) then
   return {CLIENT_MISMATCH}
 end
+if redis.call('HEXISTS', key, 'imp') == 1 then
+  return {TOKEN_INVALID}
+end
 -- A bound session moves only with a proof by its key, checked before anything changes:
 -- without the key a token, even a rotated one, can neither refresh nor end the session.
 local jkt = redis.call('HGET', key, 'jkt')
@@ -46,6 +53,12 @@ if jkt and jkt ~= ARGV[11] then
 end
 local generation = tonumber(ARGV[7])
 local standing = refresh_token_standing(key, presented, generation, now, width)
+
+-- A risk signal's step_up action stopped the session's refreshes until Reauthenticate;
+-- reuse detection (below) still ends it.
+if (standing == 'current' or standing == 'grace') and redis.call('HEXISTS', key, 'stepup') == 1 then
+  return {REAUTHENTICATION_REQUIRED}
+end
 
 -- Only a rotation or a grace duplicate costs a token: reuse detection (below) must never
 -- wait behind a rate limit.
