@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from session_wire.ext_authz import external_auth_pb2_grpc
+from session_wire.tasks import stop_tasks
 from session_wire.v1 import session_pb2, session_pb2_grpc
 
 from session_service.audit import AuditLog
@@ -45,7 +46,6 @@ from session_service.store.outbox import RevocationRelay
 from session_service.store.receiver_positions import ReceiverPositions
 from session_service.store.redis_store import RedisSessionStore
 from session_service.store.revocations import RedisRevocationFeed
-from session_service.tasks import stop_tasks
 from session_service.telemetry import Telemetry
 from session_service.tokens.access import JwtCodec
 from session_service.tokens.dpop_nonces import StatelessNonces

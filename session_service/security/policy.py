@@ -57,17 +57,15 @@ reflection is, as ``ServerReflectionInfo``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
 from session_wire.v1 import session_pb2
 
 from session_service.domain.delegation import ANY, NO_EXCHANGE, ExchangeGrant
 from session_service.errors import CallerNotAllowed, CallerUnauthenticated
+from session_service.security.documents import load_document, yaml_allowed
 from session_service.security.reload import DEFAULT_POLL_INTERVAL, Reloader, Watching
 
 POLICY_FILE_SETTING = "SESSION_AUTHZ_POLICY_FILE"
@@ -121,7 +119,7 @@ def parse_policy(data: bytes, *, yaml_allowed: bool = True, rpc_names: Collectio
     known = frozenset(rpc_names)
     if not known or EVERY_RPC in known:
         raise ValueError("rpc_names must be non-empty and must not contain '*'")
-    document = _load(data, yaml_allowed)
+    document = load_document(data, yaml_allowed=yaml_allowed)
     if not isinstance(document, dict):
         raise ValueError("the policy must be an object with a 'callers' key")
     unknown = set(document) - {"callers"}
@@ -291,10 +289,10 @@ class PolicyFile(Watching):
         """Loads the policy now; raises ConfigError when the file is missing or invalid."""
         path = Path(path)
         names = tuple(rpc_names)
-        yaml_allowed = path.suffix.lower() != ".json"
+        as_yaml = yaml_allowed(path)
 
         def parse(contents: Mapping[str, bytes]) -> Policy:
-            return parse_policy(contents[POLICY_FILE_SETTING], yaml_allowed=yaml_allowed, rpc_names=names)
+            return parse_policy(contents[POLICY_FILE_SETTING], yaml_allowed=as_yaml, rpc_names=names)
 
         self._policy: Reloader[Policy] = Reloader(
             {POLICY_FILE_SETTING: path}, parse, poll_interval=poll_interval
@@ -315,50 +313,3 @@ class PolicyFile(Watching):
     ) -> None:
         """:func:`decide` with the current policy."""
         decide(self._policy.value, identity, rpc, client_id, impersonator=impersonator)
-
-
-def _load(data: bytes, yaml_allowed: bool) -> Any:
-    if not yaml_allowed:
-        try:
-            return json.loads(data, object_pairs_hook=_no_duplicate_keys)
-        except (ValueError, RecursionError) as e:
-            # JSONDecodeError's message holds only a position; DuplicateKey is ours.
-            raise ValueError(f"not valid JSON: {e}") from None
-    try:
-        return yaml.load(data, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as e:
-        # Its str() quotes the offending lines, so only the position is reported.
-        mark = e.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ValueError(f"not valid YAML{where}: {e.problem or 'syntax error'}") from None
-    except yaml.YAMLError:
-        raise ValueError("not valid YAML") from None
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a repeated key (PyYAML keeps the last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        # Merge keys (<<) are resolved first, as SafeLoader does, so only real keys are compared.
-        self.flatten_mapping(node)
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {key!r}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)

@@ -50,9 +50,9 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 import watchfiles
+from session_wire.tasks import stop_tasks
 
 from session_service.errors import ConfigError
-from session_service.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

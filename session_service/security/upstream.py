@@ -12,8 +12,6 @@ sidecar, a test), never across a network.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -24,7 +22,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import jwt
-import yaml
 
 from session_service.domain.clock import Clock
 from session_service.errors import ConfigError
@@ -34,6 +31,7 @@ from session_service.security.caller import (
     CallerKeySet,
     parse_caller_jwks,
 )
+from session_service.security.documents import is_loopback_host, load_document, yaml_allowed
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +88,11 @@ class UpstreamIssuer:
     issuer when not set): the ``issuer`` of our sessions' ``idp``."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_jwks_uri(setting: str, where: str, uri: str) -> None:
     parts = urlsplit(uri)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
         return
     raise ConfigError(
         setting, f"{where}: jwks_uri must be an https URL (plain http only to a loopback address)"
@@ -119,9 +108,9 @@ def load_issuers(path: Path, setting: str, *, transmitters: bool = False) -> dic
     except OSError as e:
         raise ConfigError(setting, f"cannot read {path}: {e.strerror}") from e
     try:
-        document = json.loads(data) if path.suffix.lower() == ".json" else yaml.safe_load(data)
-    except (ValueError, yaml.YAMLError) as e:
-        raise ConfigError(setting, "not valid YAML or JSON") from e
+        document = load_document(data, yaml_allowed=yaml_allowed(path))
+    except ValueError as e:
+        raise ConfigError(setting, f"{path}: {e}") from None
     top = "transmitters" if transmitters else "issuers"
     entries = document.get(top) if isinstance(document, dict) else None
     if not isinstance(entries, list):

@@ -8,10 +8,11 @@ call's deadline runs out, when the script certainly did not run:
   Redis refused the command before executing it, so running it again is safe for
   every script.
 A connection that could not even be opened (refused, unreachable) is the same case.
-So is an AttributeError raised inside redis-py by a connection that a concurrent topology
-refresh tore down while the command was being written (redis-py 8.1's asyncio cluster
-client: "'NoneType' object has no attribute 'writelines'"): the writer was already
-gone, so nothing was sent.
+So is a write to a connection already closed under redis-py (a concurrent topology
+refresh tore it down, or the server went away): asyncio's streams fail inside redis-py
+with an AttributeError ("'NoneType' object has no attribute 'writelines'"), uvloop's
+with a RuntimeError ("unable to perform operation on <TCPTransport closed=True>; the
+handler is closed"). The writer was already gone, so nothing was sent.
 Out of memory (maxmemory with noeviction) is not retried: it is StoreFull
 (RESOURCE_EXHAUSTED, STORE_FULL), a state the caller can act on, and nothing was written.
 Scripts that only delete (the revoke scripts) carry the allow-oom flag, so logging out
@@ -63,12 +64,12 @@ from redis import exceptions as rx
 # offers no public way to send EVALSHA and WAIT down one connection of one cluster node,
 # so setup.py pins redis to the 8.1 series these were read from and tested against.
 from redis.asyncio.cluster import PipelineCommand
+from session_wire.tasks import raise_if_cancel_requested
 
 from session_service.deadline import remaining
 from session_service.errors import StoreFull, StoreUnavailable
 from session_service.store.lane import ScriptLane
 from session_service.store.scripts import Script, pack_command
-from session_service.tasks import raise_if_cancel_requested
 
 T = TypeVar("T")
 
@@ -115,15 +116,35 @@ def store_unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"session store is unavailable ({type(error).__name__}: {error})")
 
 
+_CLOSED_TRANSPORT = ("unable to perform operation on", "handler is closed")
+"""uvloop's RuntimeError for a write to a transport that is already closed."""
+
+
 def _torn_down_connection(error: Exception) -> bool:
-    # An AttributeError from inside redis-py (never from our code): a connection closed by a
-    # concurrent topology refresh while the command was being written. Nothing was sent.
-    if not isinstance(error, AttributeError):
-        return False
+    # A connection closed under redis-py (by a concurrent topology refresh, or by the peer
+    # going away) before the command was written; nothing was sent, so a retry is safe.
+    # asyncio's streams then fail with an AttributeError inside redis-py ("'NoneType' object
+    # has no attribute 'writelines'"), uvloop's with a RuntimeError from the transport.
+    # Either is recognised only when raised under a redis-py frame, never from our code.
+    if isinstance(error, AttributeError):
+        frames = _frames(error)
+        return bool(frames) and _in_redis(frames[-1])
+    if isinstance(error, RuntimeError) and any(part in str(error) for part in _CLOSED_TRANSPORT):
+        return any(_in_redis(filename) for filename in _frames(error))
+    return False
+
+
+def _frames(error: Exception) -> list[str]:
+    names = []
     tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_filename)
         tb = tb.tb_next
-    return tb is not None and f"{os.sep}redis{os.sep}" in tb.tb_frame.f_code.co_filename
+    return names
+
+
+def _in_redis(filename: str) -> bool:
+    return f"{os.sep}redis{os.sep}" in filename
 
 
 async def translate_errors(call: Awaitable[T]) -> T:
@@ -132,7 +153,7 @@ async def translate_errors(call: Awaitable[T]) -> T:
         return await call
     except rx.OutOfMemoryError as e:
         raise StoreFull() from e
-    except AttributeError as e:
+    except (AttributeError, RuntimeError) as e:
         if _torn_down_connection(e):
             raise StoreUnavailable("session store connection was closed during the call") from e
         raise
@@ -236,10 +257,10 @@ class ScriptRunner:
                 error: Exception = e
             except rx.OutOfMemoryError as e:
                 raise StoreFull() from e
-            except AttributeError as e:
+            except (AttributeError, RuntimeError) as e:
                 if not _torn_down_connection(e):
                     raise
-                error = rx.ConnectionError(f"connection closed while sending ({e})")
+                error = rx.ConnectionError(f"connection closed before sending ({type(e).__name__})")
             except _MAYBE_EXECUTED as e:
                 if not retry_after_loss and not _never_connected(e):
                     raise store_unavailable(e) from e
@@ -314,7 +335,9 @@ class ScriptRunner:
             except _MAYBE_EXECUTED:
                 await self._forget_node(node)
                 raise
-            except (AttributeError, OSError) as e:
+            except (AttributeError, RuntimeError, OSError) as e:
+                if isinstance(e, RuntimeError) and not _torn_down_connection(e):
+                    raise
                 # redis-py closes a cluster client's connections when it re-reads the
                 # topology (e.g. on CLUSTERDOWN), also under a call in flight: the reply is
                 # lost, exactly as on a dropped connection.

@@ -49,11 +49,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from session_wire.tasks import raise_if_cancel_requested, stop_tasks
+
 from session_service.errors import StoreUnavailable
 from session_service.store.execution import ScriptRunner, translate_errors
 from session_service.store.keys import PENDING_INDEXES, KeySchema
 from session_service.store.scripts import Scripts
-from session_service.tasks import raise_if_cancel_requested, stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as rx
+from session_wire.tasks import stop_tasks
 
 from session_service.domain.model import RevocationReason
 from session_service.domain.ports import Revocation, RevocationBatch
 from session_service.errors import StoreUnavailable
 from session_service.store.execution import translate_errors
-from session_service.tasks import stop_tasks
 
 _CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 _REASONS = {r.value: r for r in RevocationReason}

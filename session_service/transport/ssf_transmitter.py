@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 from session_wire.revocations import Backoff
+from session_wire.tasks import raise_if_cancel_requested, stop_tasks
 
 from session_service.domain.clock import Clock
 from session_service.domain.ports import Revocation, RevocationFeed
@@ -48,7 +49,6 @@ from session_service.domain.security_events import PUSH_DELIVERY, SET_MEDIA_TYPE
 from session_service.errors import StoreUnavailable
 from session_service.metrics import ServiceMetrics
 from session_service.store.receiver_positions import ReceiverPositions
-from session_service.tasks import raise_if_cancel_requested, stop_tasks
 from session_service.tokens.security_events import SecurityEventSigner
 from session_service.transport.signals_http import SignalRoute
 from session_service.transport.ssf_transmitter_receivers import Receiver

@@ -12,27 +12,25 @@ A YAML (or, for ``.json`` files, JSON) document::
         events:                            # optional; default: every type we transmit
           - https://schemas.openid.net/secevent/caep/event-type/session-revoked
 
-Endpoints must be ``https``; plain ``http`` is allowed to a loopback address (an IP
-literal such as ``127.0.0.1`` or ``[::1]``) or with ``SESSION_DEV=true``. The file is read
+Endpoints must be ``https``; plain ``http`` is allowed to a loopback address
+(``localhost``, ``127.0.0.1``, ``[::1]``) or with ``SESSION_DEV=true``. The file is read
 at start; a bearer token file is read again when it changes (a rotated Secret).
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
-import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yarl import URL
 
 from session_service.domain.security_events import TRANSMITTED_EVENTS
 from session_service.errors import ConfigError
+from session_service.security.documents import is_loopback_host, load_document, yaml_allowed
 
 RECEIVERS_FILE_SETTING = "SESSION_SSF_RECEIVERS_FILE"
 _FIELDS = frozenset({"name", "endpoint", "audience", "token_file", "ca_file", "events"})
@@ -93,7 +91,7 @@ def load_receivers(path: Path, *, dev: bool = False) -> tuple[Receiver, ...]:
     except OSError as e:
         raise ConfigError(RECEIVERS_FILE_SETTING, f"cannot read {path}: {e.strerror}") from None
     try:
-        return parse_receivers(data, json_only=path.suffix.lower() == ".json", dev=dev, base=path.parent)
+        return parse_receivers(data, json_only=not yaml_allowed(path), dev=dev, base=path.parent)
     except ValueError as e:
         raise ConfigError(RECEIVERS_FILE_SETTING, f"{path}: {e}") from None
 
@@ -103,10 +101,7 @@ def parse_receivers(
 ) -> tuple[Receiver, ...]:
     """The receivers of a receivers document; ValueError saying what is wrong.
     Relative file names are taken from ``base``."""
-    try:
-        document = json.loads(data) if json_only else yaml.safe_load(data)
-    except (ValueError, yaml.YAMLError):
-        raise ValueError("not valid JSON" if json_only else "not valid YAML") from None
+    document = load_document(data, yaml_allowed=not json_only)
     if not isinstance(document, Mapping) or set(document) != {"receivers"}:
         raise ValueError("must be a mapping with one key, receivers")
     entries = document["receivers"]
@@ -185,18 +180,11 @@ def _check_endpoint(endpoint: str, dev: bool) -> None:
         raise ValueError("endpoint is not a URL") from None
     if url.scheme not in ("https", "http") or not url.host or url.user or url.fragment:
         raise ValueError("endpoint must be an https URL with a host, no user info and no fragment")
-    if url.scheme == "http" and not dev and not _loopback(url.host):
+    if url.scheme == "http" and not dev and not is_loopback_host(url.host):
         raise ValueError(
-            "endpoint must be https; plain http only to a loopback address (127.0.0.1, [::1]) "
+            "endpoint must be https; plain http only to a loopback address (localhost, 127.0.0.1, [::1]) "
             "or with SESSION_DEV=true"
         )
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_token(path: Path) -> str:
