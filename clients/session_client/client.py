@@ -261,6 +261,7 @@ class SessionClient:
         acr: str = "",
         amr: Sequence[str] = (),
         auth_time: datetime.datetime | None = None,
+        idp: pb.IdpSession | None = None,
         timeout: float | None = None,
     ) -> pb.CreateResponse:
         """Starts a session for an authenticated user: the session and its tokens.
@@ -272,7 +273,10 @@ class SessionClient:
         callers whose policy entry says ``impersonate: true``): the tokens carry
         ``act: {"sub": impersonator}``, and the session is short and never refreshed.
         ``acr``, ``amr`` (RFC 8176 values), ``auth_time`` (default now): how and when the
-        user authenticated; the access tokens carry them (RFC 9470)."""
+        user authenticated; the access tokens carry them (RFC 9470).
+        ``idp``: the identity provider's ``iss``, ``sub`` and ``sid`` from the ID token of
+        this login, so that a back-channel logout or a shared signal from that provider
+        ends this session (see docs/sso.md)."""
         request = pb.CreateRequest(
             user_id=user_id,
             claims=dict(claims or {}),
@@ -285,6 +289,7 @@ class SessionClient:
             acr=acr,
             amr=list(amr),
             auth_time=_timestamp(auth_time),
+            idp=idp,
         )
         return await _call(
             self._stub.Create(request, timeout=self._deadline(timeout), metadata=self._call_metadata())

@@ -200,6 +200,9 @@ class TokenExchange:
             act=nest_act(actor.identity, previous),
             exp=now + ttl,
             cnf_x5t=x5t,
+            acr=claims.acr,
+            amr=claims.amr,
+            auth_time=claims.auth_time,
         )
         token = self._tokens.issue_exchanged(granted, now_ms)
         return Exchanged(token, granted.exp, request.audience, scopes, claims.sub, claims.sid)

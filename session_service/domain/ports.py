@@ -296,6 +296,14 @@ class ExchangedClaims:
     """Expiry, NumericDate."""
     cnf_x5t: str = ""
     """The caller certificate's thumbprint to bind to; '' for a bearer token."""
+    acr: str = ""
+    """The subject token's ``acr`` ('' when it had none)."""
+    amr: tuple[str, ...] = ()
+    """The subject token's ``amr``."""
+    auth_time: int = 0
+    """The subject token's ``auth_time`` (NumericDate; 0 when it had none): the user's
+    authentication is what it is, whoever acts on it, so step-up requirements
+    (``max_age``, ``acr_values``) apply to exchanged tokens as to the session's own."""
 
 
 class RefreshTokenCodec(Protocol):

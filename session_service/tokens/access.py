@@ -77,8 +77,9 @@ class JwtCodec:
 
     def issue_exchanged(self, grant: ExchangedClaims, now_ms: int) -> str:
         """A token of exchanged claims (RFC 8693): one audience, the granted scopes, the
-        ``act`` chain and, when bound, ``cnf.x5t#S256``; the session's extra claims are not
-        carried over (the token says no more than the exchange granted)."""
+        ``act`` chain, the user's authentication (``acr``, ``amr``, ``auth_time``) and,
+        when bound, ``cnf.x5t#S256``; the session's extra claims are not carried over (the
+        token says no more than the exchange granted)."""
         now = now_ms // 1000
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -97,6 +98,12 @@ class JwtCodec:
             claims["client_id"] = grant.client_id
         if grant.cnf_x5t:
             claims["cnf"] = {X5T_S256: grant.cnf_x5t}
+        if grant.auth_time:
+            claims[AUTH_TIME_CLAIM] = grant.auth_time
+        if grant.acr:
+            claims[ACR_CLAIM] = grant.acr
+        if grant.amr:
+            claims[AMR_CLAIM] = list(grant.amr)
         return self._sign(claims)
 
     def _sign(self, claims: dict[str, Any]) -> str:

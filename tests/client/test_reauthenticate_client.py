@@ -37,6 +37,14 @@ async def test_create_refresh_and_reauthenticate_through_the_client(
     assert (await client.refresh(again.refresh_token)).session.session_id == again.session.session_id
 
 
+async def test_create_records_the_identity_providers_session(svc: Running, connect: ClientFactory) -> None:
+    client = await connect(svc)
+    idp = session_pb2.IdpSession(issuer="https://idp.example.com", subject="f81d4fae", session_id="a1b2c3")
+    created = await client.create("alice", idp=idp)
+    assert created.session.idp == idp and (await client.get(created.session.session_id)).idp == idp
+    assert not (await client.create("bob")).session.HasField("idp")
+
+
 async def test_a_step_up_raises_reauthentication_required(
     start_service: ServiceFactory, connect: ClientFactory
 ) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import pytest
 from cryptography.hazmat.primitives import hashes
+from google.protobuf.timestamp_pb2 import Timestamp
 from joserfc import jws
 from joserfc.jwk import KeySet
 from session_client.status import error_details
@@ -189,6 +190,28 @@ async def test_exchanged_token_is_narrower_names_the_actor_and_verifies_with_jos
     assert line["session_id"] == created.session.session_id
     assert line["audience"] == "orders-api" and line["scopes"] == ["orders:read"]
     assert exchanged.access_token not in caplog.text and created.access_token not in caplog.text
+
+
+async def test_exchanged_token_carries_the_users_authentication(mesh: Mesh) -> None:
+    # Step-up requirements (max_age, acr_values) at the next service judge the user's
+    # authentication, which the exchange neither makes nor hides.
+    authenticated = int(time.time()) - 120
+    created = await _login(mesh, acr="mfa", amr=["pwd", "otp"], auth_time=Timestamp(seconds=authenticated))
+    exchanged = await _exchange(mesh[FRONTEND], created.access_token, scopes=["orders:read"])
+    claims = await _joserfc_claims(mesh, exchanged.access_token)
+    assert (claims["acr"], claims["amr"], claims["auth_time"]) == ("mfa", ["pwd", "otp"], authenticated)
+    seen = await mesh[ORDERS].Introspect(
+        pb.IntrospectRequest(token=exchanged.access_token, audience="orders-api")
+    )
+    assert seen.active and (seen.acr, list(seen.amr), seen.auth_time) == (
+        "mfa",
+        ["pwd", "otp"],
+        authenticated,
+    )
+    # A chain keeps it.
+    onward = await _exchange(mesh[ORDERS], exchanged.access_token, audience="payments-api")
+    claims = await _joserfc_claims(mesh, onward.access_token)
+    assert (claims["acr"], claims["auth_time"]) == ("mfa", authenticated)
 
 
 async def test_scopes_default_to_the_subjects_and_lifetime_to_the_least_of_three(mesh: Mesh) -> None:
