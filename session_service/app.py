@@ -372,11 +372,11 @@ async def _build(
         ),
     )
 
-    # The tracing interceptor (if any) opens each call's span; every handler is registered
-    # already wrapped (errors mapped, caller guarded and admitted, outcome observed), so
-    # that work runs inside the span without a second interceptor's per-call cost.
+    # No interceptor: every handler is registered already wrapped (errors mapped, caller
+    # guarded and admitted, outcome observed, the span of a sampled call started), so that
+    # work costs no interceptor's per-call coroutine.
+    observer = telemetry.observer()
     server = grpc.aio.server(
-        interceptors=telemetry.server_interceptors(),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # Off unless workers share the port: a port picked as free must fail loudly if taken.
@@ -386,7 +386,7 @@ async def _build(
     wrapped = WrappingRegistrar(
         server,
         CallWrapper(
-            telemetry.observer(),
+            observer,
             security.guard if security.guard.active else None,
             Admission(
                 max_concurrent_rpcs=settings.max_concurrent_rpcs,
@@ -429,6 +429,7 @@ async def _build(
         port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not listen on {settings.host}:{settings.port}")
+    observer.listening(settings.host, port)
     health_server, health_port = None, 0
     if settings.health_port:
         # Kubernetes gRPC probes speak plaintext only: health alone gets a plaintext port.

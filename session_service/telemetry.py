@@ -6,13 +6,19 @@ Tracing is on when the standard variables ask for OTLP export
 rest itself: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER``
 (and ``_ARG``), ``OTEL_EXPORTER_OTLP_PROTOCOL``/``HEADERS``/``CERTIFICATE``/... and the
 ``OTEL_BSP_*`` batching settings. When tracing is off nothing is installed: no tracer
-provider, no gRPC interceptor, no wrapped Redis client.
+provider, no call tracer, no wrapped Redis client.
+
+A call's server span is started by the call pipeline's observer (:class:`CallTracer`), and
+only when the sampler samples the call: an unsampled call costs the W3C ``traceparent``
+look-up in its metadata, one random trace id and the sampler's decision, and no span object.
+A sampled call's span stays the current span while its handler runs, so the Redis spans
+are its children.
 
 Each service gets its own tracer provider instead of the process-wide one, and the
 instrumentation is attached to its own server and Redis client only, so nothing leaks
 from one service instance (or test) to another.
 
-What a span may carry: the RPC (``rpc.*``), its outcome (``rpc.grpc.status_code``,
+What a span may carry: the RPC (``rpc.*``), the peer (``network.*``), its outcome (``rpc.grpc.status_code``,
 ``session.outcome`` = ``OK`` or the ErrorInfo reason), ``session.found`` and counts;
 for Redis the script's name, never its keys or arguments. Tokens, refresh-token
 secrets, session data and claims are never recorded; neither are request or response
@@ -26,6 +32,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,13 +41,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import grpc
 import wrapt
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from redis import exceptions as redis_errors
 from session_wire import reasons
 from session_wire.ext_authz import external_auth_pb2
@@ -48,7 +59,7 @@ from session_wire.ext_authz import external_auth_pb2
 from session_service.audit import AUDIT_EVENT_ATTRIBUTE, AUDIT_LOGGER_NAME
 from session_service.errors import ConfigError
 from session_service.metrics import Latency, MetricsServer, ServiceMetrics
-from session_service.transport.pipeline import UNOBSERVED, NullObserver
+from session_service.transport.pipeline import UNOBSERVED, Context, NullObserver
 
 if TYPE_CHECKING:
     from session_service.store.outbox import RevocationRelay
@@ -68,6 +79,16 @@ REVOKED_COUNT = "session.revoked_count"
 SESSION_COUNT = "session.count"
 REDIS_SCRIPT = "session.redis.script"
 GRPC_STATUS_CODE = "rpc.grpc.status_code"
+# The RPC server span's attributes of OpenTelemetry's semantic conventions.
+RPC_SYSTEM = "rpc.system"
+RPC_SERVICE = "rpc.service"
+RPC_METHOD = "rpc.method"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+PEER_ADDRESS = "network.peer.address"
+PEER_PORT = "network.peer.port"
+NETWORK_TRANSPORT = "network.transport"
+NETWORK_TYPE = "network.type"
 
 # Codes that mean the server failed (OpenTelemetry's gRPC conventions); the others are
 # the caller's problem and leave the span status unset.
@@ -126,9 +147,148 @@ def _resource() -> Resource:
 
 def _tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
     # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
-    provider = TracerProvider(resource=_resource())
+    provider = TracerProvider(resource=_resource(), id_generator=CallTraceIds())
     provider.add_span_processor(BatchSpanProcessor(_span_exporter(environ)))
     return provider
+
+
+class CallTraceIds(RandomIdGenerator):
+    """Random ids, except that a call's server span takes the trace id its sampling
+    decision was made on (:class:`CallTracer` decides before any span exists)."""
+
+    def __init__(self) -> None:
+        self._drawn = threading.local()
+
+    def hand_over(self, trace_id: int) -> None:
+        """The next trace id this thread asks for is ``trace_id``."""
+        self._drawn.trace_id = trace_id
+
+    def generate_trace_id(self) -> int:
+        """The trace id handed over, once; a random one otherwise."""
+        drawn: int = getattr(self._drawn, "trace_id", 0)
+        if drawn:
+            self._drawn.trace_id = 0
+            return drawn
+        return super().generate_trace_id()
+
+
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+_NO_PARENT = otel_context.Context()
+
+
+class CallTracer:
+    """Starts a call's RPC server span when, and only when, the tracer provider's sampler
+    samples it; the caller's W3C trace context (``traceparent``, ``tracestate``) is the
+    parent. Spans carry the RPC, the peer and the outcome: never metadata values, request
+    or response messages."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self._tracer = provider.get_tracer("session_service")
+        self._sampler = provider.sampler
+        ids = provider.id_generator
+        self._ids = ids if isinstance(ids, CallTraceIds) else None
+        self._server: dict[str, Any] = {}
+
+    def listening(self, host: str, port: int) -> None:
+        """The server's own address, for the ``server.*`` attributes (a wildcard host is left out)."""
+        self._server = {SERVER_PORT: port}
+        if host not in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - compared, not bound
+            self._server[SERVER_ADDRESS] = host
+
+    def start(self, method: str, context: Context) -> CallSpan | None:
+        """The server span of a call of ``method`` (full gRPC name), current from now on;
+        None when the call is not sampled."""
+        parent = _NO_PARENT
+        traceparent = tracestate = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "traceparent":
+                traceparent = value
+            elif key == "tracestate":
+                tracestate = value
+        if traceparent is not None:
+            carrier = {"traceparent": traceparent}
+            if tracestate is not None:
+                carrier["tracestate"] = tracestate
+            parent = _TRACE_CONTEXT.extract(carrier, _NO_PARENT)
+        parent_ids = trace.get_current_span(parent).get_span_context()
+        if self._ids is not None:
+            trace_id = parent_ids.trace_id if parent_ids.is_valid else self._ids.generate_trace_id()
+            decision = self._sampler.should_sample(parent, trace_id, method, SpanKind.SERVER).decision
+            if decision is Decision.DROP:
+                return None
+            if not parent_ids.is_valid:
+                self._ids.hand_over(trace_id)
+        span = self._tracer.start_span(
+            method, parent, SpanKind.SERVER, self._attributes(method, context), record_exception=False
+        )
+        if not span.is_recording():  # a provider without CallTraceIds: the SDK decided
+            return None
+        return CallSpan(span, otel_context.attach(trace.set_span_in_context(span, parent)))
+
+    def _attributes(self, method: str, context: Context) -> dict[str, Any]:
+        service, _, name = method.lstrip("/").partition("/")
+        attributes: dict[str, Any] = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
+        attributes.update(self._server)
+        attributes.update(_peer_attributes(context.peer()))
+        return attributes
+
+
+def _peer_attributes(peer: str) -> dict[str, Any]:
+    # gRPC names the peer "ipv4:10.0.0.1:5000", "ipv6:[::1]:5000" or "unix:/path".
+    kind, _, address = peer.partition(":")
+    if kind == "unix":
+        return {NETWORK_TRANSPORT: "unix"}
+    if kind not in ("ipv4", "ipv6"):
+        return {}
+    host, _, port = address.rpartition(":")
+    found: dict[str, Any] = {NETWORK_TRANSPORT: "tcp", NETWORK_TYPE: kind, PEER_ADDRESS: host.strip("[]")}
+    if port.isdigit():
+        found[PEER_PORT] = int(port)
+    return found
+
+
+class CallSpan:
+    """A sampled call's server span, current until the call ends."""
+
+    __slots__ = ("_token", "span")
+
+    def __init__(self, span: Span, token: object) -> None:
+        self.span = span
+        self._token = token
+
+    def end(self, code: grpc.StatusCode, outcome: str) -> None:
+        """Records the call's status and outcome, ends the span and makes it no longer current."""
+        span = self.span
+        span.set_attribute(GRPC_STATUS_CODE, code.value[0])
+        span.set_attribute(OUTCOME, outcome)
+        if code in _SERVER_FAULTS:
+            span.set_status(Status(StatusCode.ERROR, outcome))
+        span.end()
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+
+
+class GatewayCallTelemetry:
+    """One Envoy ``Check`` call while it is traced: its span only (the gateway door counts
+    its decisions itself)."""
+
+    __slots__ = ("_code", "_reason", "_span")
+
+    def __init__(self, span: CallSpan) -> None:
+        self._span = span
+        self._code = grpc.StatusCode.CANCELLED
+        self._reason = "CANCELLED"
+
+    def succeeded(self, response: Any) -> None:
+        """The check answered (allowed or denied)."""
+        self._code, self._reason = grpc.StatusCode.OK, "OK"
+
+    def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
+        """The check fails with ``code``."""
+        self._code, self._reason = code, reason
+
+    def ended(self) -> None:
+        """The call is over."""
+        self._span.end(self._code, self._reason)
 
 
 class Telemetry:
@@ -157,22 +317,6 @@ class Telemetry:
         """Port of the /metrics endpoint; 0 when it is not served."""
         return self._metrics_server.port if self._metrics_server else 0
 
-    def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        """Interceptors that open a span per SessionService call and per Envoy ``Check`` (W3C
-        context from metadata). Health checks and reflection are not traced.
-        """
-        if self.tracer_provider is None:
-            return []
-        from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
-
-        traced = filters.any_of(
-            filters.service_prefix(TRACED_SERVICE_PREFIX), filters.service_prefix(GATEWAY_SERVICE)
-        )
-        interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
-            tracer_provider=self.tracer_provider, filter_=traced
-        )
-        return [interceptor]
-
     def instrument_redis(self, client: Any, script_names: Mapping[str, str]) -> None:
         """Makes a child span of each Redis command a call sends; ``script_names`` maps SHA-1 → name.
 
@@ -191,8 +335,9 @@ class Telemetry:
         relay.on_recovered = self.metrics.events_recovered.inc
 
     def observer(self) -> RpcTelemetry:
-        """What the error interceptor reports each call's outcome to."""
-        return RpcTelemetry(self.metrics, tracing=self.tracing)
+        """What the call pipeline reports each call to (it starts sampled calls' spans)."""
+        tracer = CallTracer(self.tracer_provider) if self.tracer_provider is not None else None
+        return RpcTelemetry(self.metrics, tracer)
 
     def serve_metrics(self, host: str, port: int) -> None:
         """Serves Prometheus text on ``http://host:port/metrics``; port 0 serves nothing."""
@@ -251,24 +396,40 @@ def _text(value: Any) -> str:
 
 class RpcTelemetry:
     """Turns each SessionService call's outcome into metrics, span attributes and a debug
-    log line. Health checks are left alone: probes would drown the numbers."""
+    log line, and starts the span of each sampled SessionService and Envoy ``Check`` call.
+    Health checks and reflection are left alone: probes would drown the numbers."""
 
-    def __init__(self, metrics: ServiceMetrics, *, tracing: bool = True) -> None:
-        """``tracing`` False: no span to look up per call (spans are not recorded)."""
+    def __init__(self, metrics: ServiceMetrics, tracer: CallTracer | None = None) -> None:
+        """``tracer`` None: tracing is off, no call is traced."""
         self._metrics = metrics
-        self._tracing = tracing
+        self._tracer = tracer
         # Looking a labelled child up costs more than the observation itself: once per method.
         self._children: dict[str, _MethodMetrics] = {}
 
-    def call_started(self, method: str) -> CallTelemetry | NullObserver:
+    def listening(self, host: str, port: int) -> None:
+        """The server's own address, recorded on the spans of sampled calls."""
+        if self._tracer is not None:
+            self._tracer.listening(host, port)
+
+    def call_started(
+        self, method: str, context: Context
+    ) -> CallTelemetry | GatewayCallTelemetry | NullObserver:
         """Starts watching one call of ``method`` (a full gRPC method name)."""
         children = self._children.get(method)
         if children is None:
             if not method.startswith("/" + TRACED_SERVICE_PREFIX):
+                if self._tracer is not None and method.startswith(_GATEWAY_METHODS):
+                    span = self._tracer.start(method, context)
+                    if span is not None:
+                        return GatewayCallTelemetry(span)
                 return UNOBSERVED
-            # Only the service's own methods get here (the interceptor wraps known ones): bounded.
+            # Only the service's own methods get here (the pipeline wraps known ones): bounded.
             children = self._children[method] = _MethodMetrics(self._metrics, method.rsplit("/", 1)[-1])
-        return CallTelemetry(self._metrics, children.method, children, tracing=self._tracing)
+        span = self._tracer.start(method, context) if self._tracer is not None else None
+        return CallTelemetry(self._metrics, children.method, children, span)
+
+
+_GATEWAY_METHODS = f"/{GATEWAY_SERVICE}/"
 
 
 class _MethodMetrics:
@@ -313,17 +474,16 @@ class CallTelemetry:
         metrics: ServiceMetrics,
         method: str,
         children: _MethodMetrics | None = None,
-        *,
-        tracing: bool = True,
+        span: CallSpan | None = None,
     ) -> None:
+        """``span``: the call's server span when it is sampled."""
         self._metrics = metrics
         self._method = method
         self._children = children or _MethodMetrics(metrics, method)
         self._started = time.perf_counter()
         self._code: grpc.StatusCode | None = None
         self._reason = ""
-        # The server span the gRPC instrumentation opened, when tracing is on.
-        self._span = trace.get_current_span() if tracing else trace.INVALID_SPAN
+        self._span = span
         self._children.in_flight.value += 1
 
     def succeeded(self, response: Any) -> None:
@@ -336,21 +496,21 @@ class CallTelemetry:
             m.sessions_refreshed.inc()
         elif method == "Revoke" and response.revoked_count:
             m.revoked_by_revoke.inc(response.revoked_count)
-        if self._span.is_recording():
-            self._span.set_attributes(_outcome_attributes(method, response))
+        if self._span is not None:
+            self._span.span.set_attributes(_outcome_attributes(method, response))
 
     def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
         """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
         self._code, self._reason = code, reason
-        m, span = self._metrics, self._span
+        m = self._metrics
         if reason == reasons.REFRESH_TOKEN_REUSED:
             m.refresh_token_reuse.inc()
             m.revoked_by_reuse.inc()
         redis_error = _redis_error_in(error)
         if redis_error is not None:
             m.redis_errors.labels(redis_error).inc()
-        if span.is_recording() and reason == reasons.SESSION_NOT_FOUND:
-            span.set_attribute(FOUND, False)
+        if self._span is not None and reason == reasons.SESSION_NOT_FOUND:
+            self._span.span.set_attribute(FOUND, False)
 
     def ended(self) -> None:
         """The call is over (answered, failed or cancelled)."""
@@ -360,12 +520,6 @@ class CallTelemetry:
         elapsed = time.perf_counter() - self._started
         self._children.in_flight.value -= 1
         self._children.duration(code).observe(elapsed)
-        span = self._span
-        if span.is_recording():
-            span.set_attribute(GRPC_STATUS_CODE, code.value[0])
-            span.set_attribute(OUTCOME, self._reason)
-            if code in _SERVER_FAULTS:
-                span.set_status(Status(StatusCode.ERROR, self._reason))
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s in %.1f ms",
@@ -379,6 +533,9 @@ class CallTelemetry:
                     "duration_ms": round(elapsed * 1000, 3),
                 },
             )
+        # Last: the debug line above carries the ids of the span while it is current.
+        if self._span is not None:
+            self._span.end(code, self._reason)
 
 
 def _redis_error_in(error: BaseException) -> str | None:

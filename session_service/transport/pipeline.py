@@ -47,17 +47,18 @@ class CallObserver(Protocol):
 
 
 class RpcObserver(Protocol):
-    """Told about every call the interceptor wraps."""
+    """Told about every call the pipeline wraps."""
 
-    def call_started(self, method: str) -> CallObserver:
-        """A call of ``method`` (full gRPC name) starts."""
+    def call_started(self, method: str, context: Context) -> CallObserver:
+        """A call of ``method`` (full gRPC name) starts; what it observes of the call (its
+        span, when tracing samples it) is current until ``ended``."""
         ...
 
 
 class NullObserver:
     """Observes nothing: the observer of calls nobody watches, and of each such call."""
 
-    def call_started(self, method: str) -> NullObserver:
+    def call_started(self, method: str, context: Context) -> NullObserver:
         """Itself: the call goes unobserved."""
         return self
 
@@ -146,7 +147,7 @@ def _wrap(
     rpc = method.rpartition("/")[2]
 
     async def behavior(request: Any, context: Context) -> Any:
-        call = observer.call_started(method)
+        call = observer.call_started(method, context)
         admitted = None
         try:
             admitted = await _admit(guard, bounds, context, call, method, rpc, request)
@@ -180,7 +181,7 @@ def _wrap_stream(
     rpc = method.rpartition("/")[2]
 
     async def behavior(request: Any, context: Context) -> AsyncIterator[Any]:
-        call = observer.call_started(method)
+        call = observer.call_started(method, context)
         admitted = None
         try:
             admitted = await _admit(guard, bounds, context, call, method, rpc, request, watch=True)
