@@ -206,6 +206,9 @@ class Revocation:
     """After this no access token of these sessions is valid, so the event stops mattering."""
     reason: RevocationReason | None = None
     """Why they ended (None for an event written before reasons existed)."""
+    user_id: str = ""
+    """The user whose sessions they were ('' when the event does not say: one written
+    before events named users, or sessions not known to be one user's)."""
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ expire.
 
 The outbox. The script that ends sessions also writes their event into the user's
 outbox (``<prefix>:{<tag>}:o``, same slot, see ``record_ended`` in lua/_lib.lua), so the
-end and its event are one atomic step. The relay copies outbox entries to the stream
-(``publish_revocation.lua``, which ignores a chunk id it has appended before, so any
-number of relays and retries append each event once) and only then deletes them
-(``outbox_ack.lua``). A large event is appended in chunks of at most
+end and its event are one atomic step. The event names the user whose sessions ended
+when the script knows they were one user's (read from the session hashes, or checked
+against them), and every stream entry of it carries that user id. The relay copies
+outbox entries to the stream (``publish_revocation.lua``, which ignores a chunk id it has
+appended before, so any number of relays and retries append each event once) and only
+then deletes them (``outbox_ack.lua``). A large event is appended in chunks of at most
 ``CHUNK_SESSIONS`` session ids, so no stream entry or WatchRevocations response comes
 near a client's 4 MiB receive limit.
 
@@ -45,6 +47,7 @@ import contextvars
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -65,6 +68,10 @@ CHUNK_SESSIONS = 500
 
 _SETTLE_BATCH_S = 0.005
 """How long the notes of finished fast-path relays gather before one script drops them."""
+
+_USER_TOKEN = "u="
+"""Starts the outbox entry's token that names the user (percent-encoded, see
+record_ended in lua/_lib.lua); no session nonce has a ``=``."""
 
 REVOCATION_RETENTION_MARGIN_MS = 60_000
 """Revocation events are kept this much longer than they matter, for clock skew between
@@ -254,6 +261,9 @@ class RevocationRelay:
         for raw_id, raw in entries.items():
             event_id = _text(raw_id)
             at, exp, reason, entry_tag, *members = _text(raw).split(" ")
+            user = ""
+            if members and members[0].startswith(_USER_TOKEN):
+                user = urllib.parse.unquote(members.pop(0).removeprefix(_USER_TOKEN))
             sids = [f"{entry_tag}.{m}" for m in members]
             for n, start in enumerate(range(0, len(sids), CHUNK_SESSIONS)):
                 await self._runner.run(
@@ -266,6 +276,7 @@ class RevocationRelay:
                         exp,
                         reason,
                         " ".join(sids[start : start + CHUNK_SESSIONS]),
+                        user,
                     ],
                     retry_after_loss=True,  # the chunk id makes a repeat a no-op
                     durable=True,

@@ -5,7 +5,9 @@ evictions) only touch one user's slot, so they cannot append to a stream shared 
 users. They write the event into the user's outbox instead, and the relay
 (store/outbox.py) appends it to ``<prefix>:{revocations}`` at least once
 (``publish_revocation.lua``, which also trims events older than the longest access-token
-lifetime). The stream thus holds exactly the events a verifier still needs.
+lifetime). The stream thus holds exactly the events a verifier still needs. An entry's
+fields: ``sids``, ``at``, ``exp``, ``reason`` and, when the event is known to be one
+user's, ``user`` (an entry without it decodes with no user).
 
 Reading. :class:`RedisRevocationFeed` serves any number of watchers from one reader
 task per server: the reader follows the stream with XREAD BLOCK on one connection and
@@ -64,6 +66,7 @@ def _decode(entries: Sequence[Any]) -> list[tuple[str, Revocation]]:
             int(f.get("at", 0)),
             int(f.get("exp", 0)),
             _REASONS.get(f.get("reason", "")),
+            f.get("user", ""),
         )
         out.append((_text(raw_id), revocation))
     return out

@@ -342,6 +342,7 @@ class SsfTransmitter:
                 revoked_at_ms=revocation.revoked_at_ms,
                 reason=revocation.reason,
                 issued_at=self._clock.now_ms() // 1000,
+                user_id=revocation.user_id,
             )
             result = await push_event(
                 self._http, receiver, self._signer.sign(claims), limit_s=options.push_timeout

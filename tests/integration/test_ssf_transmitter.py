@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from session_wire.v1 import session_pb2 as pb
 
+from session_service.domain.ids import user_tag
 from session_service.store.keys import KeySchema
 from tests.certs import CertificateAuthority
 from tests.conftest import Running, ServiceFactory, free_port
@@ -181,10 +183,10 @@ async def test_every_way_a_session_ends_reaches_the_receiver_as_a_verified_caep_
     everywhere = await r.stub.Create(pb.CreateRequest(user_id="cid"))
     await r.stub.Revoke(pb.RevokeRequest(user_id="cid"))
     expected = {
-        logout: ("user", "LOGOUT"),
-        admin: ("admin", "ADMINISTRATIVE"),
-        stolen.session.session_id: ("policy", "REFRESH_TOKEN_REUSE"),
-        everywhere.session.session_id: ("user", "LOGOUT_EVERYWHERE"),
+        logout: ("ann", "user", "LOGOUT"),
+        admin: ("ann", "admin", "ADMINISTRATIVE"),
+        stolen.session.session_id: ("bob", "policy", "REFRESH_TOKEN_REUSE"),
+        everywhere.session.session_id: ("cid", "user", "LOGOUT_EVERYWHERE"),
     }
     await until(lambda: receiver.sessions() >= set(expected), 10, "every event delivered")
     after = int(time.time())
@@ -207,7 +209,7 @@ async def test_every_way_a_session_ends_reaches_the_receiver_as_a_verified_caep_
         assert verified.header["kid"] in {k["kid"] for k in jwks["keys"]}
         claims = dict(verified.claims)
         sid = claims["sub_id"]["session"]["id"]
-        entity, reason = expected[sid]
+        user, entity, reason = expected[sid]
         event = claims["events"][SESSION_REVOKED]
         assert before <= event["event_timestamp"] <= after
         assert before <= claims["iat"] <= after
@@ -217,8 +219,11 @@ async def test_every_way_a_session_ends_reaches_the_receiver_as_a_verified_caep_
             "aud": AUDIENCE,
             "jti": claims["jti"],
             "iat": claims["iat"],
-            # The revocation stream carries no user id: the subject names the session only.
-            "sub_id": {"format": "complex", "session": {"format": "opaque", "id": sid}},
+            "sub_id": {
+                "format": "complex",
+                "session": {"format": "opaque", "id": sid},
+                "user": {"format": "opaque", "id": user},
+            },
             "events": {
                 SESSION_REVOKED: {
                     "event_timestamp": event["event_timestamp"],
@@ -228,6 +233,95 @@ async def test_every_way_a_session_ends_reaches_the_receiver_as_a_verified_caep_
             },
         }
     assert len({c["jti"] for c in receiver.claims()}) == len(receiver.pushes)
+
+
+async def verified_subjects(r: Running, receiver: Receiver) -> dict[str, dict[str, Any]]:
+    """The ``sub_id`` of every push by its session id, each SET verified by joserfc with the
+    keys the signals door publishes."""
+    keys = KeySet.import_key_set(await door_json(r, "/jwks.json"))
+    subjects: dict[str, dict[str, Any]] = {}
+    for push in receiver.pushes:
+        claims = jwt.decode(push.token, keys, algorithms=["EdDSA", "ES256", "RS256"]).claims
+        subjects[claims["sub_id"]["session"]["id"]] = claims["sub_id"]
+    return subjects
+
+
+def subject(sid: str, user: str = "") -> dict[str, Any]:
+    """The complex subject of a session-revoked SET: the session, and its user when known."""
+    named: dict[str, Any] = {"format": "complex", "session": {"format": "opaque", "id": sid}}
+    if user:
+        named["user"] = {"format": "opaque", "id": user}
+    return named
+
+
+async def test_the_event_of_every_way_a_session_ends_names_its_user(
+    start_service: ServiceFactory, receiver: Receiver, tmp_path: Path
+) -> None:
+    r = await start_service(**transmitter_settings(tmp_path, receiver, max_sessions_per_user=1))
+    # User ids as validation allows them: spaces (what separates an outbox entry's parts),
+    # '%' and what looks like its escapes, a '=' token, non-ASCII letters.
+    by_id, by_user, evicting, moving = "ann lee", "100% %20 real ", "zoë  o'neil", "u=42 %25"
+    revoked = await revoke_new_session(r, by_id)
+    everywhere = await r.stub.Create(pb.CreateRequest(user_id=by_user))
+    await r.stub.Revoke(pb.RevokeRequest(user_id=by_user))
+    evicted = await r.stub.Create(pb.CreateRequest(user_id=evicting))
+    await r.stub.Create(pb.CreateRequest(user_id=evicting))  # over the limit of one
+    moved = await r.stub.Create(pb.CreateRequest(user_id=moving))
+    await r.stub.Reauthenticate(pb.ReauthenticateRequest(session_id=moved.session.session_id))
+    expected = {
+        revoked: (by_id, "LOGOUT"),
+        everywhere.session.session_id: (by_user, "LOGOUT_EVERYWHERE"),
+        evicted.session.session_id: (evicting, "SESSION_LIMIT_EVICTION"),
+        moved.session.session_id: (moving, "SESSION_ROTATED"),
+    }
+    await until(lambda: receiver.sessions() >= set(expected), 10, "every event delivered")
+
+    assert await verified_subjects(r, receiver) == {
+        sid: subject(sid, user) for sid, (user, _) in expected.items()
+    }
+    reasons = {
+        c["sub_id"]["session"]["id"]: c["events"][SESSION_REVOKED]["reason_admin"]["en"]
+        for c in receiver.claims()
+    }
+    assert reasons == {sid: reason for sid, (_, reason) in expected.items()}
+
+
+async def test_an_eviction_that_ends_sessions_of_two_users_names_neither(
+    start_service: ServiceFactory, receiver: Receiver, tmp_path: Path
+) -> None:
+    r = await start_service(**transmitter_settings(tmp_path, receiver, max_sessions_per_user=1))
+    first = await r.stub.Create(pb.CreateRequest(user_id="kim"))
+    # A session of another user whose id had the same tag (a hash collision), in kim's index.
+    keys, tag = KeySchema(r.prefix), user_tag("kim")
+    nonce = secrets.token_urlsafe(16)
+    idle_exp = int(time.time() * 1000) + 600_000
+    await r.redis.hset(keys.session_prefix(tag) + nonce, mapping={"user": "lou", "idle_exp": idle_exp})
+    await r.redis.zadd(keys.index(tag), {nonce: idle_exp})
+    await r.stub.Create(pb.CreateRequest(user_id="kim"))  # ends both: one event, two users
+    ended = {first.session.session_id, f"{tag}.{nonce}"}
+    await until(lambda: receiver.sessions() >= ended, 10, "both events delivered")
+
+    assert await verified_subjects(r, receiver) == {sid: subject(sid) for sid in ended}
+
+
+async def test_events_written_without_a_user_name_the_session_only(
+    start_service: ServiceFactory, receiver: Receiver, tmp_path: Path
+) -> None:
+    r = await start_service(**transmitter_settings(tmp_path, receiver))
+    keys, tag = KeySchema(r.prefix), user_tag("mo")
+    at = int(time.time() * 1000)
+    exp = at + 600_000
+    # A stream entry as the relay wrote it before events named users.
+    in_stream = f"{tag}.{secrets.token_urlsafe(16)}"
+    await r.redis.xadd(keys.revocations(), {"at": at, "exp": exp, "reason": "logout", "sids": in_stream})
+    # An outbox entry as a script wrote it then, relayed now.
+    nonce = secrets.token_urlsafe(16)
+    await r.redis.hset(keys.outbox(tag), "an-old-event", f"{at} {exp} logout {tag} {nonce}")
+    assert await r.service.store.relay.drain(tag) == {"an-old-event"}
+    ended = {in_stream, f"{tag}.{nonce}"}
+    await until(lambda: receiver.sessions() >= ended, 10, "both events delivered")
+
+    assert await verified_subjects(r, receiver) == {sid: subject(sid) for sid in ended}
 
 
 async def test_a_refused_event_is_not_sent_again_and_the_next_ones_arrive(

@@ -169,10 +169,13 @@ local function take_token(bucket, now, rate, burst)
 end
 
 -- The revocation outbox: a hash in the user's slot, <prefix>:{<tag>}:o, field = event id,
--- value = '<revoked at ms> <expires at ms> <reason> <tag> <nonce> <nonce>...'. The script
--- that ends sessions writes it, so an end and its event are one atomic step; the relay
--- (store/outbox.py) copies each entry to the revocation stream, which lives in another
--- slot, and then deletes it. The hash expires when its newest event stops mattering.
+-- value = '<revoked at ms> <expires at ms> <reason> <tag> [u=<user id>] <nonce> <nonce>...'.
+-- u=<user id>: the user whose sessions ended, with '%' and ' ' percent-encoded (%25, %20),
+-- since ' ' separates the value's parts; absent when they are not known to be one user's.
+-- No nonce has a '=', so the token cannot be taken for one. The
+-- script that ends sessions writes it, so an end and its event are one atomic step; the
+-- relay (store/outbox.py) copies each entry to the revocation stream, which lives in
+-- another slot, and then deletes it. The hash expires when its newest event stops mattering.
 
 -- Notes in a pending-outbox index that the user's outbox may hold an event, so that the
 -- relay of any replica finds it (see outbox_register.lua).
@@ -183,20 +186,28 @@ local function note_pending(index, member, when, ttl)
   end
 end
 
--- Records the event of the ended members (nothing when none ended). Scripts that can end
--- sessions take the same five outbox ARGV from ARGV[first]: event id, expires at (ms),
--- reason, outbox TTL (ms), and when (ms) to note the event, or '' when the caller noted it
--- before the script (Redis Cluster, where the pending-outbox indexes are in other slots).
--- With a time, the last KEY is a pending-outbox index (a single Redis, where every key is
--- on one server): the event is noted there in the same atomic step, and only if recorded.
-local function record_ended(outbox, members, tag, now, first)
+-- Records the event of the ended members (nothing when none ended). user: the user id
+-- every one of them belonged to, read from their session hashes or checked against them,
+-- or false (or '') when that is not known: two users may share a tag, so the tag alone
+-- never names one. Scripts that can end sessions take the same five outbox ARGV from
+-- ARGV[first]: event id, expires at (ms), reason, outbox TTL (ms), and when (ms) to note
+-- the event, or '' when the caller noted it before the script (Redis Cluster, where the
+-- pending-outbox indexes are in other slots). With a time, the last KEY is a
+-- pending-outbox index (a single Redis, where every key is on one server): the event is
+-- noted there in the same atomic step, and only if recorded.
+local function record_ended(outbox, members, tag, user, now, first)
   if #members == 0 then
     return
   end
   local id, exp, reason, ttl, noted_at = ARGV[first], ARGV[first + 1], ARGV[first + 2],
     ARGV[first + 3], ARGV[first + 4]
-  redis.call('HSET', outbox, id,
-    now .. ' ' .. exp .. ' ' .. reason .. ' ' .. tag .. ' ' .. table.concat(members, ' '))
+  local head = now .. ' ' .. exp .. ' ' .. reason .. ' ' .. tag
+  if user and user ~= '' then
+    head = head .. ' u=' .. (string.gsub(user, '[ %%]', function(c)
+      return string.format('%%%02X', string.byte(c))
+    end))
+  end
+  redis.call('HSET', outbox, id, head .. ' ' .. table.concat(members, ' '))
   if redis.call('PTTL', outbox) < tonumber(ttl) then
     redis.call('PEXPIRE', outbox, ttl)
   end

@@ -31,7 +31,8 @@
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
--- event is in the outbox.
+-- event is in the outbox, naming ARGV[3] as their user only when each of them was ARGV[3]'s
+-- (two user ids may share a tag, and with it the index).
 local key, idx = KEYS[1], KEYS[2]
 local now, member = tonumber(ARGV[1]), ARGV[2]
 local idle_ms, abs_ms, max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -54,6 +55,7 @@ if wait > 0 then
   return {RATE_LIMITED, wait}
 end
 local evicted = {}
+local evicted_user = ARGV[3]
 if evicting then
   -- Entries whose hash vanished without a script (maxmemory eviction) must not count.
   for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
@@ -67,6 +69,9 @@ if evicting then
       return {LIMIT_REACHED}
     end
     for _, m in ipairs(redis.call('ZRANGE', idx, 0, n - max)) do
+      if redis.call('HGET', prefix .. m, 'user') ~= ARGV[3] then
+        evicted_user = false
+      end
       end_session(prefix .. m, idx, m)
       evicted[#evicted + 1] = m
     end
@@ -93,7 +98,7 @@ if ARGV[12] ~= '' then
     end
   end
 end
-record_ended(KEYS[4], evicted, ARGV[16], now, 17)
+record_ended(KEYS[4], evicted, ARGV[16], evicted_user, now, 17)
 for i, field in ipairs({'idp_iss', 'idp_sub', 'idp_sid'}) do
   if ARGV[24 + i] ~= '' then
     redis.call('HSET', key, field, ARGV[24 + i])

@@ -12,6 +12,8 @@
 -- ARGV[2] chunk id (the outbox event id and the chunk's number)
 -- ARGV[3] revoked at (ms)   ARGV[4] expires at (ms): no access token of the sessions is valid after it
 -- ARGV[5] reason            ARGV[6] the ended session ids, space-separated
+-- ARGV[7] the user id they belonged to ('' when not known: the entry then has no user field)
+-- Entry fields: at, exp, reason, sids (ARGV[3..6]) and user (ARGV[7], only when not '').
 -- Returns {OK, id of the new entry (the cursor of the event)}, or {OK, ''} when the chunk
 -- had been appended before.
 -- Entry ids come from the Redis clock (XADD *), so the trimming bound is taken from the same
@@ -29,5 +31,8 @@ if redis.call('ZSCORE', seen, ARGV[2]) then
 end
 redis.call('ZADD', seen, now_ms, ARGV[2])
 redis.call('PEXPIRE', seen, retention)
-return {OK, redis.call('XADD', stream, 'MINID', horizon, '*',
-  'at', ARGV[3], 'exp', ARGV[4], 'reason', ARGV[5], 'sids', ARGV[6])}
+local fields = {'at', ARGV[3], 'exp', ARGV[4], 'reason', ARGV[5], 'sids', ARGV[6]}
+if ARGV[7] ~= '' then
+  fields[#fields + 1], fields[#fields + 2] = 'user', ARGV[7]
+end
+return {OK, redis.call('XADD', stream, 'MINID', horizon, '*', unpack(fields))}

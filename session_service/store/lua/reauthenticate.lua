@@ -15,7 +15,8 @@
 --         (record_ended)
 -- ARGV[16..] the identities whose sessions the calling service may act on: their count
 --         ('' for any), then each (caller_may_act)
--- Returns {OK, {session hash under the new id}, outbox}   moved; the old id's event is in
+-- Returns {OK, {session hash under the new id}, outbox}   moved; the old id's event,
+--                                                          naming the session's user, is in
 --                                                          the outbox (HGETALL, relayed by
 --                                                          the caller)
 --         {NOT_FOUND, outbox}          no live session of that id (nothing changed)
@@ -57,5 +58,5 @@ end
 redis.call('ZREM', idx, member)
 redis.call('ZADD', idx, now, new_member)
 touch(new_key, idx, new_member, now, abs_exp, idle_ms)
-record_ended(outbox, {member}, ARGV[10], now, 11)
+record_ended(outbox, {member}, ARGV[10], redis.call('HGET', new_key, 'user'), now, 11)
 return {OK, redis.call('HGETALL', new_key), redis.call('HGETALL', outbox)}

@@ -15,7 +15,8 @@
 --         format)   ARGV[12] characters of a hash kept per remembered token
 -- ARGV[13..] the identities whose sessions the calling service may act on: their count
 --         ('' for any), then each (caller_may_act)
--- Returns {OK, outbox} when a live session was ended (its event is in the outbox), or
+-- Returns {OK, outbox} when a live session was ended (its event, naming the session's
+-- user, is in the outbox), or
 -- {NOT_FOUND, outbox} when no live session matched: none (already ended, or never
 -- existed), or one of another refresh token or user (it goes on); or {CLIENT_MISMATCH,
 -- outbox} when the session belongs to another calling service (it goes on). Only OK records an
@@ -30,11 +31,12 @@ end
 if not caller_may_act(key, 13) then
   return {CLIENT_MISMATCH, redis.call('HGETALL', outbox)}
 end
-local other_user = ARGV[4] ~= '' and ARGV[4] ~= redis.call('HGET', key, 'user')
+local user = redis.call('HGET', key, 'user')
+local other_user = ARGV[4] ~= '' and ARGV[4] ~= user
 if other_user or (ARGV[3] ~= ''
     and not refresh_token_standing(key, ARGV[3], tonumber(ARGV[11]), now, tonumber(ARGV[12]))) then
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
 end_session(key, idx, member)
-record_ended(outbox, {member}, ARGV[5], now, 6)
+record_ended(outbox, {member}, ARGV[5], user, now, 6)
 return {OK, redis.call('HGETALL', outbox)}

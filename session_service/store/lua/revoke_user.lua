@@ -14,8 +14,9 @@
 -- ARGV[5] user tag   ARGV[6..10] outbox event id, expires at, reason, TTL, note time
 --         (record_ended)
 -- ARGV[11..] the batch's members (session nonces)
--- Returns {OK, {members (session nonces) of the live sessions it ended}}; their event is
--- in the outbox (none is recorded when nothing ended).
+-- Returns {OK, {members (session nonces) of the live sessions it ended}}; their event,
+-- naming ARGV[3] as their user (each was checked to be ARGV[3]'s), is in the outbox (none
+-- is recorded when nothing ended).
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ended = {}
 for i = 11, #ARGV do
@@ -31,5 +32,5 @@ for i = 11, #ARGV do
     end
   end
 end
-record_ended(KEYS[2], ended, ARGV[5], now, 6)
+record_ended(KEYS[2], ended, ARGV[5], user, now, 6)
 return {OK, ended}

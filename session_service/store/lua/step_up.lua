@@ -11,7 +11,8 @@
 --         (record_ended)
 -- Session hash field written: stepup (rotate.lua refuses to rotate while it is set;
 -- reauthenticate.lua drops it)
--- Returns {OK, outbox} when the session was stepped up (its event is in the outbox),
+-- Returns {OK, outbox} when the session was stepped up (its event, naming the session's
+-- user, is in the outbox),
 -- {NOT_FOUND, outbox} when it is not live or was stepped up already (no event).
 -- outbox: the user's outbox afterwards (HGETALL), which the caller relays.
 local key, idx, member, outbox = KEYS[1], KEYS[2], ARGV[2], KEYS[3]
@@ -20,5 +21,5 @@ if not live(key, idx, member, now) or redis.call('HEXISTS', key, 'stepup') == 1 
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
 redis.call('HSET', key, 'stepup', now)
-record_ended(outbox, {member}, ARGV[3], now, 4)
+record_ended(outbox, {member}, ARGV[3], redis.call('HGET', key, 'user'), now, 4)
 return {OK, redis.call('HGETALL', outbox)}
