@@ -369,6 +369,7 @@ async def _build(
             store,
             risk_policy_from(settings),
             on_risk=lambda d, session_id, user_id: _risk_detected(audit, telemetry, d, session_id, user_id),
+            on_ended=lambda ended: audit.sessions_ended(ended, current_caller.get()),
         ),
     )
 
@@ -573,9 +574,7 @@ def _signal_routes(
     upstream = UpstreamSessions(
         store,
         clock,
-        lambda issuer, ended, event: audit.upstream_sessions_ended(
-            issuer, ended.reason, event, ended.session_ids
-        ),
+        lambda issuer, ended, event: audit.upstream_sessions_ended(issuer, ended, event),
     )
     max_age_s = settings.signals_max_token_age
     if settings.oidc_logout_issuers_file:

@@ -39,7 +39,11 @@ and, by event:
 - ``impersonation_started``: ``user_id``, ``session_id``, ``impersonator`` (the operator
   acting as the user) and ``ends_at`` (RFC 3339: the session's absolute expiry, at most
   SESSION_IMPERSONATION_MAX_TTL away; it is never refreshed, so it ends then at the
-  latest, or earlier by a Revoke, which ``sessions_revoked`` records).
+  latest, or earlier, which ``impersonation_ended`` records).
+- ``impersonation_ended``: ``user_id``, ``session_id``, ``impersonator`` and ``reason``
+  (e.g. ``logout``, ``logout_everywhere``, ``session_limit_eviction``, ``risk_policy``,
+  ``idp_logout``): an impersonation session ended before its ``ends_at``, by whatever
+  ended it (``caller`` is the service that asked, when one did).
 - ``token_exchanged``: ``user_id`` and ``session_id`` of the subject token, ``audience``
   and ``scopes`` (list) of the token the caller obtained by Exchange.
 - ``session_reauthenticated``: ``user_id``, ``previous_session_id`` (ended),
@@ -149,25 +153,26 @@ class AuditLog:
         self._emit("session_evicted", caller, {"user_id": user_id, "session_ids": list(session_ids)})
 
     def sessions_ended(self, ended: SessionsEnded, caller: str | None = None) -> None:
-        """The service itself ended sessions: refresh-token reuse or eviction under the limit.
+        """Sessions ended: the service itself ended them (refresh-token reuse, eviction
+        under the limit) and, whoever ended them, impersonation sessions among them.
 
         Ends a Revoke asked for are recorded by :meth:`sessions_revoked`, with what it named."""
+        self.impersonations_ended(ended, caller)
         if ended.reason is RevocationReason.REFRESH_TOKEN_REUSE:
             for session_id in ended.session_ids:
                 self.refresh_token_reuse_detected(session_id, ended.user_id or None, caller)
         elif ended.reason is RevocationReason.SESSION_LIMIT_EVICTION:
             self.session_evicted(ended.user_id, ended.session_ids, caller)
 
-    def upstream_sessions_ended(
-        self, issuer: str, reason: RevocationReason, event: str, session_ids: Sequence[str]
-    ) -> None:
+    def upstream_sessions_ended(self, issuer: str, ended: SessionsEnded, event: str) -> None:
         """An identity provider's logout or a transmitter's security ``event`` ended sessions
         (the caller field names the issuer that sent it)."""
         self._emit(
             "upstream_sessions_ended",
             issuer,
-            {"reason": reason.value, "signal": event, "session_ids": list(session_ids)},
+            {"reason": ended.reason.value, "signal": event, "session_ids": list(ended.session_ids)},
         )
+        self.impersonations_ended(ended, issuer)
 
     def caller_denied(self, caller: str | None, rpc: str, reason: DenialReason) -> None:
         """A call was refused by caller authentication or the authorization policy.
@@ -201,6 +206,21 @@ class AuditLog:
                 "ends_at": _rfc3339(ends_at_ms),
             },
         )
+
+    def impersonations_ended(self, ended: SessionsEnded, caller: str | None = None) -> None:
+        """Impersonation sessions ended before their time (a Revoke of any kind, eviction,
+        a risk action, a logout at the identity provider, a shared signal)."""
+        for session_id, impersonator in ended.impersonators.items():
+            self._emit(
+                "impersonation_ended",
+                caller,
+                {
+                    "user_id": ended.user_id or None,
+                    "session_id": session_id,
+                    "impersonator": impersonator,
+                    "reason": ended.reason.value,
+                },
+            )
 
     def token_exchanged(
         self, caller: str | None, user_id: str, session_id: str, audience: str, scopes: Sequence[str]

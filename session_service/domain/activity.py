@@ -115,6 +115,6 @@ class ActivityWatch:
             await self._store.step_up(sid, now_ms, RevocationReason.RISK_POLICY)
         elif action is RiskAction.REVOKE:
             ended = await self._store.revoke(sid, now_ms, RevocationReason.RISK_POLICY)
-            if ended:
-                self._on_ended(SessionsEnded(RevocationReason.RISK_POLICY, ended, user_id))
+            if ended.session_ids:
+                self._on_ended(ended)
         return action

@@ -151,8 +151,7 @@ class SessionManager:
             RevocationReason.SESSION_LIMIT_EVICTION,
             caller=caller or "",
         )
-        if created.evicted:
-            self._ended(SessionsEnded(RevocationReason.SESSION_LIMIT_EVICTION, created.evicted, new.user_id))
+        self._ended(created.evicted)
         return self._issue(created.session, refresh, now)
 
     async def get(self, session_id: str) -> Session:
@@ -280,7 +279,7 @@ class SessionManager:
         """Ends one session; nothing when it had already ended (or never existed)."""
         sid = self._session_id("session_id", session_id)
         reason = self._caller_reason(reason, default_revocation_reason("session_id"))
-        return self._ended(SessionsEnded(reason, await self._store.revoke(sid, self._clock.now_ms(), reason)))
+        return self._ended(await self._store.revoke(sid, self._clock.now_ms(), reason))
 
     async def revoke_refresh_token(
         self,
@@ -295,10 +294,11 @@ class SessionManager:
         presented = self._refresh_tokens.verify(refresh_token)
         if presented is None:
             return SessionsEnded(reason, ())
-        ended = await self._store.revoke(
-            presented.session_id, self._clock.now_ms(), reason, refresh=presented, callers=callers
+        return self._ended(
+            await self._store.revoke(
+                presented.session_id, self._clock.now_ms(), reason, refresh=presented, callers=callers
+            )
         )
-        return self._ended(SessionsEnded(reason, ended))
 
     async def revoke_access_token(
         self, access_token: str, reason: RevocationReason | None = None
@@ -310,8 +310,7 @@ class SessionManager:
         sid = parse_session_id(claims.sid) if claims else None
         if claims is None or sid is None:
             return SessionsEnded(reason, ())
-        ended = await self._store.revoke(sid, self._clock.now_ms(), reason, user_id=claims.sub)
-        return self._ended(SessionsEnded(reason, ended, claims.sub))
+        return self._ended(await self._store.revoke(sid, self._clock.now_ms(), reason, user_id=claims.sub))
 
     async def revoke_user(
         self, user_id: str, except_session_id: str = "", reason: RevocationReason | None = None
@@ -322,8 +321,7 @@ class SessionManager:
         v.raise_if_any()
         keep = self._session_id("except_session_id", except_session_id) if except_session_id else None
         reason = self._caller_reason(reason, default_revocation_reason("user_id", keep is not None))
-        ended = await self._store.revoke_user(user_id, keep, self._clock.now_ms(), reason)
-        return self._ended(SessionsEnded(reason, ended, user_id))
+        return self._ended(await self._store.revoke_user(user_id, keep, self._clock.now_ms(), reason))
 
     def _ended(self, ended: SessionsEnded) -> SessionsEnded:
         """Every end of sessions passes here once (Revoke of any kind, refresh-token reuse,

@@ -236,3 +236,5 @@ class SessionsEnded:
     """The live sessions that ended; empty when there was nothing to end."""
     user_id: str = ""
     """Their user, when the operation named or found it ('' otherwise)."""
+    impersonators: Mapping[str, str] = field(default_factory=dict)
+    """Of the ended sessions that were impersonation sessions, the operator, by session id."""

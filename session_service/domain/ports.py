@@ -9,7 +9,14 @@ from typing import Any, Protocol
 
 from session_service.domain.assurance import Authentication
 from session_service.domain.ids import RefreshToken, SessionId
-from session_service.domain.model import ClientInfo, DataPatch, NewSession, RevocationReason, Session
+from session_service.domain.model import (
+    ClientInfo,
+    DataPatch,
+    NewSession,
+    RevocationReason,
+    Session,
+    SessionsEnded,
+)
 from session_service.domain.risk import Activity
 
 
@@ -47,8 +54,8 @@ class CreatedSession:
 
     session: Session
     """The stored session."""
-    evicted: tuple[str, ...]
-    """Ids of sessions ended to make room under the per-user limit."""
+    evicted: SessionsEnded
+    """The sessions ended to make room under the per-user limit (none, usually)."""
 
 
 @dataclass(frozen=True)
@@ -155,18 +162,19 @@ class SessionStore(Protocol):
         refresh: RefreshToken | None = None,
         user_id: str = "",
         callers: frozenset[str] | None = None,
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends one session (only if it matches ``user_id`` when given, and when
         ``refresh`` is given only if that token was ever issued for it: current or rotated)
-        and publishes its end with ``reason``, at least once; the ids of the live sessions
-        it ended (none, or that one). ``callers`` as for :meth:`rotate_refresh`."""
+        and publishes its end with ``reason``, at least once; what it ended (nothing, or
+        that session with its user and, for an impersonation session, its operator).
+        ``callers`` as for :meth:`rotate_refresh`."""
         ...
 
     async def revoke_user(
         self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends all of a user's sessions but ``except_sid`` and publishes their end with
-        ``reason``, at least once; the ids of the live sessions it ended."""
+        ``reason``, at least once; the live sessions it ended."""
         ...
 
     async def list_user(

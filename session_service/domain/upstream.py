@@ -32,7 +32,7 @@ class UpstreamIndex(Protocol):
 
     async def revoke_sessions(
         self, user_id: str, sids: Sequence[SessionId], now_ms: int, reason: RevocationReason
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends those of the user's live sessions, recording their revocation event (the
         script Revoke of a user runs, in the user's slot)."""
 
@@ -95,12 +95,16 @@ class UpstreamSessions:
                 by_user.setdefault(owner, []).append(sid)
         limit = asyncio.Semaphore(PARALLEL_ENDS)
 
-        async def end_of(user_id: str, sids: list[SessionId]) -> tuple[str, ...]:
+        async def end_of(user_id: str, sids: list[SessionId]) -> SessionsEnded:
             async with limit:
                 return await self._store.revoke_sessions(user_id, sids, now, reason)
 
         results = await asyncio.gather(*(end_of(user, sids) for user, sids in by_user.items()))
-        ended = SessionsEnded(reason, tuple(s for result in results for s in result))
+        ended = SessionsEnded(
+            reason,
+            tuple(s for result in results for s in result.session_ids),
+            impersonators={sid: who for result in results for sid, who in result.impersonators.items()},
+        )
         await self._store.forget_idp_sessions(idp, found, now)
         if ended.session_ids and self._on_ended is not None:
             self._on_ended(idp.issuer, ended, event)

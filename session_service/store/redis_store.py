@@ -21,6 +21,7 @@ from session_service.domain.model import (
     NewSession,
     RevocationReason,
     Session,
+    SessionsEnded,
 )
 from session_service.domain.ports import CreatedSession, Rotation, SessionPolicy
 from session_service.domain.risk import BURST_WINDOW_MS, Activity
@@ -245,7 +246,12 @@ class RedisSessionStore:
             raise SessionLimitReached(policy.max_sessions)
         if reply[0] == ScriptCode.RATE_LIMITED:
             raise RateLimited("Create for this user", int(reply[1]) / 1000)
-        evicted = tuple(f"{sid.tag}.{m.decode()}" for m in reply[1])
+        evicted = SessionsEnded(
+            eviction_reason,
+            tuple(f"{sid.tag}.{m.decode()}" for m in reply[1]),
+            new.user_id,
+            _impersonators(sid.tag, reply[4]),
+        )
         # The session as stored: what was sent, and the expiries the script worked out.
         stored = Session(
             session_id=str(sid),
@@ -548,7 +554,7 @@ class RedisSessionStore:
         refresh: RefreshToken | None = None,
         user_id: str = "",
         callers: frozenset[str] | None = None,
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends one live session (one the refresh token was ever issued for, or the user's,
         when given)."""
         reply = await self._relay.record(
@@ -577,49 +583,57 @@ class RedisSessionStore:
         )
         if reply[0] == ScriptCode.CLIENT_MISMATCH:
             raise SessionClientMismatch()
-        return (str(sid),) if reply[0] == ScriptCode.OK else ()
+        if reply[0] != ScriptCode.OK:
+            return SessionsEnded(reason, (), user_id)
+        impersonator = reply[3].decode()
+        return SessionsEnded(
+            reason, (str(sid),), reply[2].decode(), {str(sid): impersonator} if impersonator else {}
+        )
 
     async def revoke_user(
         self, user_id: str, except_sid: SessionId | None, now_ms: int, reason: RevocationReason
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends a user's sessions but one, from the user's index in one slot, a bounded batch
         of sessions per script call (each batch its own revocation event)."""
         tag, index, _ = self._keys.for_user(user_id)
         keep = except_sid.nonce if except_sid is not None and except_sid.tag == tag else ""
-        ended: list[str] = []
+        ended = SessionsEnded(reason, (), user_id)
         tried: set[str] = {keep}
         while True:
             members = [m.decode() for m in await self._runner.read("ZRANGE", index, 0, -1)]
             rest = [m for m in members if m not in tried]
             batch = rest[:USER_WIDE_BATCH]
             if not batch:
-                return tuple(ended)
+                return ended
             # Sessions that a batch could not end (another user's, by a tag collision) are
             # not tried again; ones created meanwhile are ended by a later batch.
             tried.update(batch)
-            ended += await self._revoke_batch(user_id, batch, keep, now_ms, reason)
+            ended = _joined(ended, await self._revoke_batch(user_id, batch, keep, now_ms, reason))
             if len(rest) <= USER_WIDE_BATCH:
                 # Everything read was in this batch: no second read of the index just to see
                 # it empty. Sessions created meanwhile are new logins, not ones we were asked for.
-                return tuple(ended)
+                return ended
 
     async def revoke_sessions(
         self, user_id: str, sids: Sequence[SessionId], now_ms: int, reason: RevocationReason
-    ) -> tuple[str, ...]:
+    ) -> SessionsEnded:
         """Ends those of ``sids`` that are the user's live sessions: the user's slot, one
         script call (and one revocation event) per bounded batch, as :meth:`revoke_user`."""
         tag = self._keys.for_user(user_id)[0]
         members = [sid.nonce for sid in sids if sid.tag == tag]
-        ended: list[str] = []
+        ended = SessionsEnded(reason, (), user_id)
         for start in range(0, len(members), USER_WIDE_BATCH):
-            ended += await self._revoke_batch(
-                user_id, members[start : start + USER_WIDE_BATCH], "", now_ms, reason
+            ended = _joined(
+                ended,
+                await self._revoke_batch(
+                    user_id, members[start : start + USER_WIDE_BATCH], "", now_ms, reason
+                ),
             )
-        return tuple(ended)
+        return ended
 
     async def _revoke_batch(
         self, user_id: str, batch: list[str], keep: str, now_ms: int, reason: RevocationReason
-    ) -> list[str]:
+    ) -> SessionsEnded:
         """Ends the user's live sessions among ``batch`` (nonces) but ``keep`` with
         revoke_user.lua; returns their ids."""
         tag, index, session_prefix = self._keys.for_user(user_id)
@@ -632,7 +646,9 @@ class RedisSessionStore:
             )
 
         reply = await self._relay.record(tag, now_ms, reason.value, run, lambda reply: bool(reply[1]))
-        return [f"{tag}.{m.decode()}" for m in reply[1]]
+        return SessionsEnded(
+            reason, tuple(f"{tag}.{m.decode()}" for m in reply[1]), user_id, _impersonators(tag, reply[2])
+        )
 
     async def list_user(
         self, user_id: str, now_ms: int, page_size: int, after: str = ""
@@ -817,3 +833,18 @@ def _idp(fields: dict[bytes, bytes]) -> IdpSession | None:
         return None
     subject, session_id = fields.get(b"idp_sub", b""), fields.get(b"idp_sid", b"")
     return IdpSession(issuer.decode(), subject.decode(), session_id.decode())
+
+
+def _impersonators(tag: str, flat: Sequence[bytes]) -> dict[str, str]:
+    """Session id -> operator from a script's flat {member, impersonator...} reply."""
+    return {f"{tag}.{flat[i].decode()}": flat[i + 1].decode() for i in range(0, len(flat) - 1, 2)}
+
+
+def _joined(first: SessionsEnded, then: SessionsEnded) -> SessionsEnded:
+    """Two batches of one end of a user's sessions as one."""
+    return SessionsEnded(
+        first.reason,
+        first.session_ids + then.session_ids,
+        first.user_id,
+        {**first.impersonators, **then.impersonators},
+    )

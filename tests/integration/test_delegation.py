@@ -367,6 +367,45 @@ async def test_impersonation_session_names_the_operator_everywhere_and_is_never_
     assert lines[0]["session_id"] == session.session_id and lines[0]["user_id"] == "alice"
 
 
+async def test_the_end_of_an_impersonation_session_is_audited_with_its_operator(
+    start_mesh: MeshFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    mesh = await start_mesh(max_sessions_per_user=2)
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER_NAME)
+
+    async def impersonate(user_id: str) -> str:
+        created = await mesh[SUPPORT].Create(pb.CreateRequest(user_id=user_id, impersonator=OPERATOR))
+        return str(created.session.session_id)
+
+    def ended() -> list[dict[str, Any]]:
+        lines = [json.loads(r.getMessage()) for r in caplog.records]
+        return [line for line in lines if line["event"] == "impersonation_ended"]
+
+    by_id = await impersonate("alice")
+    await mesh[SUPPORT].Revoke(pb.RevokeRequest(session_id=by_id))
+    by_token = await mesh[SUPPORT].Create(pb.CreateRequest(user_id="alice", impersonator=OPERATOR))
+    await mesh[SUPPORT].Revoke(pb.RevokeRequest(access_token=by_token.access_token))
+    everywhere = await impersonate("bob")
+    own = await mesh[FRONTEND].Create(pb.CreateRequest(user_id="bob"))
+    await mesh[SUPPORT].Revoke(pb.RevokeRequest(user_id="bob"))
+    evicted = await impersonate("carol")
+    await mesh[FRONTEND].Create(pb.CreateRequest(user_id="carol"))
+    await mesh[FRONTEND].Create(pb.CreateRequest(user_id="carol"))  # the third pushes out the oldest
+
+    assert [
+        (e["session_id"], e["user_id"], e["impersonator"], e["reason"], e["caller"]) for e in ended()
+    ] == [
+        (by_id, "alice", OPERATOR, "logout", SUPPORT),
+        (by_token.session.session_id, "alice", OPERATOR, "logout", SUPPORT),
+        (everywhere, "bob", OPERATOR, "logout_everywhere", SUPPORT),
+        (evicted, "carol", OPERATOR, "session_limit_eviction", FRONTEND),
+    ]
+    # The user's own sessions end without such a line; a repeat ends nothing and says nothing.
+    assert own.session.session_id not in {e["session_id"] for e in ended()}
+    await mesh[SUPPORT].Revoke(pb.RevokeRequest(session_id=by_id))
+    assert len(ended()) == 4
+
+
 async def test_impersonation_default_lifetime_is_capped(mesh: Mesh) -> None:
     created = await mesh[SUPPORT].Create(pb.CreateRequest(user_id="alice", impersonator=OPERATOR))
     session = created.session

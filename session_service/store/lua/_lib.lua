@@ -45,10 +45,23 @@ local function declared_members(idx, prefix, first)
   return members
 end
 
--- Deletes a session and its index entry.
+-- Deletes a session and its index entry; returns its impersonator (the operator of an
+-- impersonation session, '' for a session of the user themself), which the caller's
+-- audit trail names.
 local function end_session(key, idx, member)
+  local impersonator = redis.call('HGET', key, 'imp') or ''
   redis.call('DEL', key)
   redis.call('ZREM', idx, member)
+  return impersonator
+end
+
+-- Appends member, impersonator to a flat list when the ended session was an
+-- impersonation session.
+local function note_impersonation(list, member, impersonator)
+  if impersonator ~= '' then
+    list[#list + 1] = member
+    list[#list + 1] = impersonator
+  end
 end
 
 -- For a live session returns idle_exp, abs_exp, idle_ms; otherwise removes what is

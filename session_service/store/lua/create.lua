@@ -28,7 +28,8 @@
 -- ARGV[31] the impersonator: the operator acting as the user ('' for a session of the user
 --          itself: then not stored; rotate.lua never refreshes a session that has one)
 -- ARGV[32..] data, as key, value pairs
--- Returns {OK, {evicted member...}, idle expiry, absolute expiry} (the caller knows the rest
+-- Returns {OK, {evicted member...}, idle expiry, absolute expiry, {member, impersonator...}
+-- of the evicted impersonation sessions} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
 -- {RATE_LIMITED, ms until a retry can succeed} or {INDEX_CHANGED}; the evicted sessions'
 -- event is in the outbox, naming ARGV[3] as their user only when each of them was ARGV[3]'s
@@ -55,6 +56,7 @@ if wait > 0 then
   return {RATE_LIMITED, wait}
 end
 local evicted = {}
+local impersonated = {}
 local evicted_user = ARGV[3]
 if evicting then
   -- Entries whose hash vanished without a script (maxmemory eviction) must not count.
@@ -72,7 +74,7 @@ if evicting then
       if redis.call('HGET', prefix .. m, 'user') ~= ARGV[3] then
         evicted_user = false
       end
-      end_session(prefix .. m, idx, m)
+      note_impersonation(impersonated, m, end_session(prefix .. m, idx, m))
       evicted[#evicted + 1] = m
     end
   end
@@ -121,4 +123,4 @@ redis.call('ZADD', idx, idle_exp, member)
 if redis.call('PTTL', idx) < abs_ms then
   redis.call('PEXPIRE', idx, abs_ms)
 end
-return {OK, evicted, idle_exp, now + abs_ms}
+return {OK, evicted, idle_exp, now + abs_ms, impersonated}

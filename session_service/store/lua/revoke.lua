@@ -15,8 +15,8 @@
 --         format)   ARGV[12] characters of a hash kept per remembered token
 -- ARGV[13..] the identities whose sessions the calling service may act on: their count
 --         ('' for any), then each (caller_may_act)
--- Returns {OK, outbox} when a live session was ended (its event, naming the session's
--- user, is in the outbox), or
+-- Returns {OK, outbox, user id, impersonator ('' for the user's own session)} when a live
+-- session was ended (its event, naming the session's user, is in the outbox), or
 -- {NOT_FOUND, outbox} when no live session matched: none (already ended, or never
 -- existed), or one of another refresh token or user (it goes on); or {CLIENT_MISMATCH,
 -- outbox} when the session belongs to another calling service (it goes on). Only OK records an
@@ -37,6 +37,6 @@ if other_user or (ARGV[3] ~= ''
     and not refresh_token_standing(key, ARGV[3], tonumber(ARGV[11]), now, tonumber(ARGV[12]))) then
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
-end_session(key, idx, member)
+local impersonator = end_session(key, idx, member)
 record_ended(outbox, {member}, ARGV[5], user, now, 6)
-return {OK, redis.call('HGETALL', outbox)}
+return {OK, redis.call('HGETALL', outbox), user, impersonator}

@@ -14,11 +14,13 @@
 -- ARGV[5] user tag   ARGV[6..10] outbox event id, expires at, reason, TTL, note time
 --         (record_ended)
 -- ARGV[11..] the batch's members (session nonces)
--- Returns {OK, {members (session nonces) of the live sessions it ended}}; their event,
+-- Returns {OK, {members (session nonces) of the live sessions it ended}, {member,
+-- impersonator...} of those that were impersonation sessions}; their event,
 -- naming ARGV[3] as their user (each was checked to be ARGV[3]'s), is in the outbox (none
 -- is recorded when nothing ended).
 local idx, now, prefix, user = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ended = {}
+local impersonated = {}
 for i = 11, #ARGV do
   local m, key = ARGV[i], KEYS[i - 8]
   if m ~= ARGV[4] and key == prefix .. m then
@@ -27,10 +29,10 @@ for i = 11, #ARGV do
     if not owner then
       redis.call('ZREM', idx, m)
     elseif owner == user and live(key, idx, m, now) then
-      end_session(key, idx, m)
+      note_impersonation(impersonated, m, end_session(key, idx, m))
       ended[#ended + 1] = m
     end
   end
 end
 record_ended(KEYS[2], ended, ARGV[5], user, now, 6)
-return {OK, ended}
+return {OK, ended, impersonated}
