@@ -7,7 +7,10 @@ machine, the ceiling our service is measured against. Run as
 With ``--one-script`` every unary handler first runs exactly one EVALSHA (a script that
 reads a small session-like hash) against a private redis-server it starts like our
 service does (unix socket, same redis-py client with hiredis, inheriting the same CPU
-pinning): the truer ceiling for an RPC that needs one Redis round trip.
+pinning): the truer ceiling for an RPC that needs one Redis round trip. With
+``--redis-url`` it runs that EVALSHA on the Redis named instead, and with
+``--redis-mode cluster`` on a Redis Cluster (seed URLs, comma-separated) through redis-py's
+cluster client, so the ceiling is measured on the topology our service runs on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from session_wire.v1 import session_pb2 as pb
@@ -120,25 +124,33 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
         yield pb.WatchRevocationsResponse(caught_up=True)
 
 
-async def serve(host: str, port: int, one_script: bool = False) -> None:
+async def serve(
+    host: str, port: int, one_script: bool = False, redis_url: str = "", redis_mode: str = "standalone"
+) -> None:
     """Serves until SIGTERM or SIGINT."""
     script = OneScript()
     embedded = None
     if one_script:
         from redis.asyncio import Redis
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         from session_service.store.embedded import RedisServerProcess
 
-        embedded = RedisServerProcess()
-        embedded.start()
+        if not redis_url:
+            embedded = RedisServerProcess()
+            embedded.start()
+            redis_url = embedded.url
         # The options of session_service.store.connect.redis_client.
-        script = OneScript(
-            Redis.from_url(
-                embedded.url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
-            )
-        )
+        options: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+        if redis_mode == "cluster":
+            seeds = [urlsplit(u.strip()) for u in redis_url.split(",")]
+            nodes = [ClusterNode(u.hostname or "127.0.0.1", u.port or 6379) for u in seeds]
+            client: Any = RedisCluster(startup_nodes=nodes, reinitialize_steps=0, **options)
+        else:
+            client = Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **options)
+        script = OneScript(client)
         await script.load()
     try:
         await _serve(host, port, script)
@@ -181,8 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--one-script", action="store_true", help="run one EVALSHA per unary call on a private redis-server"
     )
+    parser.add_argument("--redis-url", default="", help="--one-script on this Redis instead of a private one")
+    parser.add_argument("--redis-mode", choices=("standalone", "cluster"), default="standalone")
     args = parser.parse_args(argv)
-    _run(serve(args.host, args.port, args.one_script))
+    _run(serve(args.host, args.port, args.one_script, args.redis_url, args.redis_mode))
     return 0
 
 

@@ -11,6 +11,12 @@ run is also checked: the body once before; afterwards one more call; the DATA by
 received (a gRPC error arrives as trailers only, without DATA); and, for Update, that the
 session's version rose by exactly the number of calls sent.
 
+``--topology cluster`` (or ``both``) measures ours and the one-script anchor on a real
+6-node Redis Cluster it starts on loopback; ``--tracing RATIO`` also measures ours with
+tracing on (``parentbased_traceidratio`` at RATIO, OTLP to ``span_sink.py``). Each topology
+then gets its table of req/s ÷ anchor per tracing mode, with the targets next to them, and
+Redis memory per session by ``MEMORY USAGE`` and by ``used_memory`` growth.
+
 Run ``python bench/rpc_throughput.py --requests N`` (or ``make bench``); see docs/benchmarks.md.
 """
 
@@ -34,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from session_wire.v1 import session_pb2 as pb
@@ -87,6 +93,12 @@ class Pinning:
     def enabled(self) -> bool:
         """True when the servers and h2load run on separate cores."""
         return bool(self.server)
+
+    def pin_server_side(self, pid: int) -> None:
+        """Moves a running process (every thread of it) to the servers' CPU, when pinning."""
+        if self.server:
+            cpu = self.server[-1]
+            subprocess.run([self.server[0], "-a", "-p", "-c", cpu, str(pid)], check=True, capture_output=True)
 
     @classmethod
     def detect(cls) -> Pinning:
@@ -210,7 +222,7 @@ OURS_ARGV = (sys.executable, "-m", "session_service", "serve", "--host", HOST, "
 
 def our_service_env() -> dict[str, str]:
     """This environment without SESSION_* variables, plus the benchmark's own settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSION_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESSION_", "OTEL_"))}
     # Without SESSION_REDIS_URL the service starts a private redis-server (pinned with it).
     env["SESSION_REFRESH_GRACE"] = str(REFRESH_GRACE_S)
     # h2load repeats one body, so every Create and Refresh is the same user's: the per-user
@@ -801,7 +813,26 @@ def _positive(raw: str) -> int:
     return value
 
 
-def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
+def _ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run, from the command line."""
+
+    load: Load
+    rpcs: list[str]
+    json_path: Path
+    topologies: tuple[str, ...]
+    ratios: tuple[float, ...]
+    """Tracing sampling ratios to measure ours at, besides tracing off."""
+
+
+def _parse(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=_positive, default=4000, help="measured calls per RPC and server")
     parser.add_argument("--warmup", type=int, default=500, help="unmeasured calls before each run (0: none)")
@@ -818,6 +849,20 @@ def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
         default=BENCH_DIR / "results" / "rpc_throughput.json",
         help="where to write the results as JSON",
     )
+    parser.add_argument(
+        "--topology",
+        choices=[*TOPOLOGIES, "both"],
+        default="standalone",
+        help="a private redis-server, a 6-node Redis Cluster the benchmark starts, or both",
+    )
+    parser.add_argument(
+        "--tracing",
+        type=_ratio,
+        action="append",
+        metavar="RATIO",
+        help="also measure ours with tracing on, parentbased_traceidratio at RATIO, exporting OTLP "
+        "to a span sink on the load generator's CPU (repeatable, e.g. --tracing 0.1 --tracing 1)",
+    )
     args = parser.parse_args(argv)
     load = Load(args.clients, args.streams, args.requests, args.warmup)
     # h2load refuses fewer calls than connections.
@@ -826,7 +871,9 @@ def _parse(argv: Sequence[str] | None) -> tuple[Load, list[str], Path]:
             "--requests and a non-zero --warmup must be at least --clients (and --requests at least 2)"
         )
     rpcs = [rpc for rpc in PREPARE if rpc in (args.rpc or PREPARE)]
-    return load, rpcs, args.json
+    topologies = TOPOLOGIES if args.topology == "both" else (args.topology,)
+    ratios = tuple(dict.fromkeys(args.tracing or ()))
+    return Options(load, rpcs, args.json, topologies, ratios)
 
 
 PACED_RPCS = ("Get", "Introspect")
@@ -892,6 +939,274 @@ def run(load: Load, rpcs: Sequence[str], pinning: Pinning, tmp: Path) -> tuple[l
     return rows, paced
 
 
+# --- the deployed shape: topology and tracing ----------------------------------------------
+
+TOPOLOGIES = ("standalone", "cluster")
+TRACING_TARGETS = {"Get": 0.85, "Introspect": 0.9, "Create": 0.6, "Refresh": 0.6}
+TRACING_TARGETS |= {"Update": 0.7, "Revoke": 0.7, "List": 0.7}
+"""Least ours/one-script (the anchor, tracing off, same topology) with tracing at TARGET_RATIO."""
+TARGET_RATIO = 0.1
+FULL_TRACING_SHARE = 0.8
+"""Least share of its own tracing-off req/s an RPC keeps with every call sampled."""
+OFF = "off"
+
+
+def mode_name(ratio: float | None) -> str:
+    """``off`` or the sampling ratio as a percentage."""
+    return OFF if ratio is None else f"{ratio * 100:g} %"
+
+
+@dataclass
+class Shape:
+    """One topology's throughput: the one-script anchor (tracing off) and ours per tracing mode."""
+
+    topology: str
+    anchor: dict[str, Measurement]
+    """RPC → the one-script server's numbers on this topology."""
+    ours: dict[str, dict[str, Measurement]]
+    """Tracing mode (``mode_name``) → RPC → our numbers."""
+    spans: dict[str, int]
+    """Tracing mode → spans the sink received from that run's service."""
+
+
+@dataclass(frozen=True)
+class SpanSink:
+    """The OTLP receiver the traced services export to (bench/span_sink.py)."""
+
+    endpoint: str
+    count_file: Path
+
+    def received(self) -> int:
+        """Spans received so far."""
+        try:
+            return int(self.count_file.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+
+@contextlib.contextmanager
+def running_span_sink(pinning: Pinning, tmp: Path) -> Iterator[SpanSink]:
+    """span_sink.py on a free port, pinned with the load generator, stopped by PID on exit."""
+    port = free_port()
+    sink = SpanSink(f"http://{HOST}:{port}", tmp / "spans.count")
+    argv = [
+        *pinning.load,
+        sys.executable,
+        str(BENCH_DIR / "span_sink.py"),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    log_path = tmp / "span-sink.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*argv, "--count-file", str(sink.count_file)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex((HOST, port)) == 0:
+                    break
+            if process.poll() is not None:
+                _fail(f"the span sink exited with {process.returncode}:\n{_log_tail(log_path)}")
+            _expect(time.monotonic() < deadline, "the span sink did not start")
+            time.sleep(0.05)
+        yield sink
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def tracing_env(env: dict[str, str], ratio: float, sink: SpanSink) -> dict[str, str]:
+    """``env`` with tracing on: OTLP/gRPC to the sink, parentbased_traceidratio at ``ratio``."""
+    return env | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
+        "OTEL_SERVICE_NAME": "session-service-bench",
+    }
+
+
+def measure_ours(
+    name: str, env: dict[str, str], rpcs: Sequence[str], h2load: H2Load, tmp: Path, pinning: Pinning
+) -> dict[str, Measurement]:
+    """Starts our service with ``env``, measures each RPC on it and stops it."""
+    found: dict[str, Measurement] = {}
+    with running_server(name, OURS_ARGV, env, tmp, pinning) as server, connected(server) as client:
+        for rpc in rpcs:
+            found[rpc] = measure(client, PREPARE[rpc](client), h2load)
+            print(f"{name} {rpc}: {found[rpc].req_per_s:.0f} req/s", file=sys.stderr)
+    return found
+
+
+def measure_tracing_modes(
+    shape: Shape,
+    env: dict[str, str],
+    ratios: Sequence[float],
+    sink: SpanSink | None,
+    rpcs: Sequence[str],
+    h2load: H2Load,
+    tmp: Path,
+) -> None:
+    """Adds ours with tracing at each ratio to ``shape`` (one service per ratio, each with
+    its own key prefix), and the spans each exported."""
+    for n, ratio in enumerate(ratios):
+        assert sink is not None
+        before = sink.received()
+        traced = tracing_env(env, ratio, sink) | {"SESSION_REDIS_PREFIX": f"bt{n}"}
+        mode = mode_name(ratio)
+        name = f"ours-{shape.topology}-traced-{ratio:g}"
+        shape.ours[mode] = measure_ours(name, traced, rpcs, h2load, tmp, h2load.pinning)
+        # The service exported what it still held when it stopped.
+        shape.spans[mode] = sink.received() - before
+
+
+@contextlib.contextmanager
+def bench_cluster(pinning: Pinning) -> Iterator[Any]:
+    """A real 6-node Redis Cluster on loopback (the tests' helper), every node pinned to the
+    servers' CPU; each node stopped by its PID on exit."""
+    sys.path.insert(0, str(BENCH_DIR.parent))
+    from tests.redis_cluster import local_cluster
+
+    with local_cluster() as cluster:
+        for node in cluster.nodes:
+            if node.process is not None:
+                pinning.pin_server_side(node.process.pid)
+        yield cluster
+
+
+def measure_cluster(
+    ratios: Sequence[float],
+    sink: SpanSink | None,
+    rpcs: Sequence[str],
+    h2load: H2Load,
+    tmp: Path,
+    cluster: Any,
+) -> Shape:
+    """On ``cluster``: the one-script anchor and ours with tracing off, RPC by RPC, then ours
+    at each tracing ratio."""
+    pinning = h2load.pinning
+    # Development mode (throwaway keys, no caller policy), as ours on its private redis-server runs.
+    env = our_service_env() | {
+        "SESSION_REDIS_MODE": "cluster",
+        "SESSION_REDIS_URL": cluster.url,
+        "SESSION_DEV": "true",
+    }
+    anchor_argv = [
+        *(sys.executable, str(BENCH_DIR / "empty_server.py"), "--host", HOST, "--one-script"),
+        *("--redis-url", cluster.url, "--redis-mode", "cluster"),
+    ]
+    shape = Shape("cluster", {}, {OFF: {}}, {})
+    off_env = env | {"SESSION_REDIS_PREFIX": "boff"}
+    with (
+        running_server("one-script-cluster", anchor_argv, dict(os.environ), tmp, pinning) as anchor,
+        connected(anchor) as anchor_client,
+        running_server("ours-cluster", OURS_ARGV, off_env, tmp, pinning) as ours,
+        connected(ours) as ours_client,
+    ):
+        for rpc in rpcs:
+            case = PREPARE[rpc](ours_client)
+            shape.ours[OFF][rpc] = measure(ours_client, case, h2load)
+            shape.anchor[rpc] = measure(anchor_client, baseline_case(case), h2load)
+            print(
+                f"cluster {rpc}: ours {shape.ours[OFF][rpc].req_per_s:.0f} req/s, "
+                f"one-script {shape.anchor[rpc].req_per_s:.0f} req/s",
+                file=sys.stderr,
+            )
+    measure_tracing_modes(shape, env, ratios, sink, rpcs, h2load, tmp)
+    return shape
+
+
+def standalone_shape(
+    rows: Sequence[Row], ratios: Sequence[float], sink: SpanSink | None, h2load: H2Load, tmp: Path
+) -> Shape:
+    """The standalone rows of ``run`` (ours and the one-script anchor, tracing off), and
+    ours at each tracing ratio on its private redis-server."""
+    deployed = [r for r in rows if r.rpc in TRACING_TARGETS and r.one_script is not None]
+    shape = Shape(
+        "standalone",
+        {r.rpc: r.one_script for r in deployed if r.one_script is not None},
+        {OFF: {r.rpc: r.ours for r in deployed}},
+        {},
+    )
+    measure_tracing_modes(shape, our_service_env(), ratios, sink, [r.rpc for r in deployed], h2load, tmp)
+    return shape
+
+
+def shape_targets(shape: Shape) -> list[Target]:
+    """Item 4's targets on ``shape``: at TARGET_RATIO against the anchor, at 100 % against
+    the same RPC with tracing off."""
+    found: list[Target] = []
+    at_target, full = mode_name(TARGET_RATIO), mode_name(1.0)
+    for rpc, anchor in shape.anchor.items():
+        off = shape.ours[OFF][rpc]
+        traced = shape.ours.get(at_target, {}).get(rpc)
+        if traced is not None:
+            share = traced.req_per_s / anchor.req_per_s
+            found.append(
+                Target(
+                    f"{shape.topology}: {rpc} at {at_target} tracing / one-script",
+                    f">= {TRACING_TARGETS[rpc]:.2f}",
+                    f"{share:.2f} ({traced.req_per_s:.0f} req/s)",
+                    f"one-script {anchor.req_per_s:.0f} req/s, tracing off",
+                    share >= TRACING_TARGETS[rpc],
+                )
+            )
+        traced = shape.ours.get(full, {}).get(rpc)
+        if traced is not None:
+            share = traced.req_per_s / off.req_per_s
+            found.append(
+                Target(
+                    f"{shape.topology}: {rpc} at {full} tracing / tracing off",
+                    f">= {FULL_TRACING_SHARE:.2f}",
+                    f"{share:.2f} ({traced.req_per_s:.0f} req/s)",
+                    f"ours, tracing off, {off.req_per_s:.0f} req/s",
+                    share >= FULL_TRACING_SHARE,
+                )
+            )
+    return found
+
+
+def shape_table(shape: Shape) -> str:
+    """Per RPC: the anchor, then ours per tracing mode with req/s and its ratio (÷ anchor;
+    at 100 % also ÷ tracing off), with the targets next to the figures they apply to."""
+    modes = list(shape.ours)
+    headers = ["RPC", "one-script req/s"]
+    for mode in modes:
+        headers += [f"{mode} req/s", "÷ one-script"]
+        if mode == mode_name(TARGET_RATIO):
+            headers += ["wanted", "met"]
+        if mode == mode_name(1.0):
+            headers += ["÷ off", "wanted", "met"]
+    cells = []
+    for rpc, anchor in shape.anchor.items():
+        row = [rpc, f"{anchor.req_per_s:.0f}"]
+        for mode in modes:
+            m = shape.ours[mode][rpc]
+            ratio = m.req_per_s / anchor.req_per_s
+            row += [f"{m.req_per_s:.0f}", f"{ratio:.2f}"]
+            if mode == mode_name(TARGET_RATIO):
+                row += [f">= {TRACING_TARGETS[rpc]:.2f}", "yes" if ratio >= TRACING_TARGETS[rpc] else "NO"]
+            if mode == mode_name(1.0):
+                own = m.req_per_s / shape.ours[OFF][rpc].req_per_s
+                row += [
+                    f"{own:.2f}",
+                    f">= {FULL_TRACING_SHARE:.2f}",
+                    "yes" if own >= FULL_TRACING_SHARE else "NO",
+                ]
+        cells.append(row)
+    title = f"{shape.topology} (tracing: parentbased_traceidratio; spans received: "
+    title += ", ".join(f"{mode} {count}" for mode, count in shape.spans.items()) or "none"
+    return title + ")\n" + markdown_table(headers, cells)
+
+
 # --- worker processes ------------------------------------------------------------------------
 
 
@@ -955,45 +1270,116 @@ def _bucket_bytes(redis_client: object, session_id: str) -> int:
     return total
 
 
-def measure_memory(pinning: Pinning, tmp: Path) -> dict[str, float]:
-    """Mean Redis bytes per session: minimal, typical and typical after MEMORY_REFRESHES refreshes."""
+def _rate_bucket_keys(redis_client: Any, prefix: str) -> list[bytes]:
+    return list(redis_client.scan_iter(match=f"{prefix}:*:rl:*", count=1000))
+
+
+BUFFERS = ("mem_replication_backlog", "mem_clients_slaves", "mem_clients_normal", "mem_aof_buffer")
+"""Parts of ``used_memory`` that hold traffic, not data: the replication backlog (a cluster
+primary fills it with every write, up to repl-backlog-size), replicas' and clients' buffers
+and the AOF buffer."""
+
+
+def _used_memory(nodes: Sequence[Any]) -> int:
+    """``INFO memory`` ``used_memory`` less BUFFERS, summed over ``nodes`` (a cluster's primaries)."""
+    total = 0
+    for node in nodes:
+        info = node.info("memory")
+        total += int(info["used_memory"]) - sum(int(info.get(name, 0)) for name in BUFFERS)
+    return total
+
+
+MEMORY_GROWTH_SESSIONS = {"minimal": 2000, "typical_refreshed": 300}
+"""Sessions created (one user each) to measure ``used_memory`` growth per session."""
+
+
+def _grow(client: Client, kind: str, index: int) -> None:
+    if kind == "minimal":
+        client.stub.Create(pb.CreateRequest(user_id=f"grow-min-{index}"), timeout=CALL_TIMEOUT_S)
+        return
+    created = client.stub.Create(_typical_session(f"grow-ref-{index}"), timeout=CALL_TIMEOUT_S)
+    token = created.refresh_token
+    for _ in range(MEMORY_REFRESHES):
+        token = client.stub.Refresh(
+            pb.RefreshRequest(refresh_token=token), timeout=CALL_TIMEOUT_S
+        ).refresh_token
+
+
+def _growth_per_session(
+    client: Client, redis_client: Any, nodes: Sequence[Any], prefix: str, kind: str
+) -> tuple[float, float]:
+    """``used_memory`` growth per session of ``kind`` over MEMORY_GROWTH_SESSIONS of them:
+    with the users' rate-limit buckets still alive, and after they are deleted (as they
+    expire a minute after a user's last Create or Refresh)."""
+    count = MEMORY_GROWTH_SESSIONS[kind]
+    for key in _rate_bucket_keys(redis_client, prefix):
+        redis_client.delete(key)
+    before = _used_memory(nodes)
+    for i in range(count):
+        _grow(client, kind, i)
+    with_buckets = _used_memory(nodes)
+    for key in _rate_bucket_keys(redis_client, prefix):
+        redis_client.delete(key)
+    after = _used_memory(nodes)
+    return round((with_buckets - before) / count, 1), round((after - before) / count, 1)
+
+
+def measure_memory(pinning: Pinning, tmp: Path, cluster: Any = None) -> dict[str, float]:
+    """Mean Redis bytes per session: minimal, typical and typical after MEMORY_REFRESHES
+    refreshes, by MEMORY USAGE of the user's keys; and by ``used_memory`` growth over many
+    sessions, which also counts the keyspace's own cost per key. ``cluster``: a running
+    LocalRedisCluster to measure on (its primaries' ``used_memory`` summed), instead of a
+    private redis-server."""
     import redis
 
     from session_service.store.embedded import RedisServerProcess
 
-    redis_server = RedisServerProcess("redis-server", free_port())
-    redis_server.start()
-    try:
-        # The service's defaults, per-user limits included: their buckets are measured apart.
-        env = {k: v for k, v in our_service_env().items() if "RATE" not in k and "MAX_SESSIONS" not in k}
-        env |= {"SESSION_REDIS_URL": redis_server.url, "SESSION_DEV": "true"}
-        with (
-            running_server("ours-memory", OURS_ARGV, env, tmp, pinning) as server,
-            connected(server) as client,
-            contextlib.closing(redis.Redis.from_url(redis_server.url)) as r,
-        ):
-            sizes: dict[str, list[int]] = {
-                "minimal": [],
-                "typical": [],
-                "typical_refreshed": [],
-                "rate_limit_buckets": [],
-            }
-            for i in range(MEMORY_SESSIONS):
-                minimal = client.stub.Create(pb.CreateRequest(user_id=f"mem-min-{i}"), timeout=CALL_TIMEOUT_S)
-                sizes["minimal"].append(_user_bytes(r, minimal.session.session_id))
-                typical = client.stub.Create(_typical_session(f"mem-typ-{i}"), timeout=CALL_TIMEOUT_S)
-                sizes["typical"].append(_user_bytes(r, typical.session.session_id))
-                refreshed = client.stub.Create(_typical_session(f"mem-ref-{i}"), timeout=CALL_TIMEOUT_S)
-                token = refreshed.refresh_token
-                for _ in range(MEMORY_REFRESHES):
-                    request = pb.RefreshRequest(refresh_token=token)
-                    reply = client.stub.Refresh(request, timeout=CALL_TIMEOUT_S)
-                    token = reply.refresh_token
-                sizes["typical_refreshed"].append(_user_bytes(r, refreshed.session.session_id))
-                sizes["rate_limit_buckets"].append(_bucket_bytes(r, refreshed.session.session_id))
-    finally:
-        redis_server.stop()
-    return {kind: round(statistics.mean(values), 1) for kind, values in sizes.items()}
+    prefix = "mem"
+    # The service's defaults, per-user limits included: their buckets are measured apart.
+    env = {k: v for k, v in our_service_env().items() if "RATE" not in k and "MAX_SESSIONS" not in k}
+    env |= {"SESSION_DEV": "true", "SESSION_REDIS_PREFIX": prefix}
+    redis_server = None
+    with contextlib.ExitStack() as stack:
+        if cluster is None:
+            redis_server = RedisServerProcess("redis-server", free_port())
+            redis_server.start()
+            stack.callback(redis_server.stop)
+            env["SESSION_REDIS_URL"] = redis_server.url
+            r: Any = stack.enter_context(contextlib.closing(redis.Redis.from_url(redis_server.url)))
+            nodes: list[Any] = [r]
+        else:
+            env |= {"SESSION_REDIS_URL": cluster.url, "SESSION_REDIS_MODE": "cluster"}
+            r = stack.enter_context(
+                contextlib.closing(redis.RedisCluster.from_url(cluster.url.split(",")[0]))
+            )
+            nodes = [stack.enter_context(contextlib.closing(node.client())) for node in cluster.primaries()]
+        server = stack.enter_context(running_server("ours-memory", OURS_ARGV, env, tmp, pinning))
+        client = stack.enter_context(connected(server))
+        sizes: dict[str, list[int]] = {
+            "minimal": [],
+            "typical": [],
+            "typical_refreshed": [],
+            "rate_limit_buckets": [],
+        }
+        for i in range(MEMORY_SESSIONS):
+            minimal = client.stub.Create(pb.CreateRequest(user_id=f"mem-min-{i}"), timeout=CALL_TIMEOUT_S)
+            sizes["minimal"].append(_user_bytes(r, minimal.session.session_id))
+            typical = client.stub.Create(_typical_session(f"mem-typ-{i}"), timeout=CALL_TIMEOUT_S)
+            sizes["typical"].append(_user_bytes(r, typical.session.session_id))
+            refreshed = client.stub.Create(_typical_session(f"mem-ref-{i}"), timeout=CALL_TIMEOUT_S)
+            token = refreshed.refresh_token
+            for _ in range(MEMORY_REFRESHES):
+                request = pb.RefreshRequest(refresh_token=token)
+                reply = client.stub.Refresh(request, timeout=CALL_TIMEOUT_S)
+                token = reply.refresh_token
+            sizes["typical_refreshed"].append(_user_bytes(r, refreshed.session.session_id))
+            sizes["rate_limit_buckets"].append(_bucket_bytes(r, refreshed.session.session_id))
+        found = {kind: round(statistics.mean(values), 1) for kind, values in sizes.items()}
+        for kind in MEMORY_GROWTH_SESSIONS:
+            live, expired = _growth_per_session(client, r, nodes, prefix, kind)
+            found[f"{kind}_used_memory"] = expired
+            found[f"{kind}_used_memory_with_buckets"] = live
+    return found
 
 
 MEMORY_TARGETS = {"minimal": 500, "typical_refreshed": 1024}
@@ -1001,18 +1387,49 @@ MEMORY_LABELS = {"minimal": "minimal", "typical": "typical", "typical_refreshed"
 """Most bytes per session."""
 
 
-def memory_targets(memory: dict[str, float]) -> list[Target]:
-    """The memory targets with this run's values."""
-    return [
-        Target(
-            f"Redis bytes per {MEMORY_LABELS[kind]} session",
-            f"<= {limit}",
-            f"{memory[kind]:.0f}",
-            f"typical (no refresh) {memory['typical']:.0f}",
-            memory[kind] <= limit,
-        )
-        for kind, limit in MEMORY_TARGETS.items()
-    ]
+def memory_targets(memory: dict[str, float], topology: str = "standalone") -> list[Target]:
+    """The memory targets with this run's values, by MEMORY USAGE and by ``used_memory``
+    growth (rate-limit buckets deleted, as when they have expired)."""
+    found = []
+    for kind, limit in MEMORY_TARGETS.items():
+        for how, value in (
+            ("MEMORY USAGE", memory[kind]),
+            ("used_memory growth", memory[f"{kind}_used_memory"]),
+        ):
+            found.append(
+                Target(
+                    f"{topology}: Redis bytes per {MEMORY_LABELS[kind]} session, {how}",
+                    f"<= {limit}",
+                    f"{value:.0f}",
+                    f"typical (no refresh) {memory['typical']:.0f} by MEMORY USAGE; with rate buckets "
+                    f"alive {memory[f'{kind}_used_memory_with_buckets']:.0f} by used_memory",
+                    value <= limit,
+                )
+            )
+    return found
+
+
+def memory_table(memory: dict[str, float], topology: str) -> str:
+    """Bytes per session by both methods."""
+    return markdown_table(
+        (
+            f"Redis bytes per session, {topology}",
+            "MEMORY USAGE of its keys",
+            "used_memory growth",
+            "with buckets alive",
+        ),
+        [
+            [
+                MEMORY_LABELS[kind].rstrip(","),
+                f"{memory[kind]:.0f}",
+                f"{memory[f'{kind}_used_memory']:.0f}" if f"{kind}_used_memory" in memory else "-",
+                f"{memory[f'{kind}_used_memory_with_buckets']:.0f}"
+                if f"{kind}_used_memory" in memory
+                else "-",
+            ]
+            for kind in ("minimal", "typical", "typical_refreshed")
+        ],
+    )
 
 
 def unwind_on_sigterm() -> None:
@@ -1024,9 +1441,20 @@ def unwind_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
+def _print_failed_logs(tmp: Path) -> None:
+    # Runs as the temporary folder is left: on a failure, what the servers logged last.
+    if sys.exc_info()[0] is None:
+        return
+    for log in sorted(tmp.glob("*.log")):
+        tail = [line for line in _log_tail(log, 200).splitlines() if '"level": "INFO"' not in line]
+        if tail:
+            print(f"--- {log.name}\n" + "\n".join(tail[-15:]), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    load, rpcs, json_path = _parse(argv)
+    options = _parse(argv)
+    load, rpcs = options.load, options.rpcs
     if shutil.which("h2load") is None:
         print("rpc_throughput: h2load not found; install nghttp2-client", file=sys.stderr)
         return 2
@@ -1035,46 +1463,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rpc_throughput: no taskset or fewer than 2 CPUs; running unpinned", file=sys.stderr)
 
     unwind_on_sigterm()
+    rows: list[Row] = []
+    paced: list[Paced] = []
+    scaling: list[tuple[int, Measurement]] = []
+    shapes: list[Shape] = []
+    memory: dict[str, dict[str, float]] = {}
+    deployed_rpcs = [rpc for rpc in rpcs if rpc in TRACING_TARGETS]
     try:
-        with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp:
-            rows, paced = run(load, rpcs, pinning, Path(tmp))
-            memory = measure_memory(pinning, Path(tmp))
-            scaling = measure_workers(load, pinning, Path(tmp))
+        with tempfile.TemporaryDirectory(prefix="rpc-throughput-") as tmp, contextlib.ExitStack() as stack:
+            stack.callback(_print_failed_logs, Path(tmp))
+            h2load = H2Load(load, pinning, Path(tmp))
+            sink = stack.enter_context(running_span_sink(pinning, Path(tmp))) if options.ratios else None
+            if "standalone" in options.topologies:
+                rows, paced = run(load, rpcs, pinning, Path(tmp))
+                shapes.append(standalone_shape(rows, options.ratios, sink, h2load, Path(tmp)))
+                memory["standalone"] = measure_memory(pinning, Path(tmp))
+                scaling = measure_workers(load, pinning, Path(tmp))
+            if "cluster" in options.topologies:
+                with bench_cluster(pinning) as cluster:
+                    shapes.append(
+                        measure_cluster(options.ratios, sink, deployed_rpcs, h2load, Path(tmp), cluster)
+                    )
+                    memory["cluster"] = measure_memory(pinning, Path(tmp), cluster)
     except BenchmarkError as e:
         print(f"rpc_throughput: FAILED: {e}", file=sys.stderr)
         return 1
-    print(table(rows))
-    print()
-    print(
-        markdown_table(
-            ("Redis bytes per session", "minimal", "typical", f"typical after {MEMORY_REFRESHES} refreshes"),
-            [["ours", *(f"{memory[k]:.0f}" for k in ("minimal", "typical", "typical_refreshed"))]],
+    found: list[Target] = []
+    if rows:
+        print(table(rows))
+        print()
+    for topology, sizes in memory.items():
+        print(memory_table(sizes, topology))
+        print(
+            f"(plus, per user, its rate-limit buckets: {sizes['rate_limit_buckets']:.0f} bytes by "
+            "MEMORY USAGE while the user created or refreshed in the last minute; they expire by themselves)"
         )
-    )
-    print(
-        f"(plus, per user, its rate-limit buckets: {memory['rate_limit_buckets']:.0f} bytes while the user "
-        "created or refreshed in the last minute; they expire by themselves)"
-    )
-    print()
-    one = scaling[0][1].req_per_s
-    print(
-        markdown_table(
-            ("Get, workers (unpinned)", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
-            [
+        print()
+    if scaling:
+        one = scaling[0][1].req_per_s
+        print(
+            markdown_table(
+                ("Get, workers (unpinned)", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
                 [
-                    str(n),
-                    f"{m.req_per_s:.0f}",
-                    f"{m.p50_ms:.1f}",
-                    f"{m.p99_ms:.1f}",
-                    f"{m.req_per_s / one:.2f}",
-                ]
-                for n, m in scaling
-            ],
+                    [
+                        str(n),
+                        f"{m.req_per_s:.0f}",
+                        f"{m.p50_ms:.1f}",
+                        f"{m.p99_ms:.1f}",
+                        f"{m.req_per_s / one:.2f}",
+                    ]
+                    for n, m in scaling
+                ],
+            )
         )
-    )
-    print()
-    print(targets_table([*targets(rows, paced), *memory_targets(memory)]))
-    json_path.parent.mkdir(parents=True, exist_ok=True)
+        print()
+    for shape in shapes:
+        print(shape_table(shape))
+        print()
+        found += shape_targets(shape)
+    found = [*targets(rows, paced), *found]
+    for topology, sizes in memory.items():
+        found += memory_targets(sizes, topology)
+    print(targets_table(found))
+    options.json_path.parent.mkdir(parents=True, exist_ok=True)
     results = report(
         rows,
         load,
@@ -1083,11 +1534,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         {
             "memory_bytes_per_session": memory,
             "workers_get": [{"workers": n, **asdict(m)} for n, m in scaling],
+            "shapes": [asdict(shape) for shape in shapes],
         },
     )
-    results["targets"] = [*results["targets"], *(asdict(t) for t in memory_targets(memory))]  # type: ignore[misc]
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {json_path}", file=sys.stderr)
+    results["targets"] = [asdict(t) for t in found]
+    options.json_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {options.json_path}", file=sys.stderr)
     return 0
 
 
