@@ -1,7 +1,9 @@
 """The Go client (clients/go) against real services: `go test ./...` with the services
 this test starts named in environment variables (see clients/go/sessionclient/service_test.go):
 calls and typed errors, mTLS, and the local Verifier (every supported algorithm, a
-revoked session refused within a second, an expired token on time, a stale feed refused)."""
+revoked session refused within a second, an expired token on time, a stale feed refused,
+a DPoP-bound token only with a valid proof by its key, a token bound by Exchange to a
+client certificate only with that certificate)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ async def test_go_client_calls_verifies_and_types_errors_against_the_service(
         "TestMutualTLS",
         "TestEveryErrorReasonHasASentinel",
         "TestRequireTokenPutsTheVerifiedUserInTheContext",
+        "TestVerifierAcceptsADpopBoundTokenOnlyWithAFreshProofByItsKey",
+        "TestVerifierAcceptsACertificateBoundTokenOnlyFromItsCertificate",
+        "TestRequireTokenChecksTheDpopProofOfTheRequest",
     ):
         assert f"--- PASS: {name} " in out, f"{name} did not pass (or was skipped):\n{out}"
     with capsys.disabled():

@@ -54,10 +54,16 @@ var (
 	// from its cursor before the token was issued). The token may be fine: ask
 	// Introspect, or refuse it.
 	ErrRevocationsStale = errors.New("revocation view stale")
-	// ErrDpopBound: the token is bound to a key (a cnf claim, RFC 9449); this Verifier
-	// does not check DPoP proofs, so it refuses bound tokens rather than take them as
-	// bearer tokens.
-	ErrDpopBound = errors.New("token is DPoP-bound; this verifier accepts bearer tokens only")
+	// ErrInvalidDpopProof: the DPoP proof is missing, malformed, replayed, not for this
+	// request or not by the key the token is bound to (RFC 9449 section 4.3); answer with
+	// a DPoP challenge, error "invalid_dpop_proof".
+	ErrInvalidDpopProof = errors.New("invalid DPoP proof")
+	// ErrDpopBindingMismatch: a DPoP-bound token presented as a bearer token, or an
+	// unbound token presented with a DPoP proof (RFC 9449 section 7.1).
+	ErrDpopBindingMismatch = errors.New("DPoP binding mismatch")
+	// ErrCertificateBindingMismatch: a token bound to a client certificate (RFC 8705
+	// cnf.x5t#S256) presented by a peer without that certificate.
+	ErrCertificateBindingMismatch = errors.New("certificate binding mismatch")
 )
 
 // VerifiedToken is an access token that passed every check.
@@ -71,6 +77,12 @@ type VerifiedToken struct {
 	ExpiresAt time.Time
 	// Claims holds every claim, the session's extra claims too (numbers as float64).
 	Claims map[string]any
+	// CnfJKT is the thumbprint of the DPoP key the token is bound to (cnf.jkt; "" for a
+	// token not bound to a key).
+	CnfJKT string
+	// CnfX5T is the thumbprint of the client certificate the token is bound to
+	// (cnf.x5t#S256, RFC 8705; "" for a token not bound to a certificate).
+	CnfX5T string
 }
 
 // VerifierOptions tune a Verifier; the zero value of a field means its default.
@@ -92,6 +104,11 @@ type VerifierOptions struct {
 	Clock func() time.Time
 	// Logger receives warnings (stream failures, stale view); default slog.Default().
 	Logger *slog.Logger
+	// DPoPMaxAge: a DPoP proof's iat may be this old (plus the leeway); default 60s.
+	DPoPMaxAge time.Duration
+	// DPoPReplayCacheSize: the most proofs remembered against replay (each while it could
+	// be accepted); default 100000.
+	DPoPReplayCacheSize int
 }
 
 // Verifier verifies access tokens locally and refuses those of revoked sessions.
@@ -101,10 +118,18 @@ type VerifierOptions struct {
 // Never fail-open: while the view of the revocations is staler than MaxStaleness, or
 // for tokens issued before a point from which revocations may have been missed, Verify
 // returns ErrRevocationsStale.
+//
+// Bound tokens pass only with what binds them (VerifyPresented). DPoP (RFC 9449): a token
+// bound to a key (cnf.jkt) needs a proof by that key, over the token's hash, for the
+// request's method and URI, at most DPoPMaxAge old, and not seen before by this Verifier
+// (an in-process cache: run one Verifier per resource, or a proof replayed to another
+// process passes there once). RFC 8705: a token bound to a client certificate
+// (cnf.x5t#S256) needs the certificate the peer presented on the connection.
 type Verifier struct {
-	client *Client
-	opts   VerifierOptions
-	view   *revocationView
+	client     *Client
+	opts       VerifierOptions
+	view       *revocationView
+	seenProofs *seenProofs
 
 	mu             sync.RWMutex
 	keys           map[string]jose.JSONWebKey
@@ -141,12 +166,20 @@ func NewVerifier(client *Client, opts VerifierOptions) *Verifier {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	setDefault(&opts.DPoPMaxAge, DefaultDPoPMaxAge)
+	if opts.DPoPReplayCacheSize <= 0 {
+		opts.DPoPReplayCacheSize = DefaultDPoPReplayCacheSize
+	}
+	// A proof's jti is remembered as long as its iat keeps it acceptable: up to the
+	// leeway ahead, then DPoPMaxAge and the leeway behind.
+	replayWindow := opts.DPoPMaxAge + 2*opts.Leeway
 	return &Verifier{
-		client:   client,
-		opts:     opts,
-		view:     newRevocationView(opts.Leeway, opts.MaxStaleness, opts.Clock),
-		keys:     map[string]jose.JSONWebKey{},
-		caughtUp: make(chan struct{}),
+		client:     client,
+		opts:       opts,
+		view:       newRevocationView(opts.Leeway, opts.MaxStaleness, opts.Clock),
+		seenProofs: newSeenProofs(opts.DPoPReplayCacheSize, replayWindow),
+		keys:       map[string]jose.JSONWebKey{},
+		caughtUp:   make(chan struct{}),
 	}
 }
 
@@ -212,12 +245,22 @@ func (v *Verifier) IsRevoked(sessionID string) bool {
 	return revoked
 }
 
-// Verify checks a token locally, with no network call: the signature with the key named
-// by kid and only that key's algorithm, typ at+jwt, iss, aud, exp, nbf and iat (with
-// the leeway), the required claims, that the token is not DPoP-bound, that its session
-// has not been revoked, and that the view of the revocations is fresh. The error
-// matches one of the Err... values of this file with errors.Is.
+// Verify checks a token presented as a bearer token, with no network call: the
+// signature with the key named by kid and only that key's algorithm, typ at+jwt, iss,
+// aud, exp, nbf and iat (with the leeway), the required claims, that its session has not
+// been revoked, that the view of the revocations is fresh, and that the token is bound
+// neither to a DPoP key nor to a client certificate. The error matches one of the Err...
+// values of this file with errors.Is.
 func (v *Verifier) Verify(token string) (*VerifiedToken, error) {
+	return v.VerifyPresented(token, Presentation{})
+}
+
+// VerifyPresented is Verify for a token presented with what may bind it: the request's
+// DPoP proof (with the DPoP scheme) and the peer's client certificate. A DPoP-bound token
+// without a proof, or an unbound one with a proof, returns ErrDpopBindingMismatch; a
+// proof that fails ErrInvalidDpopProof; a certificate-bound token without its certificate
+// ErrCertificateBindingMismatch.
+func (v *Verifier) VerifyPresented(token string, presented Presentation) (*VerifiedToken, error) {
 	verified, err := v.verifyLocally(token)
 	if err != nil {
 		return nil, err
@@ -231,6 +274,12 @@ func (v *Verifier) Verify(token string) (*VerifiedToken, error) {
 	if !v.view.fresh(verified.IssuedAt) {
 		v.logStale()
 		return nil, fmt.Errorf("%w (%v since it was last complete)", ErrRevocationsStale, v.Staleness())
+	}
+	if err := v.checkDPoP(token, verified, presented.DPoP); err != nil {
+		return nil, err
+	}
+	if err := checkCertificate(verified, presented.PeerCertificate); err != nil {
+		return nil, err
 	}
 	return verified, nil
 }
@@ -275,9 +324,6 @@ func (v *Verifier) checkClaims(claims map[string]any) (*VerifiedToken, error) {
 			return nil, fmt.Errorf("%w: %s", ErrMissingClaim, name)
 		}
 	}
-	if _, bound := claims["cnf"]; bound {
-		return nil, ErrDpopBound
-	}
 	if iss, _ := claims["iss"].(string); iss != v.opts.Issuer {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidIssuer, claims["iss"])
 	}
@@ -309,9 +355,12 @@ func (v *Verifier) checkClaims(claims map[string]any) (*VerifiedToken, error) {
 	}
 	scope, _ := claims["scope"].(string)
 	clientID, _ := claims["client_id"].(string)
+	cnf, _ := claims["cnf"].(map[string]any)
+	jkt, _ := cnf["jkt"].(string)
+	x5t, _ := cnf["x5t#S256"].(string)
 	return &VerifiedToken{
 		Subject: sub, SessionID: sid, Scopes: strings.Fields(scope), ClientID: clientID, TokenID: jti,
-		IssuedAt: times["iat"], ExpiresAt: times["exp"], Claims: claims,
+		IssuedAt: times["iat"], ExpiresAt: times["exp"], Claims: claims, CnfJKT: jkt, CnfX5T: x5t,
 	}, nil
 }
 

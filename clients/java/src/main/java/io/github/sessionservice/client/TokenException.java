@@ -33,10 +33,21 @@ public final class TokenException extends Exception {
      */
     REVOCATIONS_STALE,
     /**
-     * The token is bound to a key (a {@code cnf} claim, RFC 9449): this Verifier does not check
-     * DPoP proofs, so it refuses bound tokens rather than take them as bearer tokens.
+     * The DPoP proof is missing, malformed, replayed, not for this request or not by the key the
+     * token is bound to (RFC 9449 section 4.3): answer with a DPoP challenge, error {@code
+     * invalid_dpop_proof}.
      */
-    DPOP_BOUND,
+    INVALID_DPOP_PROOF,
+    /**
+     * A DPoP-bound token presented as a bearer token, or an unbound token presented with a DPoP
+     * proof (RFC 9449 section 7.1).
+     */
+    DPOP_BINDING_MISMATCH,
+    /**
+     * A token bound to a client certificate (RFC 8705 {@code cnf.x5t#S256}) presented by a peer
+     * without that certificate.
+     */
+    CERTIFICATE_BINDING_MISMATCH,
   }
 
   private final Kind kind;

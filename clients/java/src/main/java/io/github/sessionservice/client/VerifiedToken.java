@@ -15,6 +15,10 @@ import java.util.Map;
  * @param issuedAt {@code iat}
  * @param expiresAt {@code exp}
  * @param claims every claim, the session's extra claims too
+ * @param cnfJkt the thumbprint of the DPoP key the token is bound to ({@code cnf.jkt}; "" when
+ *     not bound to a key)
+ * @param cnfX5t the thumbprint of the client certificate the token is bound to ({@code
+ *     cnf.x5t#S256}, RFC 8705; "" when not bound to a certificate)
  */
 public record VerifiedToken(
     String subject,
@@ -24,4 +28,6 @@ public record VerifiedToken(
     String tokenId,
     Instant issuedAt,
     Instant expiresAt,
-    Map<String, Object> claims) {}
+    Map<String, Object> claims,
+    String cnfJkt,
+    String cnfX5t) {}

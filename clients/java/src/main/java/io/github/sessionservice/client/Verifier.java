@@ -3,6 +3,7 @@ package io.github.sessionservice.client;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSObject;
 import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jose.jwk.Curve;
@@ -23,6 +24,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.cert.X509Certificate;
 import java.security.spec.X509EncodedKeySpec;
 import java.text.ParseException;
 import java.time.Clock;
@@ -30,6 +32,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -52,6 +55,13 @@ import java.util.logging.Logger;
  * Never fail-open: while the view of the revocations is staler than {@code maxStaleness}, or for
  * tokens issued before a point from which revocations may have been missed, {@link #verify}
  * throws {@link TokenException.Kind#REVOCATIONS_STALE}.
+ *
+ * <p>Bound tokens pass only with what binds them ({@link #verify(String, HttpProof,
+ * X509Certificate)}). DPoP (RFC 9449): a token bound to a key ({@code cnf.jkt}) needs a proof by
+ * that key, over the token's hash, for the request's method and URI, at most {@code dpopMaxAge}
+ * old, and not seen before by this Verifier (an in-process cache: run one Verifier per resource,
+ * or a proof replayed to another process passes there once). RFC 8705: a token bound to a client
+ * certificate ({@code cnf.x5t#S256}) needs the certificate the peer presented on the connection.
  */
 public final class Verifier implements AutoCloseable {
   /** The typ header of an access token (RFC 9068). */
@@ -67,6 +77,13 @@ public final class Verifier implements AutoCloseable {
   /** Clock skew tolerated on exp, nbf and iat by default. */
   public static final Duration DEFAULT_LEEWAY = Duration.ofSeconds(5);
 
+  /**
+   * The asymmetric algorithms a DPoP proof may use (the {@code algs} of a DPoP challenge); never
+   * {@code none} or a MAC. {@code Ed25519} is the fully specified name of EdDSA over Ed25519.
+   */
+  public static final List<String> DPOP_ALGORITHMS =
+      List.of("ES256", "ES384", "EdDSA", "Ed25519", "PS256", "RS256");
+
   private static final Logger LOG = Logger.getLogger(Verifier.class.getName());
   // DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): followed by the 32-byte key.
   private static final byte[] ED25519_SPKI_PREFIX = {
@@ -78,6 +95,7 @@ public final class Verifier implements AutoCloseable {
   private final SessionClient client;
   private final Options options;
   private final RevocationView view;
+  private final DpopProofs dpopProofs;
   private final ScheduledExecutorService scheduler;
   private final CountDownLatch caughtUp = new CountDownLatch(1);
   private volatile Map<String, Key> keys = Map.of();
@@ -98,6 +116,8 @@ public final class Verifier implements AutoCloseable {
     private Duration jwksRefreshInterval = Duration.ofMinutes(5);
     private Duration jwksRefetchInterval = Duration.ofSeconds(30);
     private Clock clock = Clock.systemUTC();
+    private Duration dpopMaxAge = Duration.ofSeconds(60);
+    private int dpopReplayCacheSize = 100_000;
 
     /** The expected iss (default "session-service"). */
     public Options issuer(String issuer) {
@@ -146,6 +166,18 @@ public final class Verifier implements AutoCloseable {
       this.clock = clock;
       return this;
     }
+
+    /** How old a DPoP proof's iat may be, beyond the leeway (default 60 s). */
+    public Options dpopMaxAge(Duration dpopMaxAge) {
+      this.dpopMaxAge = dpopMaxAge;
+      return this;
+    }
+
+    /** The most DPoP proofs remembered against replay, each while it could pass (default 100000). */
+    public Options dpopReplayCacheSize(int size) {
+      this.dpopReplayCacheSize = size;
+      return this;
+    }
   }
 
   private record Key(String algorithm, Object verifier) {}
@@ -155,6 +187,8 @@ public final class Verifier implements AutoCloseable {
     this.client = client;
     this.options = options;
     this.view = new RevocationView(options.leeway, options.maxStaleness, options.clock);
+    this.dpopProofs =
+        new DpopProofs(DPOP_ALGORITHMS, options.dpopMaxAge, options.leeway, options.dpopReplayCacheSize);
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -212,12 +246,27 @@ public final class Verifier implements AutoCloseable {
   }
 
   /**
-   * Checks a token locally, with no network call: the signature with the key named by kid and
-   * only that key's algorithm, typ at+jwt, iss, aud, exp, nbf and iat (with the leeway), the
-   * required claims, that the token is not DPoP-bound, that its session has not been revoked, and
-   * that the view of the revocations is fresh.
+   * Checks a token presented as a bearer token, with no network call: the signature with the key
+   * named by kid and only that key's algorithm, typ at+jwt, iss, aud, exp, nbf and iat (with the
+   * leeway), the required claims, that its session has not been revoked, that the view of the
+   * revocations is fresh, and that the token is bound neither to a DPoP key nor to a client
+   * certificate.
    */
   public VerifiedToken verify(String token) throws TokenException {
+    return verify(token, null, null);
+  }
+
+  /**
+   * {@link #verify(String)} for a token presented with what may bind it: {@code dpop}, the
+   * request's proof when it used the DPoP scheme (null for the Bearer scheme), and {@code
+   * peerCertificate}, the client certificate of the mTLS connection the token came on, verified by
+   * the handshake (null without one). A DPoP-bound token without a proof, or an unbound one with a
+   * proof, throws {@link TokenException.Kind#DPOP_BINDING_MISMATCH}; a proof that fails {@link
+   * TokenException.Kind#INVALID_DPOP_PROOF}; a certificate-bound token without its certificate
+   * {@link TokenException.Kind#CERTIFICATE_BINDING_MISMATCH}.
+   */
+  public VerifiedToken verify(String token, HttpProof dpop, X509Certificate peerCertificate)
+      throws TokenException {
     VerifiedToken verified = verifyLocally(token);
     String reason = view.revokedReason(verified.sessionId());
     if (reason != null) {
@@ -227,7 +276,47 @@ public final class Verifier implements AutoCloseable {
       logStale();
       throw new TokenException(TokenException.Kind.REVOCATIONS_STALE, "revocation view stale");
     }
+    checkDpop(token, verified, dpop);
+    checkCertificate(verified, peerCertificate);
     return verified;
+  }
+
+  /** RFC 9449 section 7.1: a token bound to a key needs a valid, unseen proof by that key. */
+  private void checkDpop(String token, VerifiedToken verified, HttpProof dpop) throws TokenException {
+    if (dpop == null && verified.cnfJkt().isEmpty()) {
+      return;
+    }
+    if (dpop == null) {
+      throw new TokenException(
+          TokenException.Kind.DPOP_BINDING_MISMATCH, "the token is DPoP-bound: it needs the DPoP scheme and a proof");
+    }
+    if (verified.cnfJkt().isEmpty()) {
+      throw new TokenException(
+          TokenException.Kind.DPOP_BINDING_MISMATCH, "the token is not DPoP-bound: present it as a bearer token");
+    }
+    dpopProofs.check(dpop, token, verified.cnfJkt(), options.clock.instant());
+  }
+
+  /** RFC 8705 section 3: a certificate-bound token only from the peer with that certificate. */
+  private static void checkCertificate(VerifiedToken verified, X509Certificate peer) throws TokenException {
+    if (verified.cnfX5t().isEmpty()) {
+      return;
+    }
+    if (peer == null) {
+      throw new TokenException(
+          TokenException.Kind.CERTIFICATE_BINDING_MISMATCH, "no client certificate was presented");
+    }
+    String presented;
+    try {
+      presented = Base64.getUrlEncoder().withoutPadding().encodeToString(DpopProofs.sha256(peer.getEncoded()));
+    } catch (java.security.cert.CertificateEncodingException e) {
+      throw new TokenException(
+          TokenException.Kind.CERTIFICATE_BINDING_MISMATCH, "the client certificate does not encode");
+    }
+    if (!DpopProofs.constantTimeEquals(presented, verified.cnfX5t())) {
+      throw new TokenException(
+          TokenException.Kind.CERTIFICATE_BINDING_MISMATCH, "the token is bound to another client certificate");
+    }
   }
 
   private VerifiedToken verifyLocally(String token) throws TokenException {
@@ -265,11 +354,7 @@ public final class Verifier implements AutoCloseable {
   private static boolean signatureVerifies(SignedJWT jwt, Key key) {
     try {
       if (key.verifier() instanceof PublicKey ed25519) {
-        // Nimbus verifies Ed25519 only with Tink; the JDK (15+) has it built in.
-        Signature signature = Signature.getInstance("Ed25519");
-        signature.initVerify(ed25519);
-        signature.update(jwt.getSigningInput());
-        return signature.verify(jwt.getSignature().decode());
+        return ed25519Verifies(ed25519, jwt);
       }
       return jwt.verify((com.nimbusds.jose.JWSVerifier) key.verifier());
     } catch (JOSEException | GeneralSecurityException | IllegalStateException e) {
@@ -277,15 +362,27 @@ public final class Verifier implements AutoCloseable {
     }
   }
 
+  /** Nimbus verifies Ed25519 only with Tink; the JDK (15+) has it built in. */
+  static boolean ed25519Verifies(PublicKey key, JWSObject jws) throws GeneralSecurityException {
+    Signature signature = Signature.getInstance("Ed25519");
+    signature.initVerify(key);
+    signature.update(jws.getSigningInput());
+    return signature.verify(jws.getSignature().decode());
+  }
+
+  /** The JDK's public key of an Ed25519 JWK. */
+  static PublicKey ed25519PublicKey(OctetKeyPair okp) throws GeneralSecurityException {
+    byte[] raw = okp.getDecodedX();
+    byte[] spki = Arrays.copyOf(ED25519_SPKI_PREFIX, ED25519_SPKI_PREFIX.length + raw.length);
+    System.arraycopy(raw, 0, spki, ED25519_SPKI_PREFIX.length, raw.length);
+    return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(spki));
+  }
+
   VerifiedToken checkClaims(Map<String, Object> claims) throws TokenException {
     for (String name : REQUIRED_CLAIMS) {
       if (!claims.containsKey(name)) {
         throw new TokenException(TokenException.Kind.MISSING_CLAIM, name);
       }
-    }
-    if (claims.containsKey("cnf")) {
-      throw new TokenException(
-          TokenException.Kind.DPOP_BOUND, "this verifier accepts bearer tokens only");
     }
     if (!options.issuer.equals(claims.get("iss"))) {
       throw new TokenException(TokenException.Kind.INVALID_ISSUER, String.valueOf(claims.get("iss")));
@@ -315,6 +412,7 @@ public final class Verifier implements AutoCloseable {
       throw new TokenException(TokenException.Kind.MALFORMED, "sub and sid must be strings");
     }
     String scope = claims.get("scope") instanceof String s ? s.strip() : "";
+    Map<?, ?> cnf = claims.get("cnf") instanceof Map<?, ?> m ? m : Map.of();
     return new VerifiedToken(
         sub,
         sid,
@@ -323,7 +421,9 @@ public final class Verifier implements AutoCloseable {
         String.valueOf(claims.get("jti")),
         iat,
         exp,
-        claims);
+        claims,
+        cnf.get("jkt") instanceof String jkt ? jkt : "",
+        cnf.get("x5t#S256") instanceof String x5t ? x5t : "");
   }
 
   private static Instant numericDate(Map<String, Object> claims, String name) throws TokenException {
@@ -372,10 +472,7 @@ public final class Verifier implements AutoCloseable {
       return new RSASSAVerifier(rsa);
     }
     if (algorithm.equals("EdDSA") && jwk instanceof OctetKeyPair okp && Curve.Ed25519.equals(okp.getCurve())) {
-      byte[] raw = okp.getDecodedX();
-      byte[] spki = Arrays.copyOf(ED25519_SPKI_PREFIX, ED25519_SPKI_PREFIX.length + raw.length);
-      System.arraycopy(raw, 0, spki, ED25519_SPKI_PREFIX.length, raw.length);
-      return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(spki));
+      return ed25519PublicKey(okp);
     }
     return null;
   }

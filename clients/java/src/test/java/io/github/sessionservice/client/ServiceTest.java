@@ -7,10 +7,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSObject;
+import com.nimbusds.jose.Payload;
+import com.nimbusds.jose.crypto.ECDSASigner;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
+import com.nimbusds.jose.util.Base64URL;
 import io.github.sessionservice.examples.AccessTokenInterceptor;
 import io.github.sessionservice.v1.CreateRequest;
 import io.github.sessionservice.v1.CreateResponse;
+import io.github.sessionservice.v1.DpopProof;
 import io.github.sessionservice.v1.ErrorReason;
+import io.github.sessionservice.v1.ExchangeRequest;
 import io.github.sessionservice.v1.GetJwksRequest;
 import io.github.sessionservice.v1.GetJwksResponse;
 import io.github.sessionservice.v1.GetRequest;
@@ -20,18 +32,27 @@ import io.github.sessionservice.v1.RefreshResponse;
 import io.github.sessionservice.v1.RevokeRequest;
 import io.github.sessionservice.v1.SessionServiceGrpc;
 import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.io.File;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,7 +60,12 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -288,6 +314,179 @@ class ServiceTest {
     try (SessionClient caller = SessionClient.builder(ours).callerToken("not-a-token").build()) {
       assertEquals(Status.Code.UNAUTHENTICATED, assertThrows(SessionServiceException.class, caller::getJwks).code());
     }
+  }
+
+  @Test
+  void accessTokenInterceptorChecksTheDpopProofOfTheCall() throws Exception {
+    String address = target("SESSION_TARGET");
+    ECKey key = new ECKeyGenerator(Curve.P_256).generate();
+    CreateResponse created = connect(address).create(CreateRequest.newBuilder()
+        .setUserId("java-interceptor-dpop")
+        .setDpop(DpopProof.newBuilder()
+            .setProof(proof(key, "POST", LOGIN, null, Instant.now())).setHttpMethod("POST").setHttpUri(LOGIN))
+        .build());
+    String token = created.getAccessToken();
+    Verifier verifier = startVerifier(address, new Verifier.Options());
+    SessionServiceGrpc.SessionServiceImplBase echo =
+        new SessionServiceGrpc.SessionServiceImplBase() {
+          @Override
+          public void getJwks(GetJwksRequest request, StreamObserver<GetJwksResponse> response) {
+            response.onNext(GetJwksResponse.newBuilder().setJwksJson(AccessTokenInterceptor.TOKEN.get().subject()).build());
+            response.onCompleted();
+          }
+        };
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(ServerInterceptors.intercept(echo, new AccessTokenInterceptor(verifier)))
+            .build()
+            .start();
+    opened.add(() -> server.shutdownNow().awaitTermination());
+    String ours = "127.0.0.1:" + server.getPort();
+    // The call's HTTP/2 request: POST to the method's path on the channel's authority.
+    String uri = "http://" + ours + "/session.v1.SessionService/GetJwks";
+    String valid = proof(key, "POST", uri, token, Instant.now());
+    for (String[] c : new String[][] {
+        {"DPoP " + token, valid, "java-interceptor-dpop"},
+        {"DPoP " + token, valid, "INVALID_DPOP_PROOF"}, // replayed
+        {"DPoP " + token, proof(key, "GET", uri, token, Instant.now()), "INVALID_DPOP_PROOF"},
+        {"Bearer " + token, "", "DPOP_BINDING_MISMATCH"},
+    }) {
+      ManagedChannel channel = Grpc.newChannelBuilder(ours, InsecureChannelCredentials.create()).build();
+      opened.add(() -> channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+      Metadata metadata = new Metadata();
+      metadata.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), c[0]);
+      if (!c[1].isEmpty()) {
+        metadata.put(Metadata.Key.of("dpop", Metadata.ASCII_STRING_MARSHALLER), c[1]);
+      }
+      var stub = SessionServiceGrpc.newBlockingStub(channel)
+          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(metadata));
+      try {
+        assertEquals(c[2], stub.getJwks(GetJwksRequest.getDefaultInstance()).getJwksJson());
+      } catch (StatusRuntimeException e) {
+        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+        assertEquals(c[2], e.getStatus().getDescription());
+      }
+    }
+  }
+
+  private static final String LOGIN = "https://login.example.com/session";
+  private static final String API = "https://api.example.com/orders";
+
+  /** A DPoP proof by {@code key} for method and uri, made at iat, over token (null: no ath). */
+  private static String proof(ECKey key, String method, String uri, String token, Instant iat) throws Exception {
+    Map<String, Object> claims = new HashMap<>(
+        Map.of("jti", UUID.randomUUID().toString(), "htm", method, "htu", uri, "iat", iat.getEpochSecond()));
+    if (token != null) {
+      claims.put("ath", DpopProofs.accessTokenHash(token));
+    }
+    JWSHeader header =
+        new JWSHeader.Builder(JWSAlgorithm.ES256).type(new JOSEObjectType("dpop+jwt")).jwk(key.toPublicJWK()).build();
+    JWSObject jws = new JWSObject(header, new Payload(claims));
+    jws.sign(new ECDSASigner(key));
+    return jws.serialize();
+  }
+
+  /** A proof whose header names alg, with the given signature (none: empty). */
+  private static String proofNamingAlg(String alg, String token, byte[] signature) throws Exception {
+    String jwk = new ECKeyGenerator(Curve.P_256).generate().toPublicJWK().toJSONString();
+    String header = "{\"typ\":\"dpop+jwt\",\"alg\":\"" + alg + "\",\"jwk\":" + jwk + "}";
+    String payload = "{\"jti\":\"" + UUID.randomUUID() + "\",\"htm\":\"GET\",\"htu\":\"" + API
+        + "\",\"iat\":" + Instant.now().getEpochSecond() + ",\"ath\":\"" + DpopProofs.accessTokenHash(token) + "\"}";
+    return Base64URL.encode(header.getBytes(StandardCharsets.UTF_8)) + "."
+        + Base64URL.encode(payload.getBytes(StandardCharsets.UTF_8)) + "." + Base64URL.encode(signature);
+  }
+
+  @Test
+  void verifierAcceptsADpopBoundTokenOnlyWithAFreshProofByItsKey() throws Exception {
+    String address = target("SESSION_TARGET");
+    SessionClient client = connect(address);
+    ECKey key = new ECKeyGenerator(Curve.P_256).generate();
+    CreateResponse created = client.create(CreateRequest.newBuilder()
+        .setUserId("java-dpop")
+        .setDpop(DpopProof.newBuilder()
+            .setProof(proof(key, "POST", LOGIN, null, Instant.now())).setHttpMethod("POST").setHttpUri(LOGIN))
+        .build());
+    String token = created.getAccessToken();
+    Verifier verifier = startVerifier(address, new Verifier.Options());
+
+    HttpProof valid = new HttpProof(proof(key, "GET", API + "?page=2#top", token, Instant.now()), "GET", API);
+    VerifiedToken verified = verifier.verify(token, valid, null);
+    assertEquals("java-dpop", verified.subject());
+    assertEquals(key.computeThumbprint().toString(), verified.cnfJkt());
+
+    Instant now = Instant.now();
+    Map<String, HttpProof> refused = new LinkedHashMap<>();
+    refused.put("replayed", valid);
+    refused.put("no proof header", new HttpProof("", "GET", API));
+    refused.put("another key", new HttpProof(
+        proof(new ECKeyGenerator(Curve.P_256).generate(), "GET", API, token, now), "GET", API));
+    refused.put("wrong htm", new HttpProof(proof(key, "POST", API, token, now), "GET", API));
+    refused.put("wrong htu", new HttpProof(proof(key, "GET", "https://api.example.com/other", token, now), "GET", API));
+    refused.put("wrong ath", new HttpProof(proof(key, "GET", API, token + "x", now), "GET", API));
+    refused.put("no ath", new HttpProof(proof(key, "GET", API, null, now), "GET", API));
+    refused.put("stale iat", new HttpProof(proof(key, "GET", API, token, now.minusSeconds(600)), "GET", API));
+    refused.put("future iat", new HttpProof(proof(key, "GET", API, token, now.plusSeconds(60)), "GET", API));
+    refused.put("alg none", new HttpProof(proofNamingAlg("none", token, new byte[0]), "GET", API));
+    refused.put("alg HS256", new HttpProof(proofNamingAlg("HS256", token, new byte[32]), "GET", API));
+    for (Map.Entry<String, HttpProof> c : refused.entrySet()) {
+      TokenException e = assertThrows(TokenException.class, () -> verifier.verify(token, c.getValue(), null), c.getKey());
+      assertEquals(TokenException.Kind.INVALID_DPOP_PROOF, e.kind(), c.getKey());
+    }
+    // Presented as a bearer token, the bound token does not pass.
+    assertEquals(TokenException.Kind.DPOP_BINDING_MISMATCH,
+        assertThrows(TokenException.class, () -> verifier.verify(token)).kind());
+    // An unbound token with a proof is refused too: it must be presented as a bearer token.
+    String bearer = create(client, "java-bearer").getAccessToken();
+    HttpProof forBearer = new HttpProof(proof(key, "GET", API, bearer, now), "GET", API);
+    assertEquals(TokenException.Kind.DPOP_BINDING_MISMATCH,
+        assertThrows(TokenException.class, () -> verifier.verify(bearer, forBearer, null)).kind());
+    verifier.verify(token, new HttpProof(proof(key, "GET", API, token, Instant.now()), "GET", API), null);
+  }
+
+  private SessionClient connectExchange(String address, String identity) {
+    SessionClient client = SessionClient.builder(address)
+        .tlsFromFiles(
+            new File(System.getenv("SESSION_EXCHANGE_CA_FILE")),
+            new File(System.getenv("SESSION_EXCHANGE_" + identity + "_CERT_FILE")),
+            new File(System.getenv("SESSION_EXCHANGE_" + identity + "_KEY_FILE")))
+        .serverName("localhost")
+        .build();
+    opened.add(client);
+    return client;
+  }
+
+  private static X509Certificate certificate(String identity) throws Exception {
+    try (FileInputStream in = new FileInputStream(System.getenv("SESSION_EXCHANGE_" + identity + "_CERT_FILE"))) {
+      return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+    }
+  }
+
+  @Test
+  void verifierAcceptsACertificateBoundTokenOnlyFromItsCertificate() throws Exception {
+    String address = target("SESSION_EXCHANGE_TARGET");
+    SessionClient gateway = connectExchange(address, "GATEWAY");
+    CreateResponse created =
+        gateway.create(CreateRequest.newBuilder().setUserId("java-exchange").addScopes("orders:read").build());
+    String token = SessionServiceGrpc.newBlockingStub(gateway.channel())
+        .exchange(ExchangeRequest.newBuilder()
+            .setSubjectToken(created.getAccessToken())
+            .setAudience("orders-api")
+            .addScopes("orders:read")
+            .setBindToCallerCertificate(true)
+            .build())
+        .getAccessToken();
+    Verifier verifier = new Verifier(connectExchange(address, "ORDERS"), new Verifier.Options().audience("orders-api"));
+    verifier.start(Duration.ofSeconds(10));
+    opened.add(verifier);
+
+    VerifiedToken verified = verifier.verify(token, null, certificate("GATEWAY"));
+    assertEquals("java-exchange", verified.subject());
+    assertFalse(verified.cnfX5t().isEmpty());
+    X509Certificate another = certificate("ORDERS");
+    assertEquals(TokenException.Kind.CERTIFICATE_BINDING_MISMATCH,
+        assertThrows(TokenException.class, () -> verifier.verify(token, null, another)).kind());
+    assertEquals(TokenException.Kind.CERTIFICATE_BINDING_MISMATCH,
+        assertThrows(TokenException.class, () -> verifier.verify(token)).kind());
   }
 
   /** A TCP proxy to a service; {@link #cut()} makes its connections silent. */

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -146,16 +147,42 @@ class UnitTest {
   }
 
   @Test
-  void dpopBoundTokenIsRefusedByAPlainVerify() throws Exception {
+  void dpopAlgorithmsMatchTheWireContract() throws Exception {
+    Path dpop = Path.of("../../wire/session_wire/dpop.py");
+    Assumptions.assumeTrue(Files.exists(dpop), "not inside the session-service repository");
+    assertEquals(pythonTuple(Files.readString(dpop), "DPOP_ALGORITHMS"), Verifier.DPOP_ALGORITHMS);
+  }
+
+  @Test
+  void cnfClaimsAreReadAndABoundTokenNeedsWhatBindsIt() throws Exception {
     Verifier verifier = new Verifier(null, new Verifier.Options());
     long now = Instant.now().getEpochSecond();
     Map<String, Object> claims = new HashMap<>(
         Map.of("iss", "session-service", "aud", "internal", "sub", "u", "sid", "s", "jti", "j",
             "iat", now, "nbf", now, "exp", now + 60));
-    assertEquals("u", verifier.checkClaims(claims).subject());
-    claims.put("cnf", Map.of("jkt", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
-    TokenException e = assertThrows(TokenException.class, () -> verifier.checkClaims(claims));
-    assertEquals(TokenException.Kind.DPOP_BOUND, e.kind());
+    assertEquals("", verifier.checkClaims(claims).cnfJkt());
+    claims.put("cnf", Map.of("jkt", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "x5t#S256", "x5t"));
+    VerifiedToken verified = verifier.checkClaims(claims);
+    assertEquals("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", verified.cnfJkt());
+    assertEquals("x5t", verified.cnfX5t());
     verifier.close();
+  }
+
+  /** The normalisation of session_wire.dpop.normalize_htu. */
+  @Test
+  void htuIsComparedWithoutQueryFragmentCaseOrDefaultPort() throws Exception {
+    Map<String, String> cases = new LinkedHashMap<>();
+    cases.put("https://API.example.com/orders?page=2#top", "https://api.example.com/orders");
+    cases.put("HTTPS://api.example.com:443", "https://api.example.com/");
+    cases.put("http://api.example.com:80/a", "http://api.example.com/a");
+    cases.put("http://api.example.com:8080/a", "http://api.example.com:8080/a");
+    cases.put(" https://[::1]:8443/x ", "https://[::1]:8443/x");
+    for (Map.Entry<String, String> c : cases.entrySet()) {
+      assertEquals(c.getValue(), DpopProofs.normalizeHtu(c.getKey()), c.getKey());
+    }
+    for (String uri : List.of("/orders", "ftp://example.com/", "https:///x")) {
+      TokenException e = assertThrows(TokenException.class, () -> DpopProofs.normalizeHtu(uri), uri);
+      assertEquals(TokenException.Kind.INVALID_DPOP_PROOF, e.kind());
+    }
   }
 }
