@@ -174,26 +174,41 @@ def _seal_key(presented: RefreshToken) -> AESGCM:
     return AESGCM(hashlib.sha256(_SEAL_CONTEXT + presented.secret).digest())
 
 
+def _seal_aad(sid: SessionId, generation: int) -> bytes:
+    return str(sid).encode("ascii") + b"\x00" + generation.to_bytes(_GENERATION_BYTES, "big")
+
+
 def seal_successor(presented: RefreshToken, successor: RefreshToken) -> bytes:
-    """Encrypts ``successor`` so that only a holder of ``presented`` can open it.
+    """Encrypts ``successor`` (of the generation after ``presented``'s) so that only a
+    holder of ``presented`` can open it.
 
     Stored during the grace window, it lets a duplicate Refresh of the same token
-    receive the same successor, while a dump of Redis yields no usable token.
+    receive the same successor, while a dump of Redis yields no usable token. Only the
+    secret is sealed, with the session id and generation bound as associated data; the
+    MAC is made again on opening (RefreshTokenCodec.completed). So the stored value is
+    60 bytes, within what Redis keeps in a hash's compact encoding (64 by default).
     """
     nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
-    aad = str(presented.session_id).encode("ascii")
-    plain = successor.body if successor.generation else successor.secret
-    return nonce + _seal_key(presented).encrypt(nonce, plain, aad)
+    aad = _seal_aad(successor.session_id, successor.generation)
+    return nonce + _seal_key(presented).encrypt(nonce, successor.secret, aad)
 
 
 def open_successor(presented: RefreshToken, sealed: bytes) -> RefreshToken | None:
-    """The successor sealed by :func:`seal_successor`, or None if it does not open."""
-    aad = str(presented.session_id).encode("ascii")
+    """The successor sealed by :func:`seal_successor`, without its MAC (``mac`` empty),
+    or None if it does not open."""
+    key, nonce, body = _seal_key(presented), sealed[:_SEAL_NONCE_BYTES], sealed[_SEAL_NONCE_BYTES:]
+    generation = presented.generation + 1
     try:
-        plain = _seal_key(presented).decrypt(sealed[:_SEAL_NONCE_BYTES], sealed[_SEAL_NONCE_BYTES:], aad)
+        secret = key.decrypt(nonce, body, _seal_aad(presented.session_id, generation))
+        return RefreshToken(presented.session_id, secret, generation) if len(secret) == SECRET_BYTES else None
+    except (InvalidTag, ValueError):
+        pass
+    # Sealed by a replica of the previous release during a rolling update: the whole body
+    # (or a generation-less token's secret) under the session id alone.
+    try:
+        plain = key.decrypt(nonce, body, str(presented.session_id).encode("ascii"))
     except (InvalidTag, ValueError):
         return None
     if len(plain) == SECRET_BYTES:
-        # A generation-less successor, sealed by a replica that issued that format.
         return RefreshToken(presented.session_id, plain)
     return _from_body(presented.session_id, plain)

@@ -208,7 +208,7 @@ class SessionManager:
             opened = open_successor(presented, rotation.sealed_successor)
             if opened is None:
                 raise RefreshTokenInvalid()
-            successor = opened
+            successor = self._refresh_tokens.completed(opened)
         session = rotation.session
         if self.activity is not None:
             session = await self.activity.refreshed(session, rotation.activity, client, now)

@@ -329,6 +329,11 @@ class RefreshTokenCodec(Protocol):
         generation-less one by shape alone), else None; reads no store."""
         ...
 
+    def completed(self, token: RefreshToken) -> RefreshToken:
+        """The token with the MAC this service gives it (a successor opened from its seal
+        comes without one)."""
+        ...
+
 
 class AccessTokenCodec(Protocol):
     """Signs and verifies access tokens."""

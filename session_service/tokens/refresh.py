@@ -106,6 +106,17 @@ class RefreshTokenCodec:
         secret = new_refresh_secret()
         return RefreshToken(sid, secret, generation, self._keys.mac(sid, generation, secret))
 
+    def completed(self, token: RefreshToken) -> RefreshToken:
+        """The token with its MAC: one opened from its seal carries none (see seal_successor)."""
+        if token.mac or not token.generation:
+            return token
+        return RefreshToken(
+            token.session_id,
+            token.secret,
+            token.generation,
+            self._keys.mac(token.session_id, token.generation, token.secret),
+        )
+
     def verify(self, raw: str) -> RefreshToken | None:
         """The token if ``raw`` has its shape and, unless generation-less, a MAC one of the keys made."""
         token = parse_refresh_token(raw)

@@ -182,6 +182,31 @@ async def test_duplicate_refresh_within_grace_gets_same_successor(
         await r.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
 
 
+async def test_a_typical_session_stays_in_the_compact_hash_encoding_across_refreshes(svc: Running) -> None:
+    # Redis keeps a hash whose values are all at most 64 bytes as a listpack, about half
+    # the size of a hashtable; the sealed grace successor is the longest value we write.
+    created = await svc.stub.Create(
+        pb.CreateRequest(
+            user_id="compact",
+            claims={"tenant": "acme", "role": "member"},
+            data={"locale": b"en-GB"},
+            scopes=["openid", "profile"],
+            client=pb.ClientInfo(
+                ip="203.0.113.7", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+            ),
+            client_id="web",
+        )
+    )
+    token = created.refresh_token
+    for _ in range(10):
+        token = (await svc.stub.Refresh(pb.RefreshRequest(refresh_token=token))).refresh_token
+    nonce = created.session.session_id.partition(".")[2]
+    keys = [k async for k in svc.redis.scan_iter(match=f"{svc.prefix}:*:s:{nonce}")]
+    assert len(keys) == 1
+    assert await svc.redis.object("encoding", keys[0]) == b"listpack"
+    assert max(len(v) for v in (await svc.redis.hgetall(keys[0])).values()) <= 64
+
+
 async def test_forged_refresh_secret_neither_works_nor_revokes(svc: Running) -> None:
     created = await create(svc)
     sid = created.session.session_id

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 from session_service.domain.ids import (
     RefreshToken,
     SessionId,
+    _seal_key,
     new_refresh_secret,
     new_session_id,
     open_successor,
@@ -78,12 +80,33 @@ def test_sealed_successor_opens_only_with_the_presented_token() -> None:
     presented, successor, other = _token(sid, 1), _token(sid, 2), _token(sid, 1)
     sealed = seal_successor(presented, successor)
     assert successor.secret not in sealed
-    assert open_successor(presented, sealed) == successor
+    # Small enough for a hash's compact encoding in Redis (hash-max-listpack-value 64).
+    assert len(sealed) <= 64
+    # It opens without the MAC, which the codec makes again (RefreshTokenCodec.completed).
+    assert open_successor(presented, sealed) == dataclasses.replace(successor, mac=b"")
     assert open_successor(other, sealed) is None
     assert open_successor(presented, sealed[:-1] + bytes([sealed[-1] ^ 1])) is None
+    # The generation is bound: the same seal does not open as another generation's successor.
+    assert open_successor(dataclasses.replace(presented, generation=5), sealed) is None
 
 
-def test_a_sealed_generation_less_successor_opens_as_one() -> None:
+def test_a_successor_sealed_by_the_previous_release_still_opens() -> None:
+    # Whole body under the session id alone, as replicas of the previous release seal it.
     sid = new_session_id("alice")
-    presented, successor = RefreshToken(sid, new_refresh_secret()), RefreshToken(sid, new_refresh_secret())
-    assert open_successor(presented, seal_successor(presented, successor)) == successor
+    presented, successor = _token(sid, 1), _token(sid, 2)
+    nonce = bytes(12)
+    sealed = nonce + _seal_key(presented).encrypt(nonce, successor.body, str(sid).encode("ascii"))
+    assert open_successor(presented, sealed) == successor
+
+
+def test_the_successor_of_a_generation_less_token_is_generation_one() -> None:
+    sid = new_session_id("alice")
+    presented, successor = RefreshToken(sid, new_refresh_secret()), _token(sid, 1)
+    assert open_successor(presented, seal_successor(presented, successor)) == dataclasses.replace(
+        successor, mac=b""
+    )
+    # A generation-less successor sealed by a replica of an earlier release opens as one.
+    old = RefreshToken(sid, new_refresh_secret())
+    nonce = bytes(12)
+    sealed = nonce + _seal_key(presented).encrypt(nonce, old.secret, str(sid).encode("ascii"))
+    assert open_successor(presented, sealed) == old
