@@ -432,13 +432,14 @@ class CallTelemetry:
 
 
 def _redis_error_in(error: BaseException) -> str | None:
-    """The class name of the Redis error behind ``error``, if one is."""
+    """The redis-py class name of the Redis error behind ``error``, if one is (the lane's
+    own subclasses count as the redis-py class they extend)."""
     seen: BaseException | None = error
     for _ in range(8):  # the chain is short; the bound guards against cycles
         if seen is None:
             return None
         if isinstance(seen, redis_errors.RedisError):
-            return type(seen).__name__
+            return next(c.__name__ for c in type(seen).__mro__ if c.__module__ == redis_errors.__name__)
         seen = seen.__cause__ or seen.__context__
     return None
 
