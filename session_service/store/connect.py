@@ -32,6 +32,15 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
 def script_lane(settings: Settings, url: str, spans: RoundTripSpans | None = None) -> Lane:
     """The lane for ``url`` (comma-separated seeds in cluster mode), connected on first use;
     ``spans`` traces its round trips."""
+    if settings.redis_mode != "cluster" and url.startswith("unix://"):
+        socket = urlsplit(url)
+        options = LinkOptions(
+            timeout=settings.redis_timeout,
+            password=_password(settings),
+            database=_database(socket._replace(path="")),
+            unix_socket=socket.path,
+        )
+        return ScriptLane((socket.path, 0), options, spans)
     parts = (
         [_redis_url(raw) for raw in url.split(",")] if settings.redis_mode == "cluster" else [_redis_url(url)]
     )

@@ -123,6 +123,8 @@ class LinkOptions:
     database: int = 0
     """SELECTed on a standalone Redis (a cluster has only 0)."""
     tls: ssl.SSLContext | None = None
+    unix_socket: str | None = None
+    """A standalone Redis's Unix socket path, instead of the address's TCP port."""
 
 
 class _Link:
@@ -355,13 +357,15 @@ class NodeLane:
         options = self._options
         try:
             async with asyncio.timeout(options.timeout):
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    port,
-                    ssl=options.tls,
-                    server_hostname=host if options.tls else None,
-                    limit=_READ_BYTES,
-                )
+                if options.unix_socket:
+                    reader, writer = await asyncio.open_unix_connection(
+                        options.unix_socket, limit=_READ_BYTES
+                    )
+                else:
+                    tls_name = host if options.tls else None
+                    reader, writer = await asyncio.open_connection(
+                        host, port, ssl=options.tls, server_hostname=tls_name, limit=_READ_BYTES
+                    )
         except (OSError, TimeoutError, ssl.SSLError) as e:
             raise NotSentError(f"Error connecting to {host}:{port}: {e or type(e).__name__}") from e
         link = _Link(reader, writer, options.timeout)

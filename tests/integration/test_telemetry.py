@@ -211,7 +211,10 @@ def _children(spans: list[ReceivedSpan], parent: ReceivedSpan) -> list[ReceivedS
 
 
 async def test_each_rpc_is_a_server_span_with_a_child_span_per_redis_script_and_its_outcome(
-    monkeypatch: pytest.MonkeyPatch, otlp_receiver: OtlpReceiver, launch: Any, redis_server: RedisServerProcess
+    monkeypatch: pytest.MonkeyPatch,
+    otlp_receiver: OtlpReceiver,
+    launch: Any,
+    redis_server: RedisServerProcess,
 ) -> None:
     _export_to(monkeypatch, otlp_receiver)
     s = await launch()
@@ -256,7 +259,11 @@ async def test_each_rpc_is_a_server_span_with_a_child_span_per_redis_script_and_
             name = r["session.redis.script"]
             assert redis.kind == trace_pb2.Span.SPAN_KIND_CLIENT
             assert redis.name == f"EVALSHA {name}"
-            assert (r["db.system"], r["db.operation"], r["db.operation.name"]) == ("redis", "EVALSHA", "EVALSHA")
+            assert (r["db.system"], r["db.operation"], r["db.operation.name"]) == (
+                "redis",
+                "EVALSHA",
+                "EVALSHA",
+            )
             assert (r["server.address"], r["server.port"]) == ("127.0.0.1", redis_server.port)
             assert (r["db.redis.database_index"], r["db.namespace"]) == (0, "0")
             assert not {"db.statement", "db.query.text"} & r.keys()
