@@ -522,6 +522,7 @@ class ClusterLane:
         self._last_refresh = 0.0
         self._later: asyncio.TimerHandle | None = None
         self._turn = itertools.count()
+        self._redirections = 0
         self._closed = False
 
     # Routing.
@@ -629,7 +630,8 @@ class ClusterLane:
     def _redirected(self, error: Exception) -> tuple[NodeLane, bool]:
         assert isinstance(error, (rx.MovedError, rx.AskError))
         target = (error.host, int(error.port))
-        if isinstance(error, rx.AskError):
+        self._redirections += 1
+        if not isinstance(error, rx.MovedError):  # ASK (MovedError subclasses AskError)
             return self._node(target), True
         # MOVED: the slot has a new owner for good; later calls go there at once.
         if self._topology is not None:

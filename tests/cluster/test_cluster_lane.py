@@ -40,7 +40,7 @@ async def lane(own_cluster: LocalRedisCluster) -> AsyncIterator[ClusterLane]:
 def _command(node: Node, *args: Any) -> Any:
     client = node.client()
     try:
-        return client.execute_command(*args)
+        return client.execute_command(*args)  # type: ignore[no-untyped-call]
     finally:
         client.close()
 
@@ -54,9 +54,11 @@ def _migrate_keys(source: Node, target: Node, keys: list[str]) -> None:
     _command(source, "MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
 
 
-def _end_migration(cluster: LocalRedisCluster, slot: int, target: Node) -> None:
+def _end_migration(cluster: LocalRedisCluster, slot: int, source: Node, target: Node) -> None:
+    # The target first, then the source, then the others (as redis-cli does).
     owner = cluster.node_id(target)
-    for node in cluster.primaries():
+    others = [n for n in cluster.primaries() if n.port not in (source.port, target.port)]
+    for node in (target, source, *others):
         _command(node, "CLUSTER", "SETSLOT", slot, "NODE", owner)
 
 
@@ -74,12 +76,14 @@ async def test_a_slot_moved_by_resharding_is_followed_and_the_slot_map_learns_it
     target = _other_primary(own_cluster, source)
     _begin_migration(own_cluster, slot, source, target)
     _migrate_keys(source, target, [key])
-    _end_migration(own_cluster, slot, target)
+    _end_migration(own_cluster, slot, source, target)
     # The lane still maps the slot to the source, which answers MOVED: followed at once.
     assert lane._topology is not None and lane._topology.primary[slot] == ("127.0.0.1", source.port)
     assert await lane.call(_SET_AND_GET.packed_source([key], ["after"]), key, "EVAL") == b"after"
-    assert lane._topology.primary[slot] == ("127.0.0.1", target.port)
-    assert _command(target, "GET", key) == b"after"
+    assert (lane._topology.primary[slot], lane._redirections) == (("127.0.0.1", target.port), 1)
+    assert await lane.call(_SET_AND_GET.packed_source([key], ["again"]), key, "EVAL") == b"again"
+    assert lane._redirections == 1  # the next call went to the new owner directly
+    assert _command(target, "GET", key) == b"again"
 
 
 async def test_a_key_already_migrating_is_followed_by_asking_its_new_node(
@@ -102,11 +106,12 @@ async def test_a_key_already_migrating_is_followed_by_asking_its_new_node(
         assert lane._topology is not None and lane._topology.primary[slot] == ("127.0.0.1", source.port)
         # A script touching a migrated key is asked at the target too.
         assert await runner.run(_SET_AND_GET, [moved], ["v2"], retry_after_loss=True) == b"v2"
-        assert _command(target, "GET", moved) == b"v2"
     finally:
         _migrate_keys(source, target, [staying])
-        _end_migration(own_cluster, slot, target)
+        _end_migration(own_cluster, slot, source, target)
     assert await runner.read("GET", staying) == b"s1"
+    assert await runner.read("GET", moved) == b"v2"
+    assert _command(target, "GET", moved) == b"v2"
 
 
 async def test_a_durable_write_waits_for_a_replica_on_the_scripts_own_connection(
@@ -204,13 +209,14 @@ async def test_round_trip_spans_carry_the_database_conventions_and_no_arguments(
         script = next(s for s in spans if s.attributes and s.attributes.get("session.redis.script"))
         primary, _ = shard_of(own_cluster, "{lane-spans}:k")
         assert script.attributes is not None
-        assert dict(script.attributes) | {} >= {
+        expected = {
             "db.system": "redis",
             "db.operation.name": "EVALSHA",
             "server.address": "127.0.0.1",
             "server.port": primary.port,
             "session.redis.script": "inline-set",
         }
+        assert {name: script.attributes.get(name) for name in expected} == expected
         assert "db.redis.database_index" not in script.attributes  # a cluster has no SELECT
         for span in spans:
             assert span.attributes is not None
