@@ -276,7 +276,9 @@ class ScriptRunner:
             (script.packed(keys, args), script.span_name),
             (script.packed_source(keys, args), script.source_span_name),
         ):
-            reply, acks = await self._lane.call_together([packed, self._wait], key, name)
+            reply, acks = await self._lane.call_together(
+                [packed, self._wait], key, name, extra_time=self._policy.wait_timeout_ms / 1000
+            )
             if isinstance(reply, rx.NoScriptError):
                 continue
             if isinstance(reply, Exception):

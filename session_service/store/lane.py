@@ -149,13 +149,14 @@ class _Link:
         self.reading = loop.create_task(self._read(), name="redis-lane-reader")
         self.watchdog: asyncio.TimerHandle | None = None
 
-    def send(self, packed: bytes, replies: int = 1) -> asyncio.Future[Any]:
+    def send(self, packed: bytes, replies: int = 1, extra_time: float = 0.0) -> asyncio.Future[Any]:
         """Queues ``packed`` (``replies`` commands); the future gets the last reply, the
-        replies before it are dropped (ASKING's OK)."""
+        replies before it are dropped (ASKING's OK). ``extra_time``: seconds the command
+        may block in Redis (WAIT) on top of the reply time-out."""
         if self.error is not None:
             raise _fresh(self.error, sent=False)
         future: asyncio.Future[Any] = self.loop.create_future()
-        deadline = self.loop.time() + self.timeout if self.timeout else 0.0
+        deadline = self.loop.time() + self.timeout + extra_time if self.timeout else 0.0
         for _ in range(replies - 1):
             self.waiting.append((None, deadline))
         self.waiting.append((future, deadline))
@@ -309,9 +310,12 @@ class NodeLane:
             self._spans.end(span, None)  # type: ignore[union-attr]
         return reply
 
-    async def call_many(self, packed: Sequence[bytes], name: str = "", *, asking: bool = False) -> list[Any]:
+    async def call_many(
+        self, packed: Sequence[bytes], name: str = "", *, asking: bool = False, extra_time: float = 0.0
+    ) -> list[Any]:
         """Sends the commands in one write; their replies in order, an error reply as its
-        exception object in its place. ``asking``: ASKING before the first."""
+        exception object in its place. ``asking``: ASKING before the first; ``extra_time``:
+        seconds the last may block in Redis (WAIT) on top of the reply time-out."""
         span = (
             self._spans.start(name, _operation(name), self.address, self._database, len(packed))
             if self._spans
@@ -322,8 +326,13 @@ class NodeLane:
             link = self._link
             if link is None or link.error is not None:
                 link = await self._connect()
+            last = len(packed) - 1
             futures = [
-                link.send(_ASKING + command, 2) if asking and n == 0 else link.send(command)
+                link.send(
+                    _ASKING + command if asking and n == 0 else command,
+                    2 if asking and n == 0 else 1,
+                    extra_time if n == last else 0.0,
+                )
                 for n, command in enumerate(packed)
             ]
             try:
@@ -450,10 +459,13 @@ class ScriptLane:
         replies = await self.node.call_many([packed for packed, _ in commands], name)
         return _raise_first_error(replies)
 
-    async def call_together(self, packed: Sequence[bytes], key: str | bytes | None, name: str) -> list[Any]:
-        """Commands sent in one write on one connection (a script and its WAIT); each
-        reply in its place, an error reply as its exception object."""
-        return await self.node.call_many(packed, name)
+    async def call_together(
+        self, packed: Sequence[bytes], key: str | bytes | None, name: str, *, extra_time: float = 0.0
+    ) -> list[Any]:
+        """Commands sent in one write on one connection (a script and its WAIT, which may
+        block for ``extra_time`` seconds); each reply in its place, an error reply as its
+        exception object."""
+        return await self.node.call_many(packed, name, extra_time=extra_time)
 
     async def close(self) -> None:
         """Closes the connection."""
@@ -572,14 +584,17 @@ class ClusterLane:
                 raise
         raise AssertionError("unreachable")
 
-    async def call_together(self, packed: Sequence[bytes], key: str | bytes | None, name: str) -> list[Any]:
+    async def call_together(
+        self, packed: Sequence[bytes], key: str | bytes | None, name: str, *, extra_time: float = 0.0
+    ) -> list[Any]:
         """Commands sent in one write on the connection of their key's primary (a script
-        and its WAIT); redirections of the first followed; each reply in its place."""
+        and its WAIT, which may block for ``extra_time`` seconds); redirections of the
+        first followed; each reply in its place."""
         node = await self._route(key, read_only=False)
         asking = False
         for attempt in itertools.count():
             try:
-                replies = await node.call_many(packed, name, asking=asking)
+                replies = await node.call_many(packed, name, asking=asking, extra_time=extra_time)
             except rx.ConnectionError:
                 self._failed(node)
                 raise
