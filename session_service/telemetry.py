@@ -173,12 +173,6 @@ class Telemetry:
         )
         return [interceptor]
 
-    def round_trip_spans(self) -> RedisRoundTrips | None:
-        """Spans for the lane's round trips (store/lane.py); None when tracing is off."""
-        if self.tracer_provider is None:
-            return None
-        return RedisRoundTrips(self.tracer_provider)
-
     def instrument_redis(self, client: Any, script_names: Mapping[str, str]) -> None:
         """Makes a child span of each Redis command a call sends through redis-py's client
         (the paths off the lane); ``script_names`` maps SHA-1 → name.
@@ -191,6 +185,12 @@ class Telemetry:
             client, tracer_provider=self.tracer_provider, request_hook=_RedisScriptNamer(script_names)
         )
         wrapt.wrap_function_wrapper(client, "execute_command", _traced_only_within_a_call)
+
+    def round_trip_spans(self) -> RedisRoundTrips | None:
+        """Spans for the lane's round trips (store/lane.py); None when tracing is off."""
+        if self.tracer_provider is None:
+            return None
+        return RedisRoundTrips(self.tracer_provider)
 
     def watch_relay(self, relay: RevocationRelay) -> None:
         """Exports the outbox relay's lag and the events its recovery passes moved."""
