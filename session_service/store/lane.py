@@ -396,7 +396,7 @@ class NodeLane:
         except rx.ResponseError as e:
             link.fail(NotSentError(f"Redis refused the connection's greeting on {host}:{port}"))
             raise NotSentError(f"Error connecting to {host}:{port}: {e}") from e
-        except rx.ConnectionError as e:
+        except (rx.ConnectionError, rx.TimeoutError) as e:
             link.fail(e)
             raise NotSentError(f"Error connecting to {host}:{port}: {e}") from e
         if self._closed:
