@@ -36,7 +36,8 @@ def script_lane(settings: Settings, url: str, spans: RoundTripSpans | None = Non
         socket = urlsplit(url)
         options = LinkOptions(
             timeout=settings.redis_timeout,
-            password=_password(settings),
+            username=unquote(socket.username) if socket.username else None,
+            password=_password(settings) or (unquote(socket.password) if socket.password else None),
             database=_database(socket._replace(path="")),
             unix_socket=socket.path,
         )
