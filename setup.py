@@ -19,8 +19,10 @@ RUNTIME = [
     "grpcio-reflection>=1.85.1,<2",
     "grpcio-status>=1.85.1,<2",
     "protobuf>=7.35.1,<8",
-    # store/execution.py uses private redis-py internals (see there): pinned to the tested series.
-    "redis[hiredis]>=8.1,<8.2",
+    # Public APIs only: redis-py's asyncio clients (paths off the lane), redis.exceptions
+    # and redis.crc; the lane (store/lane.py) parses and packs with hiredis itself.
+    "redis[hiredis]>=8.1,<9",
+    "hiredis>=3.0,<4",
     "pyjwt[crypto]>=2.10,<3",
     "cryptography>=44",
     # Observability (session_service/telemetry.py, metrics.py).

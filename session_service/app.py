@@ -39,9 +39,8 @@ from session_service.security.upstream import (
     SignalVerifier,
     load_issuers,
 )
-from session_service.store.connect import execution_policy, redis_client
+from session_service.store.connect import execution_policy, redis_client, script_lane
 from session_service.store.embedded import RedisServerProcess
-from session_service.store.execution import ScriptRunner
 from session_service.store.outbox import RevocationRelay
 from session_service.store.receiver_positions import ReceiverPositions
 from session_service.store.redis_store import RedisSessionStore
@@ -316,6 +315,7 @@ async def _build(
         redis_client(settings, url),
         settings.redis_prefix,
         execution_policy(settings),
+        lane=script_lane(settings, url, telemetry.round_trip_spans()),
         revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
         redis_timeout=settings.redis_timeout,
     )
@@ -330,8 +330,6 @@ async def _build(
         heartbeat_s=min(1.0, settings.gateway_freshness / 3),
     )
     telemetry.instrument_redis(store.client, {s.sha: name for name, s in store.scripts.by_name.items()})
-    if not telemetry.tracing:
-        store.use_script_lane()
     telemetry.watch_relay(store.relay)
     try:
         await store.load_scripts()
@@ -609,9 +607,7 @@ def _transmitter(
     telemetry: Telemetry,
 ) -> SsfTransmitter:
     """The SSF transmitter pushing every revocation to the receivers, one replica each."""
-    positions = ReceiverPositions(
-        store.client, store.keys, store.scripts, ScriptRunner(store.client, execution_policy(settings))
-    )
+    positions = ReceiverPositions(store.client, store.keys, store.scripts, store.runner)
     options = TransmitterOptions(
         issuer=settings.issuer,
         max_concurrent_pushes=settings.ssf_max_concurrent_pushes,

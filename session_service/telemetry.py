@@ -318,7 +318,8 @@ class Telemetry:
         return self._metrics_server.port if self._metrics_server else 0
 
     def instrument_redis(self, client: Any, script_names: Mapping[str, str]) -> None:
-        """Makes a child span of each Redis command a call sends; ``script_names`` maps SHA-1 → name.
+        """Makes a child span of each Redis command a call sends through redis-py's client
+        (the paths off the lane); ``script_names`` maps SHA-1 → name.
 
         Commands outside any call (health checks, script loading) make no spans.
         """
@@ -328,6 +329,12 @@ class Telemetry:
             client, tracer_provider=self.tracer_provider, request_hook=_RedisScriptNamer(script_names)
         )
         wrapt.wrap_function_wrapper(client, "execute_command", _traced_only_within_a_call)
+
+    def round_trip_spans(self) -> RedisRoundTrips | None:
+        """Spans for the lane's round trips (store/lane.py); None when tracing is off."""
+        if self.tracer_provider is None:
+            return None
+        return RedisRoundTrips(self.tracer_provider)
 
     def watch_relay(self, relay: RevocationRelay) -> None:
         """Exports the outbox relay's lag and the events its recovery passes moved."""
@@ -360,6 +367,49 @@ async def _traced_only_within_a_call(
         return await wrapped(*args, **kwargs)
     with suppress_instrumentation():
         return await wrapped(*args, **kwargs)
+
+
+class RedisRoundTrips:
+    """A client span per round trip of the lane (store/lane.py), within a sampled call only.
+
+    Attributes from OpenTelemetry's database client conventions (``db.system``,
+    ``db.operation``, ``server.address``, ...), the old names beside the new, and the
+    script's name; never a key or an argument (they hold tokens and session data). A call
+    that is not sampled creates no span object at all."""
+
+    def __init__(self, tracer_provider: TracerProvider) -> None:
+        self._tracer = tracer_provider.get_tracer(__name__)
+
+    def start(
+        self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
+    ) -> Any:
+        """A started client span named ``name``, or None when the current call is not sampled."""
+        if not trace.get_current_span().get_span_context().trace_flags.sampled:
+            return None
+        attributes: dict[str, str | int] = {
+            "db.system": "redis",
+            "db.system.name": "redis",
+            "db.operation": operation,
+            "db.operation.name": operation,
+            "server.address": address[0],
+            "server.port": address[1],
+        }
+        if database is not None:
+            attributes["db.redis.database_index"] = database
+            attributes["db.namespace"] = str(database)
+        if batch > 1:
+            attributes["db.operation.batch.size"] = batch
+        script = name.partition(" ")[2]
+        if script and operation.startswith("EVAL"):
+            attributes[REDIS_SCRIPT] = script
+        return self._tracer.start_span(name or operation, kind=trace.SpanKind.CLIENT, attributes=attributes)
+
+    def end(self, span: Any, error: BaseException | None) -> None:
+        """Ends ``span``; an error is recorded by its class only (a reply may quote data)."""
+        if error is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
 
 
 class _RedisScriptNamer:
@@ -539,13 +589,14 @@ class CallTelemetry:
 
 
 def _redis_error_in(error: BaseException) -> str | None:
-    """The class name of the Redis error behind ``error``, if one is."""
+    """The redis-py class name of the Redis error behind ``error``, if one is (the lane's
+    own subclasses count as the redis-py class they extend)."""
     seen: BaseException | None = error
     for _ in range(8):  # the chain is short; the bound guards against cycles
         if seen is None:
             return None
         if isinstance(seen, redis_errors.RedisError):
-            return type(seen).__name__
+            return next(c.__name__ for c in type(seen).__mro__ if c.__module__ == redis_errors.__name__)
         seen = seen.__cause__ or seen.__context__
     return None
 

@@ -3,16 +3,12 @@
 Retries. A failure is retried, with backoff, until SESSION_REDIS_RETRY_TIMEOUT or the
 call's deadline runs out, when the script certainly did not run:
 - CLUSTERDOWN, TRYAGAIN (keys of one slot split by a migration), LOADING, READONLY
-  (a write reached a demoted primary), MASTERDOWN, MOVED/ASK seen by the durable path
-  (the cluster client follows them itself on every other path):
+  (a write reached a demoted primary), MASTERDOWN, MOVED/ASK (more redirections than
+  the lane follows at once), a slot no node covers:
   Redis refused the command before executing it, so running it again is safe for
   every script.
-A connection that could not even be opened (refused, unreachable) is the same case.
-So is a write to a connection already closed under redis-py (a concurrent topology
-refresh tore it down, or the server went away): asyncio's streams fail inside redis-py
-with an AttributeError ("'NoneType' object has no attribute 'writelines'"), uvloop's
-with a RuntimeError ("unable to perform operation on <TCPTransport closed=True>; the
-handler is closed"). The writer was already gone, so nothing was sent.
+A command that never left (store/lane.py's NotSentError: the connect failed or was
+refused, or the connection closed before the write) is the same case.
 Out of memory (maxmemory with noeviction) is not retried: it is StoreFull
 (RESOURCE_EXHAUSTED, STORE_FULL), a state the caller can act on, and nothing was written.
 Scripts that only delete (the revoke scripts) carry the allow-oom flag, so logging out
@@ -34,14 +30,18 @@ reply was lost. Those are retried only for scripts whose repetition is harmless:
 - ssf_lease_acquire, ssf_lease_renew, ssf_lease_release, ssf_position_advance (the SSF
   transmitter's lease and position): a repeat by the same token takes, extends, releases
   or writes the same thing again.
-redis-py's own retries are switched off (see connect.py) so that this policy is the
-only one.
+Every script and hot read goes through the lane (store/lane.py), on a standalone Redis
+and on a cluster alike; the lane follows MOVED and ASK itself a few times at once (not
+executed, so safe for every script) before raising them here. redis-py's client serves
+only the paths off the hot path (stream reads, script loading, pings), through
+translate_errors, without retries of its own (see connect.py).
 
 Durability. With SESSION_REDIS_WAIT_REPLICAS = N > 0 every state change a caller relies
 on (create, rotate, update, revoke, revoke_user; not the idle-expiry slide of Get) is followed,
-on the same connection, by WAIT N: the call answers only once N replicas hold the
-write, so a failover right after an acknowledged Create/Refresh/Revoke/Update cannot
-lose it or resurrect a revoked session. If fewer replicas acknowledge in time the
+in the same write on the same connection (the lane's, to the node that owns the keys),
+by WAIT N: the call answers only once N replicas hold the write, so a failover right
+after an acknowledged Create/Refresh/Revoke/Update cannot lose it or resurrect a
+revoked session. If fewer replicas acknowledge in time the
 call fails UNAVAILABLE; the write may still be on the primary, which is why every
 write is safe for the caller to retry (see above: Refresh within its grace window,
 Revoke and Update idempotent; a retried Create makes a second session).
@@ -50,7 +50,7 @@ Revoke and Update idempotent; a retried Create makes a second session).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,17 +58,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis import exceptions as rx
-
-# Private redis-py API, used only by the durable (WAIT) path on a cluster: PipelineCommand,
-# nodes_manager.move_slot / move_node_to_end_of_cached_nodes and _initialize. redis-py
-# offers no public way to send EVALSHA and WAIT down one connection of one cluster node,
-# so setup.py pins redis to the 8.1 series these were read from and tested against.
-from redis.asyncio.cluster import PipelineCommand
 from session_wire.tasks import raise_if_cancel_requested
 
 from session_service.deadline import remaining
 from session_service.errors import StoreFull, StoreUnavailable
-from session_service.store.lane import ScriptLane
+from session_service.store.lane import Lane, NotSentError
 from session_service.store.scripts import Script, pack_command
 
 T = TypeVar("T")
@@ -165,13 +159,6 @@ async def translate_errors(call: Awaitable[T]) -> T:
         raise
 
 
-def _never_connected(error: Exception) -> bool:
-    # redis-py reports a failed connect ("Error 111 connecting to host:port") as the same
-    # ConnectionError as a connection lost mid-call; only the message tells them apart.
-    # A command that never had a connection cannot have run, so it may be retried.
-    return isinstance(error, rx.ConnectionError) and " connecting to " in str(error)
-
-
 @dataclass(frozen=True)
 class ExecutionPolicy:
     """Retry budget and durability, from the settings."""
@@ -185,28 +172,25 @@ class ExecutionPolicy:
 
 
 class ScriptRunner:
-    """Runs scripts against a standalone or cluster client under an :class:`ExecutionPolicy`."""
+    """Runs scripts and reads through the lane (store/lane.py) under an :class:`ExecutionPolicy`."""
 
-    def __init__(self, client: Any, policy: ExecutionPolicy) -> None:
-        self._client = client
+    def __init__(self, lane: Lane, policy: ExecutionPolicy) -> None:
+        self._lane = lane
         self._policy = policy
-        self._cluster = hasattr(client, "get_node_from_key")
-        self._lane: ScriptLane | None = None
 
     @property
     def cluster(self) -> bool:
-        """Whether the client is a Redis Cluster client (keys of one call share a slot)."""
-        return self._cluster
+        """Whether Redis is a cluster (keys of one call share a slot)."""
+        return self._lane.cluster
 
-    def use_lane(self) -> None:
-        """Runs scripts on a standalone Redis through the direct lane (store/lane.py)."""
-        if not self._cluster and self._lane is None:
-            self._lane = ScriptLane(self._client)
+    @property
+    def lane(self) -> Lane:
+        """The lane every command goes through."""
+        return self._lane
 
     async def close(self) -> None:
-        """Closes the lane's connections (the client's own pool is closed with the client)."""
-        if self._lane is not None:
-            await self._lane.close()
+        """Closes the lane's connections."""
+        await self._lane.close()
 
     async def run(
         self,
@@ -223,29 +207,26 @@ class ScriptRunner:
         """
         return await self._retried(lambda: self._once(script, keys, args, durable), retry_after_loss)
 
-    async def read(self, *command: str | int | bytes) -> Any:
-        """A read-only command (safe to repeat), retried like a script; through the lane
-        when there is one. The cluster client routes it by its key."""
-        if self._lane is not None:
-            lane, packed = self._lane, pack_command(*command)
-            return await self._retried(lambda: lane.call(packed), retry_after_loss=True)
-        return await self._retried(lambda: self._client.execute_command(*command), retry_after_loss=True)
+    async def read(self, *command: str | int | bytes, replica: bool = False) -> Any:
+        """A read-only command (safe to repeat), retried like a script, sent to its key's
+        node; ``replica``: to a replica when SESSION_REDIS_READ_FROM_REPLICAS is on."""
+        lane, packed, key = self._lane, pack_command(*command), _key(command)
+        name = str(command[0])
+        return await self._retried(
+            lambda: lane.call(packed, key, name, read_only=replica), retry_after_loss=True
+        )
 
-    async def read_many(self, commands: Sequence[Sequence[str | int | bytes]]) -> list[Any]:
-        """Read-only commands in one round trip per node (a non-transactional pipeline, or
-        one write on the lane), retried together like :meth:`read`; replies in order."""
-        if self._lane is not None:
-            lane, packed = self._lane, [pack_command(*command) for command in commands]
-            return await self._retried(lambda: lane.call_many(packed), retry_after_loss=True)
-
-        async def pipelined() -> list[Any]:
-            pipe = self._client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            replies: list[Any] = await pipe.execute()
-            return replies
-
-        return await self._retried(pipelined, retry_after_loss=True)
+    async def read_many(
+        self, commands: Sequence[Sequence[str | int | bytes]], *, replica: bool = False
+    ) -> list[Any]:
+        """Read-only commands in one round trip per node (one write per node on the lane),
+        retried together like :meth:`read`; replies in order."""
+        lane = self._lane
+        packed = [(pack_command(*command), _key(command)) for command in commands]
+        name = str(commands[0][0]) if commands else ""
+        return await self._retried(
+            lambda: lane.call_many(packed, name, read_only=replica), retry_after_loss=True
+        )
 
     async def _retried(self, attempt: Callable[[], Awaitable[T]], retry_after_loss: bool) -> T:
         budget_end = time.monotonic() + remaining(self._policy.retry_timeout)
@@ -257,21 +238,15 @@ class ScriptRunner:
                 error: Exception = e
             except rx.OutOfMemoryError as e:
                 raise StoreFull() from e
-            except (AttributeError, RuntimeError) as e:
-                if not _torn_down_connection(e):
-                    raise
-                error = rx.ConnectionError(f"connection closed before sending ({type(e).__name__})")
             except _MAYBE_EXECUTED as e:
-                if not retry_after_loss and not _never_connected(e):
+                if not retry_after_loss and not isinstance(e, NotSentError):
                     raise store_unavailable(e) from e
                 error = e
             except rx.ResponseError as e:
                 if str(e).startswith(_UNAVAILABLE_REPLIES):
                     raise store_unavailable(e) from e
                 raise
-            except rx.RedisClusterException as e:  # no node known for the slot (topology unknown)
-                error = e
-            # A cancellation the client turned into this error must not be retried away.
+            # A cancellation turned into this error must not be retried away.
             raise_if_cancel_requested()
             if time.monotonic() + delay > budget_end:
                 raise store_unavailable(error) from error
@@ -283,83 +258,45 @@ class ScriptRunner:
         return await self._once(script, keys, args, durable=False)
 
     async def _once(self, script: Script, keys: Sequence[str], args: Sequence[Any], durable: bool) -> Any:
+        key = keys[0] if keys else None
         if not durable or self._policy.wait_replicas == 0:
-            if self._lane is not None:
-                try:
-                    return await self._lane.call(script.packed(keys, args))
-                except rx.NoScriptError:
-                    return await script.evaluate(self._client, keys, args)
-            return await script(self._client, keys, args)
-        if self._cluster:
-            return await self._durable_cluster(script, keys, args)
-        return await self._durable_standalone(script, keys, args)
-
-    def _wait(self) -> tuple[str, int, int]:
-        return ("WAIT", self._policy.wait_replicas, self._policy.wait_timeout_ms)
-
-    def _check_acks(self, acks: Any) -> None:
-        if isinstance(acks, Exception):
-            raise acks
-        if int(acks) < self._policy.wait_replicas:
-            raise StoreUnavailable(
-                f"write acknowledged by {acks} of {self._policy.wait_replicas} required replicas"
-            )
-
-    async def _durable_standalone(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        # A non-transactional pipeline sends both commands on one connection, which is
-        # what WAIT needs: it waits for the writes of its own connection.
-        for command, body in (("EVALSHA", script.sha), ("EVAL", script.source)):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.execute_command(command, body, len(keys), *keys, *args)
-            pipe.execute_command(*self._wait())
-            reply, acks = await pipe.execute(raise_on_error=False)
-            if isinstance(reply, rx.NoScriptError):
-                continue
-            if isinstance(reply, Exception):
-                raise reply
-            self._check_acks(acks)
-            return reply
-        raise StoreUnavailable("script cache lost twice in a row")
-
-    async def _durable_cluster(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        # The cluster client routes a keyless WAIT to an arbitrary node, so both commands
-        # go down one connection of the node that owns the keys' slot.
-        node = self._client.get_node_from_key(keys[0])
-        for command, body in (("EVALSHA", script.sha), ("EVAL", script.source)):
-            commands = [
-                PipelineCommand(0, command, body, len(keys), *keys, *args),
-                PipelineCommand(1, *self._wait()),
-            ]
             try:
-                await node.execute_pipeline(commands)
-            except _MAYBE_EXECUTED:
-                await self._forget_node(node)
-                raise
-            except (AttributeError, RuntimeError, OSError) as e:
-                if isinstance(e, RuntimeError) and not _torn_down_connection(e):
-                    raise
-                # redis-py closes a cluster client's connections when it re-reads the
-                # topology (e.g. on CLUSTERDOWN), also under a call in flight: the reply is
-                # lost, exactly as on a dropped connection.
-                await self._forget_node(node)
-                raise rx.ConnectionError(f"connection closed during the call ({type(e).__name__})") from e
-            reply, acks = commands[0].result, commands[1].result
+                return await self._lane.call(
+                    script.packed(keys, args), key, script.span_name, read_only=script.read_only
+                )
+            except rx.NoScriptError:
+                # A restarted or failed-over node has an empty script cache: EVAL sends the
+                # source once, to the node that owns the keys, and caches it there.
+                return await self._lane.call(
+                    script.packed_source(keys, args), key, script.source_span_name, read_only=script.read_only
+                )
+        # WAIT waits for the writes of its own connection: the script and WAIT leave in one
+        # write on the connection of the node that owns the keys.
+        for packed, name in (
+            (script.packed(keys, args), script.span_name),
+            (script.packed_source(keys, args), script.source_span_name),
+        ):
+            reply, acks = await self._lane.call_together(
+                [packed, self._wait], key, name, extra_time=self._policy.wait_timeout_ms / 1000
+            )
             if isinstance(reply, rx.NoScriptError):
                 continue
-            if isinstance(reply, rx.MovedError):
-                # The slot has a new owner: patch the client's slot map the way its own
-                # redirection handling does, then the retry goes to the new owner.
-                await self._client.nodes_manager.move_slot(reply)
             if isinstance(reply, Exception):
                 raise reply
-            self._check_acks(acks)
+            if isinstance(acks, Exception):
+                raise acks
+            if int(acks) < self._policy.wait_replicas:
+                raise StoreUnavailable(
+                    f"write acknowledged by {acks} of {self._policy.wait_replicas} required replicas"
+                )
             return reply
         raise StoreUnavailable("script cache lost twice in a row")
 
-    async def _forget_node(self, node: Any) -> None:
-        # The node failed: do what the cluster client does for its own calls, i.e. drop
-        # the node's idle connections and re-read the topology before the next command.
-        with contextlib.suppress(rx.RedisError, OSError):
-            await node.disconnect_free_connections()
-        self._client.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
-        self._client._initialize = True
+    @functools.cached_property
+    def _wait(self) -> bytes:
+        return pack_command("WAIT", self._policy.wait_replicas, self._policy.wait_timeout_ms)
+
+
+def _key(command: Sequence[str | int | bytes]) -> str | bytes | None:
+    key = command[1] if len(command) > 1 else None
+    return key if isinstance(key, (str, bytes)) else None

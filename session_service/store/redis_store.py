@@ -40,6 +40,7 @@ from session_service.errors import (
 )
 from session_service.store.execution import ExecutionPolicy, ScriptRunner, translate_errors
 from session_service.store.keys import KeySchema
+from session_service.store.lane import Lane
 from session_service.store.outbox import EventRecording, RevocationRelay
 from session_service.store.scripts import Script, ScriptCode, Scripts
 
@@ -67,13 +68,14 @@ class RedisSessionStore:
         prefix: str,
         policy: ExecutionPolicy | None = None,
         *,
+        lane: Lane,
         revocation_window_ms: int,
         redis_timeout: float = 2.0,
     ) -> None:
         self._client = client
         self._keys = KeySchema(prefix)
         self._scripts = Scripts()
-        self._runner = ScriptRunner(client, policy or ExecutionPolicy())
+        self._runner = ScriptRunner(lane, policy or ExecutionPolicy())
         self._retry_timeout = (policy or ExecutionPolicy()).retry_timeout
         # revocation_window_ms: how long a revocation matters (the longest access-token
         # lifetime plus leeway); see store/outbox.py for how events reach the stream.
@@ -96,6 +98,11 @@ class RedisSessionStore:
     def client(self) -> Any:
         """The redis-py client (standalone or cluster)."""
         return self._client
+
+    @property
+    def runner(self) -> ScriptRunner:
+        """Runs scripts and hot reads through the lane, under the retry policy."""
+        return self._runner
 
     @property
     def relay(self) -> RevocationRelay:
@@ -696,34 +703,27 @@ class RedisSessionStore:
         order; read without writing, one round trip per Redis node.
 
         The same liveness rule as peek.lua, but as plain HMGETs sent together (a
-        non-transactional pipeline, which the cluster client groups by node itself, or one
-        write on the lane): reads need neither a script nor one slot, and a lost reply is
+        one write per node on the lane): reads need neither a script nor one slot, and a lost reply is
         harmless to repeat."""
         if not sids:
             return []
         replies = await self._runner.read_many(
-            [("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS) for sid in sids]
+            [("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS) for sid in sids], replica=True
         )
         return [_live_user(reply, now_ms) for reply in replies]
 
     async def live_owner(self, sid: SessionId, now_ms: int) -> str | None:
         """The user of the session while it is live at ``now_ms``, else None; one HMGET
         (the rule of :meth:`live_owners`), read without writing and retried if lost."""
-        reply = await self._runner.read("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS)
+        reply = await self._runner.read("HMGET", self._keys.session(sid), *_LIVENESS_FIELDS, replica=True)
         return _live_user(reply, now_ms)
 
     async def ping(self) -> None:
         """Returns when Redis answers PING."""
         await translate_errors(self._client.ping())
 
-    def use_script_lane(self) -> None:
-        """Runs scripts through the direct lane when Redis is standalone (store/lane.py).
-
-        Not with tracing on: Redis spans come from instrumenting redis-py's own path."""
-        self._runner.use_lane()
-
     async def close(self) -> None:
-        """Closes the connection pool(s)."""
+        """Closes the lane's connections and the client's pool(s)."""
         await self._runner.close()
         await self._client.aclose()
 

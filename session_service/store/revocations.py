@@ -127,7 +127,7 @@ class RedisRevocationFeed:
         self._max_queued = max_queued
         self._lagging = lagging
         self._subscribers: set[asyncio.Queue[_Item]] = set()
-        self._reader: asyncio.Task[None] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -195,8 +195,8 @@ class RedisRevocationFeed:
         for queue in self._subscribers:
             queue.put_nowait(_CLOSED)
         self._subscribers.clear()
-        if self._reader is not None:
-            await stop_tasks([self._reader], within=2.0, what="revocation stream reader")
+        if self._stream_task is not None:
+            await stop_tasks([self._stream_task], within=2.0, what="revocation stream reader")
 
     async def _resume_point(self, cursor: str) -> tuple[str, bool]:
         """Where the replay starts ('' = the oldest retained event) and whether the cursor was lost."""
@@ -218,11 +218,11 @@ class RedisRevocationFeed:
     async def _subscribe(self) -> asyncio.Queue[_Item]:
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._subscribers.add(queue)
-        if self._reader is None or self._reader.done():
+        if self._stream_task is None or self._stream_task.done():
             self._ready = asyncio.Event()
             # A fresh context: the reader outlives the call that happened to start it, so it
             # must not carry that call's deadline or trace span into every later XREAD.
-            self._reader = asyncio.create_task(self._read(self._ready), context=contextvars.Context())
+            self._stream_task = asyncio.create_task(self._read(self._ready), context=contextvars.Context())
         # Only once the reader knows where it starts does the replay begin; together they
         # then cover every entry.
         await self._ready.wait()

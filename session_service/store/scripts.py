@@ -1,4 +1,6 @@
-"""The Lua scripts: loaded from lua/*.lua once, run by EVALSHA with a NOSCRIPT fallback."""
+"""The Lua scripts: loaded from lua/*.lua once, run by EVALSHA with a NOSCRIPT fallback (EVAL).
+
+store/execution.py sends them through the lane, packed here."""
 
 from __future__ import annotations
 
@@ -6,10 +8,8 @@ import enum
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
 
 import hiredis
-from redis.exceptions import NoScriptError
 
 LIBRARY = "_lib.lua"
 NAMES = (
@@ -79,26 +79,19 @@ class Script:
         self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
         self.read_only = "flags=no-writes" in self.source.partition("\n")[0]
         self._command = "EVALSHA_RO" if self.read_only else "EVALSHA"
-
-    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
-        """Runs the script; loads it first if this Redis node has not seen it (NOSCRIPT)."""
-        evalsha = client.evalsha_ro if self.read_only else client.evalsha
-        try:
-            return await evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await self.evaluate(client, keys, args)
-
-    async def evaluate(self, client: Any, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
-        """Runs the script by its source (EVAL), which also caches it on the node.
-
-        A restarted or failed-over node has an empty script cache; EVAL sends the source
-        once, to the node that owns the keys."""
-        evaluate = client.eval_ro if self.read_only else client.eval
-        return await evaluate(self.source, len(keys), *keys, *args)
+        self._source_command = "EVAL_RO" if self.read_only else "EVAL"
+        self.span_name = f"{self._command} {name}"
+        """What a trace calls a round trip of this script (never its keys or arguments)."""
+        self.source_span_name = f"{self._source_command} {name}"
+        """The same for the script sent by its source (after NOSCRIPT)."""
 
     def packed(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> bytes:
         """This script's EVALSHA (or EVALSHA_RO) with ``keys`` and ``args``, encoded in RESP."""
         return pack_command(self._command, self.sha, len(keys), *keys, *args)
+
+    def packed_source(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> bytes:
+        """This script by its source (EVAL or EVAL_RO), which also caches it on the node."""
+        return pack_command(self._source_command, self.source, len(keys), *keys, *args)
 
 
 def pack_command(*parts: str | int | bytes) -> bytes:

@@ -223,7 +223,9 @@ async def test_a_huge_index_is_paged_without_sorting_it_inside_a_script(
     _, index, prefix = r.service.store.keys.for_user("big")
     await r.redis.zadd(index, {f"stale{n:05d}": 1 for n in range(1500)})
     if r.service.settings.redis_mode != "cluster":
-        reply = await r.service.store.scripts.list(r.redis, [index], [0, prefix, "big", 10, ""])
+        reply = await r.service.store.runner.once(
+            r.service.store.scripts.list, [index], [0, prefix, "big", 10, ""]
+        )
         assert reply == [ScriptCode.INDEX_CHANGED]
     seen: list[str] = []
     token = ""

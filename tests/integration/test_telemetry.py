@@ -211,7 +211,10 @@ def _children(spans: list[ReceivedSpan], parent: ReceivedSpan) -> list[ReceivedS
 
 
 async def test_each_rpc_is_a_server_span_with_a_child_span_per_redis_script_and_its_outcome(
-    monkeypatch: pytest.MonkeyPatch, otlp_receiver: OtlpReceiver, launch: Any
+    monkeypatch: pytest.MonkeyPatch,
+    otlp_receiver: OtlpReceiver,
+    launch: Any,
+    redis_server: RedisServerProcess,
 ) -> None:
     _export_to(monkeypatch, otlp_receiver)
     s = await launch()
@@ -250,11 +253,20 @@ async def test_each_rpc_is_a_server_span_with_a_child_span_per_redis_script_and_
         # The call's script, maybe after or before others (an outbox note before a revoke).
         assert script in [c.attributes.get("session.redis.script") for c in children]
         for redis in children:
-            name = redis.attributes["session.redis.script"]
+            # One span per round trip of the lane, with the database client conventions'
+            # attributes and never a key or an argument.
+            r = redis.attributes
+            name = r["session.redis.script"]
             assert redis.kind == trace_pb2.Span.SPAN_KIND_CLIENT
             assert redis.name == f"EVALSHA {name}"
-            assert redis.attributes["db.system"] == "redis"
-            assert redis.attributes["db.statement"] == f"EVALSHA {name}"  # no keys, no ARGV
+            assert (r["db.system"], r["db.operation"], r["db.operation.name"]) == (
+                "redis",
+                "EVALSHA",
+                "EVALSHA",
+            )
+            assert (r["server.address"], r["server.port"]) == ("127.0.0.1", redis_server.port)
+            assert (r["db.redis.database_index"], r["db.namespace"]) == (0, "0")
+            assert not {"db.statement", "db.query.text"} & r.keys()
     assert revokes[0].attributes["session.revoked_count"] == 1
     assert refreshes[0].attributes["session.found"] is True
     # Health checks run every 0.1 s against the same Redis, yet leave no spans.
