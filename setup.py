@@ -29,7 +29,6 @@ RUNTIME = [
     "opentelemetry-sdk>=1.45,<2",
     "opentelemetry-exporter-otlp-proto-grpc>=1.45,<2",
     "opentelemetry-exporter-otlp-proto-http>=1.45,<2",
-    "opentelemetry-instrumentation-grpc>=0.66b0",
     "opentelemetry-instrumentation-redis>=0.66b0",
     "prometheus-client>=0.20",
     "wrapt>=1.14",

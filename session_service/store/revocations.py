@@ -1,9 +1,9 @@
 """The revocation stream: how ended sessions reach the services that verify tokens locally.
 
-Writing. The scripts that end sessions (revoke, revoke_user, rotate on reuse, create's
-evictions) only touch one user's slot, so they cannot append to a stream shared by all
-users. They write the event into the user's outbox instead, and the relay
-(store/outbox.py) appends it to ``<prefix>:{revocations}`` at least once
+Writing. The scripts that end sessions (revoke, revoke_user, create's evictions,
+reauthenticate's old id, step_up's access tokens) only touch one user's slot, so they
+cannot append to a stream shared by all users. They write the event into the user's
+outbox instead, and the relay (store/outbox.py) appends it to ``<prefix>:{revocations}`` at least once
 (``publish_revocation.lua``, which also trims events older than the longest access-token
 lifetime). The stream thus holds exactly the events a verifier still needs. An entry's
 fields: ``sids``, ``at``, ``exp``, ``reason`` and, when the event is known to be one
@@ -18,8 +18,8 @@ nothing falls between the two. A response carries at most ``MAX_SESSIONS_PER_RES
 session ids (stream entries carry at most ``CHUNK_SESSIONS``), far below a client's
 receive limit. Heartbeats say "nothing is missing up to now", so none is sent while the
 relay is behind (an event older than a second could not reach the stream): verifiers
-then see their view go stale and stop trusting it. A watcher that falls too far behind is unregistered
-and replays again from its own cursor, so a slow client costs a bounded queue, not
+then see their view go stale and stop trusting it. A watcher that falls too far behind
+is unregistered and replays again from its own cursor, so a slow client costs a bounded queue, not
 unbounded memory.
 """
 
