@@ -688,3 +688,14 @@ async def serve(
     await stopping.wait()
     log.info("shutting down: draining in-flight calls for up to %.1fs", settings.shutdown_grace)
     await service.stop()
+
+
+def run_event_loop(coro: object) -> None:
+    """Runs ``coro`` to completion on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coro)  # type: ignore[arg-type]

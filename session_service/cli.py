@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -43,7 +42,7 @@ def _serve(argv: Sequence[str] | None) -> int:
     except ConfigError as e:
         print(f"session-service: invalid configuration: {e}", file=sys.stderr)
         return 2
-    from session_service.app import serve
+    from session_service.app import run_event_loop, serve
     from session_service.telemetry import configure_logging
 
     configure_logging(settings.log_level)
@@ -58,17 +57,6 @@ def _serve(argv: Sequence[str] | None) -> int:
         print(f"session-service: invalid configuration: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-def run_event_loop(coro: object) -> None:
-    """Runs ``coro`` to completion on uvloop when it is installed, else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coro)  # type: ignore[arg-type]
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(coro)  # type: ignore[arg-type]
 
 
 def _healthcheck(target: str, timeout: float) -> int:

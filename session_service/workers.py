@@ -121,8 +121,7 @@ def _worker(settings: Settings, keyring: Keyring, refresh_keys: RefreshTokenKeys
     die_with_parent()
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)  # app.serve installs its own in the event loop
-    from session_service.app import serve
-    from session_service.cli import run_event_loop
+    from session_service.app import run_event_loop, serve
 
     try:
         run_event_loop(serve(settings, keyring=keyring, refresh_keys=refresh_keys, reuse_port=True))
