@@ -616,11 +616,17 @@ class ClusterLane:
         replies: list[Any] = [None] * len(commands)
 
         async def group(node: NodeLane, members: list[int]) -> None:
+            batch = [commands[n][0] for n in members]
             try:
-                answers = await node.call_many([commands[n][0] for n in members], name)
-            except rx.ConnectionError:
+                answers = await node.call_many(batch, name)
+            except rx.ConnectionError as e:
                 self._failed(node)
-                raise
+                if not (isinstance(e, NotSentError) and node.replica):
+                    raise
+                # A replica out of reach, as in call: its primary, which owns every slot
+                # the replica copies.
+                primary = await self._route(commands[members[0]][1], read_only=False)
+                answers = await primary.call_many(batch, name)
             for n, answer in zip(members, answers, strict=True):
                 replies[n] = answer
 

@@ -19,6 +19,7 @@ from session_service.store.execution import ExecutionPolicy, ScriptRunner
 from session_service.store.lane import ClusterLane, LinkOptions
 from session_service.store.scripts import Script
 from session_service.telemetry import RedisRoundTrips
+from tests.conftest import free_port
 from tests.redis_cluster import LocalRedisCluster, Node, frozen, shard_of
 
 _SET_AND_GET = Script("inline-set", "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])")
@@ -186,6 +187,28 @@ async def test_reads_from_replicas_go_to_replicas_and_writes_to_primaries(
         (_, on_replica, _), (_, on_primary, _) = recorder.round_trips
         assert on_replica in {("127.0.0.1", r.port) for r in replicas}
         assert on_primary == ("127.0.0.1", primary.port)
+    finally:
+        await lane.close()
+
+
+async def test_reads_meant_for_a_replica_out_of_reach_go_to_its_primary(
+    own_cluster: LocalRedisCluster,
+) -> None:
+    own_cluster.wait_healthy()
+    lane = _lane(own_cluster, read_from_replicas=True)
+    key = "{lane-replica-down}:k"
+    try:
+        runner = ScriptRunner(lane, ExecutionPolicy(retry_timeout=2.0))
+        await runner.run(_SET_AND_GET, [key], ["p"], retry_after_loss=True)
+        # The slot map names a replica that nobody answers for (gone since it was read),
+        # and keeps naming it: no retry, no new topology, only the fallback can answer.
+        assert lane._topology is not None
+        lane._topology.replicas[key_slot(key.encode())] = (("127.0.0.1", free_port()),)
+        lane.refresh = lambda: None  # type: ignore[method-assign]
+        hasty = ScriptRunner(lane, ExecutionPolicy(retry_timeout=0))
+        # A batch (IntrospectBatch's path) and one command alike.
+        assert await hasty.read_many([("GET", key), ("GET", key)], replica=True) == [b"p", b"p"]
+        assert await hasty.read("GET", key, replica=True) == b"p"
     finally:
         await lane.close()
 
