@@ -39,4 +39,4 @@ if other_user or (ARGV[3] ~= ''
 end
 local impersonator = end_session(key, idx, member)
 record_ended(outbox, {member}, ARGV[5], user, now, 6)
-return {OK, redis.call('HGETALL', outbox), user, impersonator}
+return {OK, redis.call('HGETALL', outbox), user or '', impersonator}
