@@ -482,7 +482,7 @@ async def _build(
     await _set_health(service)
     service._tasks.append(asyncio.create_task(_watch_health(service)))
     # Every replica relays: events a failed or dead replica left in outboxes still arrive.
-    service._tasks.append(asyncio.create_task(store.relay.run(), name="revocation-relay"))
+    service._tasks.append(asyncio.create_task(store.relay.run(service._stopping), name="revocation-relay"))
     if receivers:
         service.transmitter = _transmitter(settings, receivers, store, revocations, keyring, clock, telemetry)
         await service.transmitter.start()

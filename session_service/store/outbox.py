@@ -312,24 +312,34 @@ class RevocationRelay:
             self._scripts.outbox_settle, [self._keys.pending(index)], notes, retry_after_loss=True
         )
 
-    async def run(self) -> None:
-        """Every ``interval``: relays the outboxes that notes older than ``settle_after`` name."""
-        while True:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Every ``interval``: relays the outboxes that notes older than ``settle_after`` name.
+
+        Ends when cancelled or, between two Redis calls, once ``stopping`` is set: a
+        cancellation absorbed inside a Redis call must not keep a stopping replica's relay
+        going (what it leaves is found by the other replicas)."""
+        stopping = stopping if stopping is not None else asyncio.Event()
+        while not stopping.is_set():
             try:
-                await self.recover_once()
+                await self.recover_once(stopping)
             except Exception:
                 raise_if_cancel_requested()
                 # Whatever it was, a relay that stops is worse: try again next round.
                 log.exception("revocation relay pass failed")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await stopping.wait()
 
-    async def recover_once(self) -> int:
-        """One pass over the pending-outbox indexes; how many events it relayed."""
+    async def recover_once(self, stopping: asyncio.Event | None = None) -> int:
+        """One pass over the pending-outbox indexes; how many events it relayed. A set
+        ``stopping`` ends the pass before its next Redis call."""
         now_s = time.time()
         before_ms = int((now_s - self._settle_after) * 1000)
         relayed_total = 0
         unresolved = False
         for n in range(PENDING_INDEXES):
+            if stopping is not None and stopping.is_set():
+                return relayed_total
             try:
                 notes = await translate_errors(
                     self._client.zrangebyscore(
@@ -349,6 +359,8 @@ class RevocationRelay:
                 by_tag.setdefault(tag, []).append((_text(member), event_id, float(score)))
             done: list[str] = []
             for tag, tag_notes in by_tag.items():
+                if stopping is not None and stopping.is_set():
+                    return relayed_total
                 try:
                     relayed = await self.drain(tag)
                 except StoreUnavailable as e:

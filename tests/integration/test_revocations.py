@@ -377,3 +377,17 @@ async def test_no_heartbeats_while_the_relay_is_behind(redis_server: RedisServer
     finally:
         await feed.close()
         await client.aclose()
+
+
+async def test_the_relay_ends_on_the_stopping_flag_without_a_cancellation(svc: Running) -> None:
+    # A cancellation absorbed inside a Redis call must not keep a stopping replica's relay
+    # going: the loop also watches the service's stopping flag, in its pauses and its passes.
+    relay = svc.service.store.relay
+    stopping = asyncio.Event()
+    task = asyncio.create_task(relay.run(stopping))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    stopping.set()
+    await asyncio.wait_for(task, 2)
+    # A pass begun after the flag is set makes no Redis call and relays nothing.
+    assert await relay.recover_once(stopping) == 0
