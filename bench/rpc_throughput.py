@@ -1280,8 +1280,17 @@ primary fills it with every write, up to repl-backlog-size), replicas' and clien
 and the AOF buffer."""
 
 
+REHASH_SETTLE_S = 1.0
+"""How long to let Redis finish an incremental rehash before reading ``used_memory``: while
+the keyspace's table grows, the old and the new table both exist (its cron moves 100
+buckets a millisecond), and a reading then would charge the sessions with a table being
+freed."""
+
+
 def _used_memory(nodes: Sequence[Any]) -> int:
-    """``INFO memory`` ``used_memory`` less BUFFERS, summed over ``nodes`` (a cluster's primaries)."""
+    """``INFO memory`` ``used_memory`` less BUFFERS, summed over ``nodes`` (a cluster's
+    primaries), once a rehash begun by the writes before has ended."""
+    time.sleep(REHASH_SETTLE_S)
     total = 0
     for node in nodes:
         info = node.info("memory")

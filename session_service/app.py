@@ -318,6 +318,7 @@ async def _build(
         lane=script_lane(settings, url, telemetry.round_trip_spans()),
         revocation_window_ms=(settings.access_token_ttl + settings.jwt_leeway) * 1000,
         redis_timeout=settings.redis_timeout,
+        compact=settings.redis_compact_sessions,
     )
     cleanup.push_async_callback(store.close)
     # XREAD BLOCK must return before the client's socket timeout takes it for an outage.

@@ -140,6 +140,13 @@ class Settings:
         REDIS,
         "Cluster mode: Introspect reads sessions from replicas (docs/operations.md says when it is safe).",
     )
+    redis_compact_sessions: bool = _setting(
+        True,
+        REDIS,
+        "Store new sessions in the compact layout (no derived fields, the token hash raw). Set false "
+        "while replicas of a release before it still run (a rolling upgrade, docs/operations.md), "
+        "then true.",
+    )
     redis_server_binary: str = _setting("redis-server", REDIS, "redis-server used when no Redis URL is set.")
     health_interval: float = _setting(1.0, REDIS, "Seconds between Redis health checks.")
 

@@ -131,8 +131,14 @@ class RefreshToken:
 
     @property
     def secret_hash(self) -> str:
-        """What the store keeps instead of the token (hex SHA-256 of the secret)."""
-        return hashlib.sha256(self.secret).hexdigest()
+        """The hex SHA-256 of the secret: how a presented token is looked for in the store."""
+        return self.secret_digest.hex()
+
+    @property
+    def secret_digest(self) -> bytes:
+        """What the store keeps instead of the token: the SHA-256 of the secret, raw (half
+        the bytes of its hex in every stored session)."""
+        return hashlib.sha256(self.secret).digest()
 
 
 def new_refresh_secret() -> bytes:

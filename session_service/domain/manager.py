@@ -248,14 +248,17 @@ class SessionManager:
         return self._issue(session, refresh, now)
 
     def _authenticated(self, new: NewSession) -> NewSession:
-        """``new`` with its authentication checked, ``auth_time`` now when not given."""
+        """``new`` with its authentication checked. An ``auth_time`` not given stays 0: the
+        user authenticated when the session was created, which every reader falls back to
+        (and a session that does not store it is smaller)."""
         v = Violations()
         given = Authentication(new.acr, new.amr, new.auth_time_ms)
         checked = validated_authentication(v, given, self._clock.now_ms())
         v.raise_if_any()
-        if checked == given:
+        auth_time_ms = checked.auth_time_ms if given.auth_time_ms else 0
+        if (checked.acr, checked.amr, auth_time_ms) == (given.acr, given.amr, given.auth_time_ms):
             return new
-        return dataclasses.replace(new, acr=checked.acr, amr=checked.amr, auth_time_ms=checked.auth_time_ms)
+        return dataclasses.replace(new, acr=checked.acr, amr=checked.amr, auth_time_ms=auth_time_ms)
 
     async def update(self, session_id: str, patch: DataPatch) -> Session:
         """Patches the session's data atomically."""

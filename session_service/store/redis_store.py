@@ -71,7 +71,11 @@ class RedisSessionStore:
         lane: Lane,
         revocation_window_ms: int,
         redis_timeout: float = 2.0,
+        compact: bool = True,
     ) -> None:
+        # compact: new sessions in the compact layout (create.lua), else in the full one
+        # that replicas of earlier releases read.
+        self._compact = compact
         self._client = client
         self._keys = KeySchema(prefix)
         self._scripts = Scripts()
@@ -88,6 +92,11 @@ class RedisSessionStore:
             redis_timeout=redis_timeout,
             retry_timeout=self._retry_timeout,
         )
+
+    def _stored_hash(self, refresh: RefreshToken) -> bytes | str:
+        """How a session keeps its refresh token: the raw SHA-256 in the compact layout,
+        its hex in the full one (stored_hash_hex in _lib.lua reads both)."""
+        return refresh.secret_digest if self._compact else refresh.secret_hash
 
     @property
     def keys(self) -> KeySchema:
@@ -218,7 +227,7 @@ class RedisSessionStore:
                     policy.max_sessions,
                     "1" if policy.reject_new else "0",
                     self._keys.session_prefix(sid.tag),
-                    refresh.secret_hash,
+                    self._stored_hash(refresh),
                     json.dumps(dict(new.claims)) if new.claims else "",
                     json.dumps(list(new.scopes)) if new.scopes else "",
                     json.dumps({k: v for k, v in client.items() if v}) if any(client.values()) else "",
@@ -235,6 +244,7 @@ class RedisSessionStore:
                     " ".join(new.amr),
                     new.auth_time_ms or "",
                     new.impersonator,
+                    "1" if self._compact else "0",
                     *data,
                 ],
                 note_if_full,
@@ -365,7 +375,7 @@ class RedisSessionStore:
                 now_ms,
                 sid.nonce,
                 presented.secret_hash,
-                successor.secret_hash,
+                self._stored_hash(successor),
                 sealed_successor,
                 policy.refresh_grace_ms,
                 presented.generation,
@@ -434,7 +444,7 @@ class RedisSessionStore:
                     now_ms,
                     sid.nonce,
                     new_sid.nonce,
-                    refresh.secret_hash,
+                    self._stored_hash(refresh),
                     refresh.generation,
                     authentication.acr,
                     " ".join(authentication.amr),
@@ -728,17 +738,26 @@ class RedisSessionStore:
         await self._client.aclose()
 
 
-_LIVENESS_FIELDS = ("idle_exp", "abs_exp", "user", "stepup")
+_LIVENESS_FIELDS = ("idle_exp", "abs_exp", "idle_ms", "active", "user", "stepup")
 """What an access token's liveness is read from (:func:`_live_user`)."""
+
+
+def _idle_expiry(idle_exp: bytes | None, abs_exp: bytes, idle_ms: bytes, active: bytes) -> int:
+    """A session's idle expiry: stored by the full layout, derived in the compact one
+    (idle_expiry in _lib.lua)."""
+    if idle_exp is not None:
+        return int(idle_exp)
+    return min(int(active) + int(idle_ms), int(abs_exp))
 
 
 def _live_user(fields: Sequence[bytes | None], now_ms: int) -> str | None:
     """The user from an HMGET of :data:`_LIVENESS_FIELDS`, if the session is live (peek.lua's
     rule) and not stepped up (its access tokens were revoked by a risk signal, step_up.lua)."""
-    idle_exp, abs_exp, user, stepped_up = fields
-    if idle_exp is None or abs_exp is None or user is None or stepped_up is not None:
+    idle_exp, abs_exp, idle_ms, active, user, stepped_up = fields
+    if abs_exp is None or idle_ms is None or active is None or user is None or stepped_up is not None:
         return None
-    return user.decode() if now_ms < int(idle_exp) and now_ms < int(abs_exp) else None
+    live = now_ms < _idle_expiry(idle_exp, abs_exp, idle_ms, active) and now_ms < int(abs_exp)
+    return user.decode() if live else None
 
 
 def _activity(flat: Sequence[bytes]) -> Activity:
@@ -796,9 +815,12 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
         user_id=fields[b"user"].decode(),
         created_at_ms=int(fields[b"created"]),
         last_active_at_ms=int(fields[b"active"]),
-        idle_expires_at_ms=int(fields[b"idle_exp"]),
+        idle_expires_at_ms=_idle_expiry(
+            fields.get(b"idle_exp"), fields[b"abs_exp"], fields[b"idle_ms"], fields[b"active"]
+        ),
         absolute_expires_at_ms=int(fields[b"abs_exp"]),
-        version=int(fields[b"ver"]),
+        # The compact layout stores no version until the first Update (update.lua).
+        version=int(fields.get(b"ver", b"1")),
         data={k[2:].decode(): v for k, v in fields.items() if k.startswith(b"d:")},
         claims=_json(claims.decode()) if claims is not None else {},
         scopes=tuple(_json(scopes.decode())) if scopes is not None else (),

@@ -14,6 +14,7 @@ import secrets
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from session_wire.v1 import session_pb2 as pb
 
 from session_service.app import start
@@ -38,6 +39,13 @@ async def rotate(r: Running, token: str, times: int) -> str:
     for _ in range(times):
         token = (await r.stub.Refresh(pb.RefreshRequest(refresh_token=token))).refresh_token
     return token
+
+
+def stored_digest(token: str) -> bytes:
+    """The raw SHA-256 of a refresh token's secret: what a compact session keeps of it."""
+    parsed = parse_refresh_token(token)
+    assert parsed is not None
+    return hashlib.sha256(parsed.secret).digest()
 
 
 def session_key(r: Running, session_id: str) -> str:
@@ -209,3 +217,73 @@ async def test_refresh_reuse_memory_is_accepted_with_a_deprecation_warning(
     caplog.set_level(logging.WARNING, logger="session_service.app")
     await start_service(refresh_reuse_memory=3)
     assert any("SESSION_REFRESH_REUSE_MEMORY is deprecated" in x.getMessage() for x in caplog.records)
+
+
+async def test_a_compact_session_stores_no_derived_field_and_its_token_hash_raw(svc: Running) -> None:
+    # The smallest stored session: the hash as 32 raw bytes (not 64 hex digits); no idle
+    # expiry (derived), no version until an Update, no auth_time the login did not say.
+    created = await create(svc, "compact")
+    sid = created.session.session_id
+    stored = await svc.redis.hgetall(session_key(svc, sid))
+    assert stored[b"rt"] == stored_digest(created.refresh_token)
+    assert not {b"at", b"idle_exp", b"ver"} & stored.keys()
+    got = (await svc.stub.Get(pb.GetRequest(session_id=sid))).session
+    assert got.auth_time == got.created_at and got.version == 1
+    assert got.idle_expires_at.ToMilliseconds() == min(
+        got.last_active_at.ToMilliseconds() + 86_400_000, got.absolute_expires_at.ToMilliseconds()
+    )
+    updated = await svc.stub.Update(pb.UpdateRequest(session_id=sid, expected_version=1, set={"k": b"v"}))
+    assert updated.session.version == 2
+    async with expect_error(grpc.StatusCode.ABORTED, "VERSION_MISMATCH"):
+        await svc.stub.Update(pb.UpdateRequest(session_id=sid, expected_version=1, set={"k": b"w"}))
+    refreshed = await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+    stored = await svc.redis.hgetall(session_key(svc, sid))
+    assert stored[b"rt"] == stored_digest(refreshed.refresh_token)
+    assert b"idle_exp" not in stored
+    # A login that says when the user authenticated keeps it.
+    when = created.session.created_at.seconds - 60
+    told = await svc.stub.Create(pb.CreateRequest(user_id="compact", auth_time=Timestamp(seconds=when)))
+    assert told.session.auth_time.seconds == when
+    assert b"at" in await svc.redis.hgetall(session_key(svc, told.session.session_id))
+
+
+@pytest.mark.parametrize("action", ["get", "update", "refresh", "introspect", "revoke"])
+async def test_a_full_layout_session_works_on_a_compact_replica(
+    start_service: ServiceFactory, action: str
+) -> None:
+    # SESSION_REDIS_COMPACT_SESSIONS=false stores what replicas of earlier releases wrote and
+    # read (idle_exp, ver, the token hash in hex); the compact replica serves it all.
+    full = await start_service(redis_compact_sessions=False)
+    svc = await start_service(redis_prefix=full.prefix)
+    created = await create(full, "full-layout")
+    sid = created.session.session_id
+    key = session_key(svc, sid)
+    stored = await svc.redis.hgetall(key)
+    assert stored[b"rt"] == stored_digest(created.refresh_token).hex().encode()
+    assert (
+        stored[b"ver"] == b"1"
+        and int(stored[b"idle_exp"]) == created.session.idle_expires_at.ToMilliseconds()
+    )
+    if action == "get":
+        await svc.redis.hset(key, "active", 1)  # a stored idle expiry is believed, not derived
+        got = (await svc.stub.Get(pb.GetRequest(session_id=sid))).session
+        assert got.idle_expires_at.ToMilliseconds() >= created.session.idle_expires_at.ToMilliseconds()
+        assert int((await svc.redis.hgetall(key))[b"idle_exp"]) == got.idle_expires_at.ToMilliseconds()
+    elif action == "update":
+        updated = await svc.stub.Update(pb.UpdateRequest(session_id=sid, expected_version=1, set={"k": b"v"}))
+        assert updated.session.version == 2 and (await svc.redis.hget(key, "ver")) == b"2"
+    elif action == "refresh":
+        refreshed = await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+        assert (
+            await full.stub.Refresh(pb.RefreshRequest(refresh_token=refreshed.refresh_token))
+        ).refresh_token
+        async with expect_error(UNAUTHENTICATED, "REFRESH_TOKEN_REUSED"):
+            await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+    elif action == "introspect":
+        assert (await svc.stub.Introspect(pb.IntrospectRequest(token=created.refresh_token))).active
+        await svc.redis.hset(key, "rt", hashlib.sha256(b"another secret").hexdigest())
+        assert not (await svc.stub.Introspect(pb.IntrospectRequest(token=created.refresh_token))).active
+    else:
+        await svc.stub.Revoke(pb.RevokeRequest(refresh_token=created.refresh_token))
+        async with expect_error(NOT_FOUND, "SESSION_NOT_FOUND"):
+            await full.stub.Get(pb.GetRequest(session_id=sid))

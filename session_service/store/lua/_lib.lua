@@ -1,10 +1,11 @@
 -- _lib: helpers shared by the scripts. The loader inserts this file into every script
 -- (after a #! line, if any), because a Redis script cannot include another file.
 -- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
+-- (idle_exp and ver are not stored by the compact layout: see idle_expiry; ver is 1 then),
 -- scopes, ip, ua, dev, client_id, caller, rt, rg, rt_prev, rt_prev_until, rt_prev_sealed,
 -- d:<key> (claims, scopes, ip, ua, dev, client_id and caller only when not empty; caller:
 -- the identity of the service that created the session; rt: the current refresh token's
--- hash, rg: its generation, see refresh_token_standing). A session may also hold what the
+-- SHA-256, 32 raw bytes (or, as earlier releases stored it, 64 hex digits), rg: its generation, see refresh_token_standing). A session may also hold what the
 -- generation-less refresh-token format needs to recognise its rotated tokens: on and o<n>
 -- (a ring of retired hashes), rt_old (retired hashes as one string) and rt_legacy (the
 -- hash of the generation-less token that rotated into generation 1); and client (the
@@ -64,15 +65,22 @@ local function note_impersonation(list, member, impersonator)
   end
 end
 
+-- A session's idle expiry from an HMGET of idle_exp, abs_exp, idle_ms, active: the
+-- compact layout does not store it (it is always min(active + idle_ms, abs_exp)); the
+-- full layout, which replicas of earlier releases read, does.
+local function idle_expiry(t)
+  return tonumber(t[1]) or math.min(tonumber(t[4]) + tonumber(t[3]), tonumber(t[2]))
+end
+
 -- For a live session returns idle_exp, abs_exp, idle_ms; otherwise removes what is
 -- left of it (an expired hash, a stale index entry) and returns nil.
 local function live(key, idx, member, now)
-  local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms')
-  if not t[1] then
+  local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms', 'active')
+  if not t[2] then
     redis.call('ZREM', idx, member)
     return nil
   end
-  local idle_exp, abs_exp = tonumber(t[1]), tonumber(t[2])
+  local idle_exp, abs_exp = idle_expiry(t), tonumber(t[2])
   if now >= idle_exp or now >= abs_exp then
     end_session(key, idx, member)
     return nil
@@ -80,10 +88,15 @@ local function live(key, idx, member, now)
   return idle_exp, abs_exp, tonumber(t[3])
 end
 
--- Marks a session active at now and slides its idle expiry, never past abs_exp.
+-- Marks a session active at now and slides its idle expiry, never past abs_exp (stored
+-- only by the full layout, see idle_expiry).
 local function touch(key, idx, member, now, abs_exp, idle_ms)
   local idle_exp = math.min(now + idle_ms, abs_exp)
-  redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
+  if redis.call('HEXISTS', key, 'idle_exp') == 1 then
+    redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
+  else
+    redis.call('HSET', key, 'active', now)
+  end
   redis.call('PEXPIRE', key, idle_exp - now)
   redis.call('ZADD', idx, 'XX', idle_exp, member)
 end
@@ -108,6 +121,17 @@ local function caller_may_act(key, first)
   return false
 end
 
+-- The hex form of a stored 'rt': kept as 32 raw bytes (half its hex), compared in hex, the
+-- form the callers send a presented token's hash in; an 'rt' of 64 hex digits (as earlier
+-- releases stored it) as it is.
+local function stored_hash_hex(value)
+  if value and #value == 32 then
+    return string.format('%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x'
+      .. '%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x', string.byte(value, 1, 32))
+  end
+  return value
+end
+
 -- How a generation-less token's hash is remembered once rotated: its first width hex
 -- digits as raw bytes (half the size of their hex).
 local function remembered_hash(hash, width)
@@ -125,7 +149,7 @@ end
 local function refresh_token_standing(key, hash, generation, now, width)
   local t = redis.call('HMGET', key, 'rt', 'rg', 'rt_prev', 'rt_prev_until')
   local current = tonumber(t[2]) or 0
-  if hash == t[1] and generation == current then
+  if hash == stored_hash_hex(t[1]) and generation == current then
     return 'current'
   end
   -- The previous token is kept by the first 128 bits of its hash, or by all of it.

@@ -12,7 +12,7 @@
 -- ARGV[6]  max sessions per user (0 = unlimited)
 -- ARGV[7]  '1' refuses a session over the limit, '0' ends the least recently active ones
 -- ARGV[8]  session key prefix (a member appended gives its key, in KEYS[2]'s slot)
--- ARGV[9]  hash of the refresh token
+-- ARGV[9]  SHA-256 of the refresh token's secret, 32 raw bytes (see stored_hash_hex)
 -- ARGV[10] claims JSON   ARGV[11] scopes JSON   ARGV[12] client JSON   ARGV[13] client id
 --          (each '' when empty: then not stored; the client JSON is stored as ip, ua, dev)
 -- ARGV[14] Creates per second per user (0 = no limit)   ARGV[15] burst
@@ -27,7 +27,9 @@
 --          user authenticated (each '' when not said: then not stored)
 -- ARGV[31] the impersonator: the operator acting as the user ('' for a session of the user
 --          itself: then not stored; rotate.lua never refreshes a session that has one)
--- ARGV[32..] data, as key, value pairs
+-- ARGV[32] '1': the compact layout (no idle_exp, no ver: see idle_expiry), '0': the full
+--          one, which replicas of earlier releases read (SESSION_REDIS_COMPACT_SESSIONS)
+-- ARGV[33..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry, {member, impersonator...}
 -- of the evicted impersonation sessions} (the caller knows the rest
 -- of the session it stored: it sent it), {LIMIT_REACHED},
@@ -81,8 +83,11 @@ if evicting then
 end
 
 local idle_exp = now + math.min(idle_ms, abs_ms)
-redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'idle_exp', idle_exp,
-  'abs_exp', now + abs_ms, 'idle_ms', idle_ms, 'ver', 1, 'rt', ARGV[9], 'rg', ARGV[23])
+redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'abs_exp', now + abs_ms,
+  'idle_ms', idle_ms, 'rt', ARGV[9], 'rg', ARGV[23])
+if ARGV[32] ~= '1' then
+  redis.call('HSET', key, 'idle_exp', idle_exp, 'ver', 1)
+end
 -- Optional fields are stored only when set: an empty one would cost its name and value in
 -- every session (the reader treats a missing field as empty). The client info is stored as
 -- short fields, not its JSON: small values keep the hash in Redis's compact encoding.
@@ -114,7 +119,7 @@ end
 if ARGV[31] ~= '' then
   redis.call('HSET', key, 'imp', ARGV[31])
 end
-for i = 32, #ARGV, 2 do
+for i = 33, #ARGV, 2 do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
 end
 redis.call('PEXPIRE', key, idle_exp - now)

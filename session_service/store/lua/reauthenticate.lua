@@ -7,7 +7,7 @@
 --         new id   KEYS[4] the user's revocation outbox (see record_ended)
 -- KEYS[5] when ARGV[15] is not '': a pending-outbox index (record_ended)
 -- ARGV[1] now (ms)   ARGV[2] index member (old nonce)   ARGV[3] new index member (new nonce)
--- ARGV[4] hash of the new refresh token   ARGV[5] its generation
+-- ARGV[4] hash of the new refresh token, raw (stored_hash_hex)   ARGV[5] its generation
 -- ARGV[6] acr   ARGV[7] amr, space-separated   ARGV[8] auth_time (ms): the new
 --         authentication (acr and amr '' when not said: then the old ones are dropped)
 -- ARGV[9] thumbprint of the key of the request's DPoP proof ('' without a proof)

@@ -5,7 +5,8 @@
 -- KEYS[2] user index
 -- KEYS[3] the user's Refresh rate-limit bucket (see take_token)
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
--- ARGV[3] hash of the presented token   ARGV[4] hash of the successor
+-- ARGV[3] hash of the presented token, hex   ARGV[4] hash of the successor, raw (see
+-- stored_hash_hex)
 -- ARGV[5] the successor sealed with a key only the presented token yields
 -- ARGV[6] grace window (ms)
 -- ARGV[7] the presented token's generation (its MAC checked; 0 for the generation-less

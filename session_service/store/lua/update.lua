@@ -16,7 +16,7 @@ if not abs_exp then
 end
 -- One read of the hash gives the version and the data's sizes as they are.
 local sizes = {}
-local version
+local version = 1  -- the compact layout stores no ver until the first update
 local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do
   local field = flat[i]
@@ -54,6 +54,6 @@ end
 for i = last_set + 1, #ARGV do
   redis.call('HDEL', key, 'd:' .. ARGV[i])
 end
-redis.call('HINCRBY', key, 'ver', 1)
+redis.call('HSET', key, 'ver', version + 1)
 touch(key, idx, member, now, abs_exp, idle_ms)
 return {OK, redis.call('HGETALL', key)}
