@@ -1210,20 +1210,57 @@ def shape_table(shape: Shape) -> str:
 # --- worker processes ------------------------------------------------------------------------
 
 
-def measure_workers(load: Load, pinning: Pinning, tmp: Path) -> list[tuple[int, Measurement]]:
+def measure_workers(
+    load: Load, pinning: Pinning, tmp: Path, cluster: Any = None
+) -> list[tuple[int, Measurement]]:
     """Get with ``--workers 1..N`` (N = CPUs, at most 4). The workers are not pinned (they
     need several cores) while h2load stays on its CPU, so on a 2-core machine the second
-    worker shares a core with h2load: read the scaling as a lower bound."""
+    worker shares a core with h2load: read the scaling as a lower bound. ``cluster``: a
+    running LocalRedisCluster (its nodes pinned as measure_cluster has them) instead of each
+    server's private redis-server."""
     h2load = H2Load(load, Pinning((), pinning.load), tmp)
+    env = our_service_env()
+    if cluster is not None:
+        env |= {"SESSION_REDIS_MODE": "cluster", "SESSION_REDIS_URL": cluster.url, "SESSION_DEV": "true"}
     found: list[tuple[int, Measurement]] = []
     for workers in range(1, min(os.cpu_count() or 1, 4) + 1):
         argv = (*OURS_ARGV, "--workers", str(workers))
+        name = f"ours-{workers}w" + ("-cluster" if cluster is not None else "")
         with (
-            running_server(f"ours-{workers}w", argv, our_service_env(), tmp, Pinning((), ())) as server,
+            running_server(
+                name, argv, env | {"SESSION_REDIS_PREFIX": f"w{workers}"}, tmp, Pinning((), ())
+            ) as server,
             connected(server) as client,
         ):
             found.append((workers, measure(client, PREPARE["Get"](client), h2load)))
         print(f"Get with {workers} worker(s): {found[-1][1].req_per_s:.0f} req/s", file=sys.stderr)
+    return found
+
+
+WORKERS_SCALING_SHARE = 0.9
+"""A cluster's scaling with workers (req/s at N workers ÷ at 1) is at least this share of
+a single Redis's in the same run: "scales like on a single Redis"."""
+
+
+def workers_targets(scaling: dict[str, list[tuple[int, Measurement]]]) -> list[Target]:
+    """Per worker count above 1: the cluster's scaling against the single Redis's."""
+    if "standalone" not in scaling or "cluster" not in scaling:
+        return []
+    standalone, cluster = dict(scaling["standalone"]), dict(scaling["cluster"])
+    found = []
+    for n in sorted(set(standalone) & set(cluster) - {1}):
+        single = standalone[n].req_per_s / standalone[1].req_per_s
+        spread = cluster[n].req_per_s / cluster[1].req_per_s
+        found.append(
+            Target(
+                f"cluster: Get with {n} workers ÷ 1 worker, of the single Redis's",
+                f">= {WORKERS_SCALING_SHARE}",
+                f"{spread / single:.2f}",
+                f"cluster {spread:.2f}x ({cluster[n].req_per_s:.0f} req/s), "
+                f"single Redis {single:.2f}x ({standalone[n].req_per_s:.0f} req/s)",
+                spread / single >= WORKERS_SCALING_SHARE,
+            )
+        )
     return found
 
 
@@ -1298,8 +1335,10 @@ def _used_memory(nodes: Sequence[Any]) -> int:
     return total
 
 
-MEMORY_GROWTH_SESSIONS = {"minimal": 2000, "typical_refreshed": 300}
-"""Sessions created (one user each) to measure ``used_memory`` growth per session."""
+MEMORY_GROWTH_SESSIONS = {"minimal": 6000, "typical_refreshed": 900}
+"""Sessions created (one user each) to measure ``used_memory`` growth per session: enough
+that the keyspace's tables double at least once on the way, so their cost is spread over
+the keys as it is over time, rather than all or none of a doubling landing in the window."""
 
 
 def _grow(client: Client, kind: str, index: int) -> None:
@@ -1474,7 +1513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unwind_on_sigterm()
     rows: list[Row] = []
     paced: list[Paced] = []
-    scaling: list[tuple[int, Measurement]] = []
+    scaling: dict[str, list[tuple[int, Measurement]]] = {}
     shapes: list[Shape] = []
     memory: dict[str, dict[str, float]] = {}
     deployed_rpcs = [rpc for rpc in rpcs if rpc in TRACING_TARGETS]
@@ -1487,13 +1526,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows, paced = run(load, rpcs, pinning, Path(tmp))
                 shapes.append(standalone_shape(rows, options.ratios, sink, h2load, Path(tmp)))
                 memory["standalone"] = measure_memory(pinning, Path(tmp))
-                scaling = measure_workers(load, pinning, Path(tmp))
+                scaling["standalone"] = measure_workers(load, pinning, Path(tmp))
             if "cluster" in options.topologies:
                 with bench_cluster(pinning) as cluster:
                     shapes.append(
                         measure_cluster(options.ratios, sink, deployed_rpcs, h2load, Path(tmp), cluster)
                     )
                     memory["cluster"] = measure_memory(pinning, Path(tmp), cluster)
+                    scaling["cluster"] = measure_workers(load, pinning, Path(tmp), cluster)
     except BenchmarkError as e:
         print(f"rpc_throughput: FAILED: {e}", file=sys.stderr)
         return 1
@@ -1508,11 +1548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "MEMORY USAGE while the user created or refreshed in the last minute; they expire by themselves)"
         )
         print()
-    if scaling:
-        one = scaling[0][1].req_per_s
+    for topology, measured in scaling.items():
+        one = measured[0][1].req_per_s
         print(
             markdown_table(
-                ("Get, workers (unpinned)", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
+                (f"Get, workers (unpinned), {topology}", "req/s", "p50 ms", "p99 ms", "vs 1 worker"),
                 [
                     [
                         str(n),
@@ -1521,7 +1561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{m.p99_ms:.1f}",
                         f"{m.req_per_s / one:.2f}",
                     ]
-                    for n, m in scaling
+                    for n, m in measured
                 ],
             )
         )
@@ -1533,6 +1573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = [*targets(rows, paced), *found]
     for topology, sizes in memory.items():
         found += memory_targets(sizes, topology)
+    found += workers_targets(scaling)
     print(targets_table(found))
     options.json_path.parent.mkdir(parents=True, exist_ok=True)
     results = report(
@@ -1542,7 +1583,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         paced,
         {
             "memory_bytes_per_session": memory,
-            "workers_get": [{"workers": n, **asdict(m)} for n, m in scaling],
+            "workers_get": {
+                topology: [{"workers": n, **asdict(m)} for n, m in measured]
+                for topology, measured in scaling.items()
+            },
             "shapes": [asdict(shape) for shape in shapes],
         },
     )
