@@ -27,10 +27,12 @@ messages nor metadata values.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -49,7 +51,14 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from redis import exceptions as redis_errors
@@ -145,11 +154,39 @@ def _resource() -> Resource:
     return resource
 
 
-def _tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
-    # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
-    provider = TracerProvider(resource=_resource(), id_generator=CallTraceIds())
+def _sampling(environ: Mapping[str, str]) -> tuple[Sampler | None, int | None]:
+    """The sampler OTEL_TRACES_SAMPLER (and ``_ARG``) name, when it is one of the SDK's
+    built-in ones, and the bound the low 64 bits of a call's trace id must stay under for a
+    call without a parent to be sampled (:class:`CallTracer` decides those without the
+    sampler); ``(None, None)`` for any other (the SDK loads it by name)."""
+    name = (environ.get("OTEL_TRACES_SAMPLER") or "parentbased_always_on").strip().lower()
+    kind = name.removeprefix("parentbased_")
+    root: Sampler
+    if kind == "always_on":
+        root, bound = ALWAYS_ON, TraceIdRatioBased.TRACE_ID_LIMIT + 1
+    elif kind == "always_off":
+        root, bound = ALWAYS_OFF, 0
+    elif kind == "traceidratio":
+        arg = (environ.get("OTEL_TRACES_SAMPLER_ARG") or "1.0").strip()
+        try:
+            ratio = TraceIdRatioBased(float(arg))
+        except ValueError:
+            raise ConfigError(
+                "OTEL_TRACES_SAMPLER_ARG", f"must be a ratio from 0 to 1, not {arg!r}"
+            ) from None
+        root, bound = ratio, ratio.bound
+    else:
+        return None, None
+    return (ParentBased(root) if kind != name else root), bound
+
+
+def _tracer_provider(environ: Mapping[str, str]) -> tuple[TracerProvider, int | None]:
+    """The service's tracer provider, sampling as OTEL_TRACES_SAMPLER says (default
+    parentbased_always_on), and the root bound of :func:`_sampling`."""
+    sampler, root_bound = _sampling(environ)
+    provider = TracerProvider(resource=_resource(), id_generator=CallTraceIds(), sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(_span_exporter(environ)))
-    return provider
+    return provider, root_bound
 
 
 class CallTraceIds(RandomIdGenerator):
@@ -173,6 +210,11 @@ class CallTraceIds(RandomIdGenerator):
 
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
+_SAMPLED: contextvars.ContextVar[bool] = contextvars.ContextVar("session_service_call_sampled", default=False)
+"""Whether the current call records a span: what the lane asks before each round trip
+(one context-variable read, where asking OpenTelemetry for the current span costs several
+calls on every round trip of every unsampled call). gRPC runs each call in a task of its
+own, so the flag never outlives the call's context."""
 _NO_PARENT = otel_context.Context()
 
 
@@ -182,9 +224,13 @@ class CallTracer:
     parent. Spans carry the RPC, the peer and the outcome: never metadata values, request
     or response messages."""
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(self, provider: TracerProvider, root_bound: int | None = None) -> None:
+        """``root_bound``: the provider's sampler decides a call without a parent by its
+        trace id alone (sampled when the id's low 64 bits are under the bound): such a call
+        is decided here, without the sampler; None asks the sampler for every call."""
         self._tracer = provider.get_tracer("session_service")
         self._sampler = provider.sampler
+        self._root_bound = root_bound
         ids = provider.id_generator
         self._ids = ids if isinstance(ids, CallTraceIds) else None
         self._server: dict[str, Any] = {}
@@ -205,6 +251,14 @@ class CallTracer:
                 traceparent = value
             elif key == "tracestate":
                 tracestate = value
+        if traceparent is None and self._root_bound is not None and self._ids is not None:
+            # The common case, kept short (an unsampled call costs only this): a call
+            # without a parent, decided by a fresh trace id as the sampler would.
+            trace_id = random.getrandbits(128) or 1
+            if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT >= self._root_bound:
+                return None
+            self._ids.hand_over(trace_id)
+            return self._started(method, context, _NO_PARENT)
         if traceparent is not None:
             carrier = {"traceparent": traceparent}
             if tracestate is not None:
@@ -218,11 +272,15 @@ class CallTracer:
                 return None
             if not parent_ids.is_valid:
                 self._ids.hand_over(trace_id)
+        return self._started(method, context, parent)
+
+    def _started(self, method: str, context: Context, parent: otel_context.Context) -> CallSpan | None:
         span = self._tracer.start_span(
             method, parent, SpanKind.SERVER, self._attributes(method, context), record_exception=False
         )
         if not span.is_recording():  # a provider without CallTraceIds: the SDK decided
             return None
+        _SAMPLED.set(True)
         return CallSpan(span, otel_context.attach(trace.set_span_in_context(span, parent)))
 
     def _attributes(self, method: str, context: Context) -> dict[str, Any]:
@@ -300,12 +358,18 @@ class Telemetry:
         self.metrics = metrics
         """The service's Prometheus metrics."""
         self._metrics_server: MetricsServer | None = None
+        self._root_bound: int | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Telemetry:
         """Telemetry as the OTEL_* variables describe it (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
-        return cls(_tracer_provider(env) if tracing_enabled(env) else None, ServiceMetrics())
+        if not tracing_enabled(env):
+            return cls(None, ServiceMetrics())
+        provider, root_bound = _tracer_provider(env)
+        telemetry = cls(provider, ServiceMetrics())
+        telemetry._root_bound = root_bound
+        return telemetry
 
     @property
     def tracing(self) -> bool:
@@ -343,7 +407,9 @@ class Telemetry:
 
     def observer(self) -> RpcTelemetry:
         """What the call pipeline reports each call to (it starts sampled calls' spans)."""
-        tracer = CallTracer(self.tracer_provider) if self.tracer_provider is not None else None
+        tracer = (
+            CallTracer(self.tracer_provider, self._root_bound) if self.tracer_provider is not None else None
+        )
         return RpcTelemetry(self.metrics, tracer)
 
     def serve_metrics(self, host: str, port: int) -> None:
@@ -384,7 +450,7 @@ class RedisRoundTrips:
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
     ) -> Any:
         """A started client span named ``name``, or None when the current call is not sampled."""
-        if not trace.get_current_span().get_span_context().trace_flags.sampled:
+        if not _SAMPLED.get() or not trace.get_current_span().get_span_context().trace_flags.sampled:
             return None
         attributes: dict[str, str | int] = {
             "db.system": "redis",

@@ -5,18 +5,21 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import sys
 from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, ParentBased, TraceIdRatioBased
 from prometheus_client import generate_latest
 
 from session_service.audit import AUDIT_EVENT_ATTRIBUTE, AUDIT_LOGGER_NAME, AuditLog
 from session_service.domain.ids import new_session_id
+from session_service.errors import ConfigError
 from session_service.metrics import ServiceMetrics
-from session_service.telemetry import JsonLogFormatter, configure_logging, tracing_enabled
+from session_service.telemetry import JsonLogFormatter, _sampling, configure_logging, tracing_enabled
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,41 @@ def test_rpc_latency_buckets_are_cumulative_with_each_bound_inclusive() -> None:
     assert sample("rpc_duration_seconds_count", code="OK", method="Get") == 4
     assert sample("rpc_duration_seconds_sum", code="OK", method="Get") == pytest.approx(60.3021)
     assert sample("rpc_in_flight", method="Get") == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "arg", "kind"),
+    [
+        ("", "", ParentBased),
+        ("parentbased_traceidratio", "0.1", ParentBased),
+        ("traceidratio", "0.37", TraceIdRatioBased),
+        ("always_off", "", type(ALWAYS_OFF)),
+        ("parentbased_always_off", "", ParentBased),
+    ],
+)
+def test_a_call_without_a_parent_is_decided_as_the_sampler_would_decide_it(
+    name: str, arg: str, kind: type
+) -> None:
+    # CallTracer decides such calls by the bound alone, without asking the sampler: the
+    # two must agree for every trace id, or spans would go missing (or start unsampled).
+    sampler, bound = _sampling({"OTEL_TRACES_SAMPLER": name, "OTEL_TRACES_SAMPLER_ARG": arg})
+    assert sampler is not None and isinstance(sampler, kind) and bound is not None
+    rng = random.Random(7)
+    ids = [rng.getrandbits(128) or 1 for _ in range(5000)]
+    ids += [bound - 1, bound, bound + 1, TraceIdRatioBased.TRACE_ID_LIMIT, (1 << 127) | max(bound - 1, 0)]
+    for trace_id in ids:
+        trace_id &= (1 << 128) - 1
+        if not trace_id:
+            continue
+        sampled = sampler.should_sample(None, trace_id, "m").decision is Decision.RECORD_AND_SAMPLE
+        assert sampled == ((trace_id & TraceIdRatioBased.TRACE_ID_LIMIT) < bound), (name, trace_id)
+
+
+def test_a_sampler_the_sdk_loads_by_name_is_asked_for_every_call() -> None:
+    assert _sampling({"OTEL_TRACES_SAMPLER": "xray"}) == (None, None)
+
+
+@pytest.mark.parametrize("arg", ["two", "1.5", "-0.1", "nan"])
+def test_a_ratio_that_is_not_one_refuses_to_start(arg: str) -> None:
+    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER_ARG"):
+        _sampling({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": arg})
