@@ -1082,6 +1082,12 @@ def bench_cluster(pinning: Pinning) -> Iterator[Any]:
         yield cluster
 
 
+def cluster_env(cluster: Any) -> dict[str, str]:
+    """The settings that point our service at ``cluster``, in development mode (throwaway
+    keys, no caller policy), as ours on its private redis-server runs."""
+    return {"SESSION_REDIS_MODE": "cluster", "SESSION_REDIS_URL": cluster.url, "SESSION_DEV": "true"}
+
+
 def measure_cluster(
     ratios: Sequence[float],
     sink: SpanSink | None,
@@ -1093,12 +1099,7 @@ def measure_cluster(
     """On ``cluster``: the one-script anchor and ours with tracing off, RPC by RPC, then ours
     at each tracing ratio."""
     pinning = h2load.pinning
-    # Development mode (throwaway keys, no caller policy), as ours on its private redis-server runs.
-    env = our_service_env() | {
-        "SESSION_REDIS_MODE": "cluster",
-        "SESSION_REDIS_URL": cluster.url,
-        "SESSION_DEV": "true",
-    }
+    env = our_service_env() | cluster_env(cluster)
     anchor_argv = [
         *(sys.executable, str(BENCH_DIR / "empty_server.py"), "--host", HOST, "--one-script"),
         *("--redis-url", cluster.url, "--redis-mode", "cluster"),
@@ -1221,7 +1222,7 @@ def measure_workers(
     h2load = H2Load(load, Pinning((), pinning.load), tmp)
     env = our_service_env()
     if cluster is not None:
-        env |= {"SESSION_REDIS_MODE": "cluster", "SESSION_REDIS_URL": cluster.url, "SESSION_DEV": "true"}
+        env |= cluster_env(cluster)
     found: list[tuple[int, Measurement]] = []
     for workers in range(1, min(os.cpu_count() or 1, 4) + 1):
         argv = (*OURS_ARGV, "--workers", str(workers))
@@ -1396,7 +1397,7 @@ def measure_memory(pinning: Pinning, tmp: Path, cluster: Any = None) -> dict[str
             r: Any = stack.enter_context(contextlib.closing(redis.Redis.from_url(redis_server.url)))
             nodes: list[Any] = [r]
         else:
-            env |= {"SESSION_REDIS_URL": cluster.url, "SESSION_REDIS_MODE": "cluster"}
+            env |= cluster_env(cluster)
             r = stack.enter_context(
                 contextlib.closing(redis.RedisCluster.from_url(cluster.url.split(",")[0]))
             )

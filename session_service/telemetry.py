@@ -27,12 +27,10 @@ messages nor metadata values.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import logging
 import os
-import random
 import sys
 import threading
 import time
@@ -206,15 +204,14 @@ class CallTraceIds(RandomIdGenerator):
         if drawn:
             self._drawn.trace_id = 0
             return drawn
+        return self.fresh_trace_id()
+
+    def fresh_trace_id(self) -> int:
+        """A random trace id, never the one handed over."""
         return super().generate_trace_id()
 
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
-_SAMPLED: contextvars.ContextVar[bool] = contextvars.ContextVar("session_service_call_sampled", default=False)
-"""Whether the current call records a span: what the lane asks before each round trip
-(one context-variable read, where asking OpenTelemetry for the current span costs several
-calls on every round trip of every unsampled call). gRPC runs each call in a task of its
-own, so the flag never outlives the call's context."""
 _NO_PARENT = otel_context.Context()
 
 
@@ -254,7 +251,7 @@ class CallTracer:
         if traceparent is None and self._root_bound is not None and self._ids is not None:
             # The common case, kept short (an unsampled call costs only this): a call
             # without a parent, decided by a fresh trace id as the sampler would.
-            trace_id = random.getrandbits(128) or 1
+            trace_id = self._ids.fresh_trace_id()
             if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT >= self._root_bound:
                 return None
             self._ids.hand_over(trace_id)
@@ -280,7 +277,6 @@ class CallTracer:
         )
         if not span.is_recording():  # a provider without CallTraceIds: the SDK decided
             return None
-        _SAMPLED.set(True)
         return CallSpan(span, otel_context.attach(trace.set_span_in_context(span, parent)))
 
     def _attributes(self, method: str, context: Context) -> dict[str, Any]:
@@ -352,13 +348,16 @@ class GatewayCallTelemetry:
 class Telemetry:
     """The tracing, metrics and per-call observation of one service instance."""
 
-    def __init__(self, tracer_provider: TracerProvider | None, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, tracer_provider: TracerProvider | None, metrics: ServiceMetrics, root_bound: int | None = None
+    ) -> None:
         self.tracer_provider = tracer_provider
         """The service's own tracer provider; None when tracing is off."""
         self.metrics = metrics
         """The service's Prometheus metrics."""
         self._metrics_server: MetricsServer | None = None
-        self._root_bound: int | None = None
+        self._root_bound = root_bound
+        """How the sampler decides a call without a parent (see CallTracer)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Telemetry:
@@ -367,9 +366,7 @@ class Telemetry:
         if not tracing_enabled(env):
             return cls(None, ServiceMetrics())
         provider, root_bound = _tracer_provider(env)
-        telemetry = cls(provider, ServiceMetrics())
-        telemetry._root_bound = root_bound
-        return telemetry
+        return cls(provider, ServiceMetrics(), root_bound)
 
     @property
     def tracing(self) -> bool:
@@ -450,7 +447,10 @@ class RedisRoundTrips:
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
     ) -> Any:
         """A started client span named ``name``, or None when the current call is not sampled."""
-        if not _SAMPLED.get() or not trace.get_current_span().get_span_context().trace_flags.sampled:
+        # An unsampled call attaches nothing: its context is empty, which is cheaper to see
+        # than its current span, on every round trip of every such call.
+        current = otel_context.get_current()
+        if not current or not trace.get_current_span(current).get_span_context().trace_flags.sampled:
             return None
         attributes: dict[str, str | int] = {
             "db.system": "redis",

@@ -5,6 +5,7 @@ working until they rotate."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -273,7 +274,13 @@ async def test_a_full_layout_session_works_on_a_compact_replica(
         updated = await svc.stub.Update(pb.UpdateRequest(session_id=sid, expected_version=1, set={"k": b"v"}))
         assert updated.session.version == 2 and (await svc.redis.hget(key, "ver")) == b"2"
     elif action == "refresh":
+        await asyncio.sleep(0.01)  # so that the slide moves the idle expiry
         refreshed = await svc.stub.Refresh(pb.RefreshRequest(refresh_token=created.refresh_token))
+        # The compact replica kept the full layout's idle expiry in step with the index.
+        tag, nonce = sid.split(".")
+        score = await svc.redis.zscore(f"{svc.prefix}:{{{tag}}}:u", nonce)
+        assert int((await svc.redis.hgetall(key))[b"idle_exp"]) == score
+        assert score > created.session.idle_expires_at.ToMilliseconds()
         assert (
             await full.stub.Refresh(pb.RefreshRequest(refresh_token=refreshed.refresh_token))
         ).refresh_token

@@ -1,11 +1,12 @@
 -- _lib: helpers shared by the scripts. The loader inserts this file into every script
 -- (after a #! line, if any), because a Redis script cannot include another file.
 -- Session hash fields: user, created, active, idle_exp, abs_exp, idle_ms, ver, claims,
--- (idle_exp and ver are not stored by the compact layout: see idle_expiry; ver is 1 then),
 -- scopes, ip, ua, dev, client_id, caller, rt, rg, rt_prev, rt_prev_until, rt_prev_sealed,
 -- d:<key> (claims, scopes, ip, ua, dev, client_id and caller only when not empty; caller:
 -- the identity of the service that created the session; rt: the current refresh token's
--- SHA-256, 32 raw bytes (or, as earlier releases stored it, 64 hex digits), rg: its generation, see refresh_token_standing). A session may also hold what the
+-- SHA-256, 32 raw bytes in the compact layout, 64 hex digits in the full one; rg: its
+-- generation, see refresh_token_standing; the compact layout stores neither idle_exp,
+-- see idle_expiry, nor ver while it is 1). A session may also hold what the
 -- generation-less refresh-token format needs to recognise its rotated tokens: on and o<n>
 -- (a ring of retired hashes), rt_old (retired hashes as one string) and rt_legacy (the
 -- hash of the generation-less token that rotated into generation 1); and client (the
@@ -72,8 +73,9 @@ local function idle_expiry(t)
   return tonumber(t[1]) or math.min(tonumber(t[4]) + tonumber(t[3]), tonumber(t[2]))
 end
 
--- For a live session returns idle_exp, abs_exp, idle_ms; otherwise removes what is
--- left of it (an expired hash, a stale index entry) and returns nil.
+-- For a live session returns idle_exp, abs_exp, idle_ms and whether idle_exp is stored
+-- (the full layout, which touch keeps); otherwise removes what is left of it (an
+-- expired hash, a stale index entry) and returns nil.
 local function live(key, idx, member, now)
   local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms', 'active')
   if not t[2] then
@@ -85,14 +87,14 @@ local function live(key, idx, member, now)
     end_session(key, idx, member)
     return nil
   end
-  return idle_exp, abs_exp, tonumber(t[3])
+  return idle_exp, abs_exp, tonumber(t[3]), t[1] ~= false
 end
 
--- Marks a session active at now and slides its idle expiry, never past abs_exp (stored
--- only by the full layout, see idle_expiry).
-local function touch(key, idx, member, now, abs_exp, idle_ms)
+-- Marks a session active at now and slides its idle expiry, never past abs_exp; full:
+-- the session stores its idle expiry (live's fourth value, see idle_expiry).
+local function touch(key, idx, member, now, abs_exp, idle_ms, full)
   local idle_exp = math.min(now + idle_ms, abs_exp)
-  if redis.call('HEXISTS', key, 'idle_exp') == 1 then
+  if full then
     redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp)
   else
     redis.call('HSET', key, 'active', now)
@@ -121,13 +123,11 @@ local function caller_may_act(key, first)
   return false
 end
 
--- The hex form of a stored 'rt': kept as 32 raw bytes (half its hex), compared in hex, the
--- form the callers send a presented token's hash in; an 'rt' of 64 hex digits (as earlier
--- releases stored it) as it is.
+-- The hex form of a stored 'rt', the form the callers send a presented token's hash in:
+-- the compact layout keeps 32 raw bytes (half its hex), the full one the hex itself.
 local function stored_hash_hex(value)
   if value and #value == 32 then
-    return string.format('%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x'
-      .. '%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x', string.byte(value, 1, 32))
+    return string.format(string.rep('%02x', 32), string.byte(value, 1, 32))
   end
   return value
 end

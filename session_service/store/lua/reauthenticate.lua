@@ -25,7 +25,7 @@
 --                                      has no proof by it
 local key, idx, new_key, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, member, new_member = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local _, abs_exp, idle_ms = live(key, idx, member, now)
+local _, abs_exp, idle_ms, full = live(key, idx, member, now)
 if not abs_exp then
   return {NOT_FOUND, redis.call('HGETALL', outbox)}
 end
@@ -57,6 +57,6 @@ for i, field in ipairs({'acr', 'amr'}) do
 end
 redis.call('ZREM', idx, member)
 redis.call('ZADD', idx, now, new_member)
-touch(new_key, idx, new_member, now, abs_exp, idle_ms)
+touch(new_key, idx, new_member, now, abs_exp, idle_ms, full)
 record_ended(outbox, {member}, ARGV[10], redis.call('HGET', new_key, 'user'), now, 11)
 return {OK, redis.call('HGETALL', new_key), redis.call('HGETALL', outbox)}

@@ -36,7 +36,7 @@
 --                                               nothing changed
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now, presented, width = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[8])
-local _, abs_exp, idle_ms = live(key, idx, member, now)
+local _, abs_exp, idle_ms, full = live(key, idx, member, now)
 if not abs_exp then
   return {TOKEN_INVALID}
 end
@@ -82,12 +82,12 @@ if standing == 'current' then
     fields[#fields + 1] = remembered_hash(presented, width)
   end
   redis.call('HSET', key, unpack(fields))
-  touch(key, idx, member, now, abs_exp, idle_ms)
+  touch(key, idx, member, now, abs_exp, idle_ms, full)
   return {OK, redis.call('HGETALL', key)}
 end
 
 if standing == 'grace' then
-  touch(key, idx, member, now, abs_exp, idle_ms)
+  touch(key, idx, member, now, abs_exp, idle_ms, full)
   return {GRACE, redis.call('HGETALL', key), redis.call('HGET', key, 'rt_prev_sealed')}
 end
 

@@ -8,7 +8,7 @@
 -- Returns {OK, {session hash as field, value...}} or {NOT_FOUND}
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now = tonumber(ARGV[1])
-local idle_exp, abs_exp, idle_ms = live(key, idx, member, now)
+local idle_exp, abs_exp, idle_ms, full = live(key, idx, member, now)
 if not idle_exp then
   return {NOT_FOUND}
 end
@@ -16,6 +16,6 @@ end
 -- the idle expiry ends up at most that much early, and a session read many times a
 -- second costs one write a second instead of one per read.
 if math.min(now + idle_ms, abs_exp) - idle_exp >= math.min(1000, math.floor(idle_ms / 100)) then
-  touch(key, idx, member, now, abs_exp, idle_ms)
+  touch(key, idx, member, now, abs_exp, idle_ms, full)
 end
 return {OK, redis.call('HGETALL', key)}

@@ -10,7 +10,7 @@
 --         or {DATA_TOO_LARGE}; nothing is written unless OK.
 local key, idx, member = KEYS[1], KEYS[2], ARGV[2]
 local now = tonumber(ARGV[1])
-local _, abs_exp, idle_ms = live(key, idx, member, now)
+local _, abs_exp, idle_ms, full = live(key, idx, member, now)
 if not abs_exp then
   return {NOT_FOUND}
 end
@@ -55,5 +55,5 @@ for i = last_set + 1, #ARGV do
   redis.call('HDEL', key, 'd:' .. ARGV[i])
 end
 redis.call('HSET', key, 'ver', version + 1)
-touch(key, idx, member, now, abs_exp, idle_ms)
+touch(key, idx, member, now, abs_exp, idle_ms, full)
 return {OK, redis.call('HGETALL', key)}
