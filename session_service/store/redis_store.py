@@ -738,13 +738,14 @@ class RedisSessionStore:
         await self._client.aclose()
 
 
-_LIVENESS_FIELDS = ("idle_exp", "abs_exp", "idle_ms", "active", "user", "stepup")
+_LIVENESS_FIELDS = ("idle_exp", "abs_exp", "idle_ms", "active", "created", "user", "stepup")
 """What an access token's liveness is read from (:func:`_live_user`)."""
 
 
 def _idle_expiry(idle_exp: bytes | None, abs_exp: bytes, idle_ms: bytes, active: bytes) -> int:
     """A session's idle expiry: stored by the full layout, derived in the compact one
-    (idle_expiry in _lib.lua)."""
+    (idle_expiry in _lib.lua). ``active``: the stored one, or the creation time before the
+    first touch stores it (compact layout)."""
     if idle_exp is not None:
         return int(idle_exp)
     return min(int(active) + int(idle_ms), int(abs_exp))
@@ -753,7 +754,8 @@ def _idle_expiry(idle_exp: bytes | None, abs_exp: bytes, idle_ms: bytes, active:
 def _live_user(fields: Sequence[bytes | None], now_ms: int) -> str | None:
     """The user from an HMGET of :data:`_LIVENESS_FIELDS`, if the session is live (peek.lua's
     rule) and not stepped up (its access tokens were revoked by a risk signal, step_up.lua)."""
-    idle_exp, abs_exp, idle_ms, active, user, stepped_up = fields
+    idle_exp, abs_exp, idle_ms, active, created, user, stepped_up = fields
+    active = active or created
     if abs_exp is None or idle_ms is None or active is None or user is None or stepped_up is not None:
         return None
     live = now_ms < _idle_expiry(idle_exp, abs_exp, idle_ms, active) and now_ms < int(abs_exp)
@@ -810,13 +812,16 @@ def _decode(sid: SessionId, flat: Sequence[bytes]) -> Session:
     client = json.loads(client_json) if client_json is not None else {}
     ip, ua, dev = fields.get(b"ip"), fields.get(b"ua"), fields.get(b"dev")
     claims, scopes, client_id = fields.get(b"claims"), fields.get(b"scopes"), fields.get(b"client_id")
+    # The compact layout stores no active until the first touch (create.lua): until then it
+    # is the creation time.
+    active = fields.get(b"active", fields[b"created"])
     return Session(
         session_id=str(sid),
         user_id=fields[b"user"].decode(),
         created_at_ms=int(fields[b"created"]),
-        last_active_at_ms=int(fields[b"active"]),
+        last_active_at_ms=int(active),
         idle_expires_at_ms=_idle_expiry(
-            fields.get(b"idle_exp"), fields[b"abs_exp"], fields[b"idle_ms"], fields[b"active"]
+            fields.get(b"idle_exp"), fields[b"abs_exp"], fields[b"idle_ms"], active
         ),
         absolute_expires_at_ms=int(fields[b"abs_exp"]),
         # The compact layout stores no version until the first Update (update.lua).

@@ -227,7 +227,13 @@ async def test_a_compact_session_stores_no_derived_field_and_its_token_hash_raw(
     sid = created.session.session_id
     stored = await svc.redis.hgetall(session_key(svc, sid))
     assert stored[b"rt"] == stored_digest(created.refresh_token)
-    assert not {b"at", b"idle_exp", b"ver"} & stored.keys()
+    assert not {b"at", b"idle_exp", b"ver", b"active"} & stored.keys()
+    # Until its first touch a session was last active when it was created.
+    assert (await svc.stub.Introspect(pb.IntrospectRequest(token=created.access_token))).active
+    assert (await svc.stub.Introspect(pb.IntrospectRequest(token=created.refresh_token))).active
+    listed = (await svc.stub.List(pb.ListRequest(user_id="compact"))).sessions
+    assert [s.last_active_at for s in listed] == [created.session.created_at]
+    assert listed[0].idle_expires_at == created.session.idle_expires_at
     got = (await svc.stub.Get(pb.GetRequest(session_id=sid))).session
     assert got.auth_time == got.created_at and got.version == 1
     assert got.idle_expires_at.ToMilliseconds() == min(
@@ -241,6 +247,9 @@ async def test_a_compact_session_stores_no_derived_field_and_its_token_hash_raw(
     stored = await svc.redis.hgetall(session_key(svc, sid))
     assert stored[b"rt"] == stored_digest(refreshed.refresh_token)
     assert b"idle_exp" not in stored
+    # The first touch stores the activity.
+    got = (await svc.stub.Get(pb.GetRequest(session_id=sid))).session
+    assert int(stored[b"active"]) == got.last_active_at.ToMilliseconds() >= got.created_at.ToMilliseconds()
     # A login that says when the user authenticated keeps it.
     when = created.session.created_at.seconds - 60
     told = await svc.stub.Create(pb.CreateRequest(user_id="compact", auth_time=Timestamp(seconds=when)))

@@ -6,7 +6,7 @@
 -- the identity of the service that created the session; rt: the current refresh token's
 -- SHA-256, 32 raw bytes in the compact layout, 64 hex digits in the full one; rg: its
 -- generation, see refresh_token_standing; the compact layout stores neither idle_exp,
--- see idle_expiry, nor ver while it is 1). A session may also hold what the
+-- see idle_expiry, nor ver while it is 1, nor active before the first touch). A session may also hold what the
 -- generation-less refresh-token format needs to recognise its rotated tokens: on and o<n>
 -- (a ring of retired hashes), rt_old (retired hashes as one string) and rt_legacy (the
 -- hash of the generation-less token that rotated into generation 1); and client (the
@@ -66,18 +66,19 @@ local function note_impersonation(list, member, impersonator)
   end
 end
 
--- A session's idle expiry from an HMGET of idle_exp, abs_exp, idle_ms, active: the
--- compact layout does not store it (it is always min(active + idle_ms, abs_exp)); the
--- full layout, which replicas of earlier releases read, does.
+-- A session's idle expiry from an HMGET of idle_exp, abs_exp, idle_ms, active, created:
+-- the compact layout does not store it (it is always min(active + idle_ms, abs_exp), and
+-- active is created until the first touch stores it); the full layout, which replicas of
+-- earlier releases read, stores both.
 local function idle_expiry(t)
-  return tonumber(t[1]) or math.min(tonumber(t[4]) + tonumber(t[3]), tonumber(t[2]))
+  return tonumber(t[1]) or math.min(tonumber(t[4] or t[5]) + tonumber(t[3]), tonumber(t[2]))
 end
 
 -- For a live session returns idle_exp, abs_exp, idle_ms and whether idle_exp is stored
 -- (the full layout, which touch keeps); otherwise removes what is left of it (an
 -- expired hash, a stale index entry) and returns nil.
 local function live(key, idx, member, now)
-  local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms', 'active')
+  local t = redis.call('HMGET', key, 'idle_exp', 'abs_exp', 'idle_ms', 'active', 'created')
   if not t[2] then
     redis.call('ZREM', idx, member)
     return nil

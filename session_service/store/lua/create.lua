@@ -27,7 +27,8 @@
 --          user authenticated (each '' when not said: then not stored)
 -- ARGV[31] the impersonator: the operator acting as the user ('' for a session of the user
 --          itself: then not stored; rotate.lua never refreshes a session that has one)
--- ARGV[32] '1': the compact layout (no idle_exp, no ver: see idle_expiry), '0': the full
+-- ARGV[32] '1': the compact layout (no active until the first touch, no idle_exp, no ver:
+--          see idle_expiry), '0': the full
 --          one, which replicas of earlier releases read (SESSION_REDIS_COMPACT_SESSIONS)
 -- ARGV[33..] data, as key, value pairs
 -- Returns {OK, {evicted member...}, idle expiry, absolute expiry, {member, impersonator...}
@@ -83,10 +84,10 @@ if evicting then
 end
 
 local idle_exp = now + math.min(idle_ms, abs_ms)
-redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'active', now, 'abs_exp', now + abs_ms,
+redis.call('HSET', key, 'user', ARGV[3], 'created', now, 'abs_exp', now + abs_ms,
   'idle_ms', idle_ms, 'rt', ARGV[9], 'rg', ARGV[23])
 if ARGV[32] ~= '1' then
-  redis.call('HSET', key, 'idle_exp', idle_exp, 'ver', 1)
+  redis.call('HSET', key, 'active', now, 'idle_exp', idle_exp, 'ver', 1)
 end
 -- Optional fields are stored only when set: an empty one would cost its name and value in
 -- every session (the reader treats a missing field as empty). The client info is stored as

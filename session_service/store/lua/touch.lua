@@ -1,7 +1,7 @@
 #!lua flags=allow-oom
 -- touch: reads a live session and slides its idle expiry (Get).
--- allow-oom: it only rewrites fields in place and moves an expiry, so Get keeps working
--- when Redis is at maxmemory.
+-- allow-oom: it only rewrites fields in place and moves an expiry (a compact session's
+-- first touch adds its active field, once), so Get keeps working when Redis is at maxmemory.
 -- KEYS[1] session hash
 -- KEYS[2] user index
 -- ARGV[1] now (ms)   ARGV[2] index member (session nonce)
