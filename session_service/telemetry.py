@@ -131,9 +131,9 @@ def _span_exporter(environ: Mapping[str, str]) -> SpanExporter:
     protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
     protocol = (protocol or "grpc").strip()
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+        from session_service.span_encoding import FastOtlpSpanExporter
 
-        return GrpcExporter()
+        return FastOtlpSpanExporter()
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
