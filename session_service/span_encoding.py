@@ -4,10 +4,10 @@ time the SDK's encoder takes.
 The SDK's encoder builds a protobuf object per span, per attribute and per value: about
 40 µs a span, on the core that serves calls, which at full sampling is more than starting
 and ending the span. The service's spans are alike (the same few keys, mostly the same
-values, no events or links), so here each span is written as protobuf wire bytes, with
+values, rarely an event, no links), so here each span is written as protobuf wire bytes, with
 every attribute's ``KeyValue`` bytes kept once written, and each group of spans is parsed
-into the request's message in one call. A span the fast path does not cover (events,
-links, array values, anything unexpected) is encoded by the SDK's public
+into the request's message in one call. A span the fast path does not cover (links,
+array values, anything unexpected) is encoded by the SDK's public
 ``encode_spans``, so the result is always the request the SDK would send (the tests
 compare the two).
 """
@@ -15,7 +15,7 @@ compare the two).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -73,7 +73,7 @@ class SpanEncoder:
     to the SDK's. Used by the exporter's thread only (not thread-safe)."""
 
     def __init__(self) -> None:
-        self._attributes: dict[tuple[str, type, Any], bytes] = {}
+        self._attributes: dict[tuple[int, str, type, Any], bytes] = {}
 
     def request(self, spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         """The export request for ``spans``, grouped by resource and scope as the SDK groups them."""
@@ -116,8 +116,9 @@ class SpanEncoder:
 
     def _span(self, span: ReadableSpan) -> bytes:
         context = span.get_span_context()
-        if context is None or span.events or span.links:
+        if context is None or span.links:
             raise _Unsupported
+        events = span.events
         parent = span.parent
         parts = [
             b"\x0a\x10",
@@ -136,25 +137,19 @@ class SpanEncoder:
             parts += (b"\x39", _FIXED64.pack(span.start_time))
         if span.end_time:
             parts += (b"\x41", _FIXED64.pack(span.end_time))
-        attributes = span.attributes
-        if attributes:
-            cache = self._attributes
-            if len(cache) > _CACHE_LIMIT:
-                cache.clear()
-            # A plain dict copy: iterating the SDK's attribute mapping goes key by key
-            # through Python-level methods.
-            plain = attributes.copy() if isinstance(attributes, MappingProxyType | dict) else dict(attributes)
-            for key, value in plain.items():
-                if type(value) is float:  # -0.0 == 0.0, and NaN equals nothing: not kept
-                    parts.append(_field(0x4A, _key_value(key, value)))
-                    continue
-                cached = (key, type(value), value)
-                encoded = cache.get(cached)
-                if encoded is None:
-                    encoded = cache[cached] = _field(0x4A, _key_value(key, value))
-                parts.append(encoded)
+        if span.attributes:
+            parts += self._attribute_fields(span.attributes, 0x4A)
         if span.dropped_attributes:
             parts += (b"\x50", _varint(span.dropped_attributes))
+        for event in events:
+            fields = [b"\x09", _FIXED64.pack(event.timestamp)] if event.timestamp else []
+            if event.name:
+                fields.append(_field(0x12, event.name.encode()))
+            if event.attributes:
+                fields += self._attribute_fields(event.attributes, 0x1A)
+            if event.dropped_attributes:
+                fields += (b"\x20", _varint(event.dropped_attributes))
+            parts.append(_field(0x5A, b"".join(fields)))
         if span.dropped_events:
             parts += (b"\x60", _varint(span.dropped_events))
         if span.dropped_links:
@@ -169,6 +164,27 @@ class SpanEncoder:
             parts.append(_field(0x7A, body))
         parts += (b"\x85\x01", _REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return b"".join(parts)
+
+    def _attribute_fields(self, attributes: Mapping[str, Any], tag: int) -> list[bytes]:
+        # Each attribute as a KeyValue field (``tag``: its field's tag byte), from the
+        # cache when written before.
+        cache = self._attributes
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        # A plain dict copy: iterating the SDK's attribute mappings goes key by key
+        # through Python-level methods.
+        plain = attributes.copy() if isinstance(attributes, MappingProxyType | dict) else dict(attributes)
+        fields = []
+        for key, value in plain.items():
+            if type(value) is float:  # -0.0 == 0.0, and NaN equals nothing: not kept
+                fields.append(_field(tag, _key_value(key, value)))
+                continue
+            cached = (tag, key, type(value), value)
+            encoded = cache.get(cached)
+            if encoded is None:
+                encoded = cache[cached] = _field(tag, _key_value(key, value))
+            fields.append(encoded)
+        return fields
 
 
 def _key_value(key: str, value: Any) -> bytes:

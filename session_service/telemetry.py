@@ -46,7 +46,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
@@ -57,7 +57,8 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from redis import exceptions as redis_errors
 from session_wire import reasons
@@ -178,13 +179,15 @@ def _sampling(environ: Mapping[str, str]) -> tuple[Sampler | None, int | None]:
     return (ParentBased(root) if kind != name else root), bound
 
 
-def _tracer_provider(environ: Mapping[str, str]) -> tuple[TracerProvider, int | None]:
+def _tracer_provider(environ: Mapping[str, str]) -> tuple[TracerProvider, SpanProcessor, int | None]:
     """The service's tracer provider, sampling as OTEL_TRACES_SAMPLER says (default
-    parentbased_always_on), and the root bound of :func:`_sampling`."""
+    parentbased_always_on), its span processor (batching OTLP export), and the root bound
+    of :func:`_sampling`."""
     sampler, root_bound = _sampling(environ)
     provider = TracerProvider(resource=_resource(), id_generator=CallTraceIds(), sampler=sampler)
-    provider.add_span_processor(BatchSpanProcessor(_span_exporter(environ)))
-    return provider, root_bound
+    processor = BatchSpanProcessor(_span_exporter(environ))
+    provider.add_span_processor(processor)
+    return provider, processor, root_bound
 
 
 class CallTraceIds(RandomIdGenerator):
@@ -349,10 +352,17 @@ class Telemetry:
     """The tracing, metrics and per-call observation of one service instance."""
 
     def __init__(
-        self, tracer_provider: TracerProvider | None, metrics: ServiceMetrics, root_bound: int | None = None
+        self,
+        tracer_provider: TracerProvider | None,
+        metrics: ServiceMetrics,
+        root_bound: int | None = None,
+        span_processor: SpanProcessor | None = None,
     ) -> None:
+        """``span_processor``: the provider's processor, which the Redis round trips'
+        spans are handed to (None: the provider has none)."""
         self.tracer_provider = tracer_provider
         """The service's own tracer provider; None when tracing is off."""
+        self._span_processor = span_processor
         self.metrics = metrics
         """The service's Prometheus metrics."""
         self._metrics_server: MetricsServer | None = None
@@ -365,8 +375,8 @@ class Telemetry:
         env = os.environ if environ is None else environ
         if not tracing_enabled(env):
             return cls(None, ServiceMetrics())
-        provider, root_bound = _tracer_provider(env)
-        return cls(provider, ServiceMetrics(), root_bound)
+        provider, processor, root_bound = _tracer_provider(env)
+        return cls(provider, ServiceMetrics(), root_bound, processor)
 
     @property
     def tracing(self) -> bool:
@@ -393,9 +403,9 @@ class Telemetry:
 
     def round_trip_spans(self) -> RedisRoundTrips | None:
         """Spans for the lane's round trips (store/lane.py); None when tracing is off."""
-        if self.tracer_provider is None:
+        if self.tracer_provider is None or self._span_processor is None:
             return None
-        return RedisRoundTrips(self.tracer_provider)
+        return RedisRoundTrips(self.tracer_provider, self._span_processor)
 
     def watch_relay(self, relay: RevocationRelay) -> None:
         """Exports the outbox relay's lag and the events its recovery passes moved."""
@@ -438,19 +448,32 @@ class RedisRoundTrips:
     Attributes from OpenTelemetry's database client conventions (``db.system``,
     ``db.operation``, ``server.address``, ...), the old names beside the new, and the
     script's name; never a key or an argument (they hold tokens and session data). A call
-    that is not sampled creates no span object at all."""
+    that is not sampled creates no span object at all.
 
-    def __init__(self, tracer_provider: TracerProvider) -> None:
-        self._tracer = tracer_provider.get_tracer(__name__)
+    These spans are leaves (nothing runs inside a round trip), so each is handed to the
+    service's span processor as a finished span when the reply is in, instead of going
+    through the SDK tracer's live span: the same span (the parent's trace, a fresh span
+    id, the parent's flags and trace state), about a fifth of the cost. The sampling is
+    the parent's: a round trip is recorded exactly when its call is."""
+
+    def __init__(self, tracer_provider: TracerProvider, processor: SpanProcessor) -> None:
+        """``processor``: where finished spans go (the provider's own processor)."""
+        self._processor = processor
+        self._ids = tracer_provider.id_generator
+        self._resource = tracer_provider.resource
+        self._scope = InstrumentationScope(__name__)
 
     def start(
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
-    ) -> Any:
+    ) -> _RoundTrip | None:
         """A started client span named ``name``, or None when the current call is not sampled."""
         # An unsampled call attaches nothing: its context is empty, which is cheaper to see
         # than its current span, on every round trip of every such call.
         current = otel_context.get_current()
-        if not current or not trace.get_current_span(current).get_span_context().trace_flags.sampled:
+        if not current:
+            return None
+        parent = trace.get_current_span(current).get_span_context()
+        if not parent.trace_flags.sampled:
             return None
         attributes: dict[str, str | int] = {
             "db.system": "redis",
@@ -468,14 +491,49 @@ class RedisRoundTrips:
         script = name.partition(" ")[2]
         if script and operation.startswith("EVAL"):
             attributes[REDIS_SCRIPT] = script
-        return self._tracer.start_span(name or operation, kind=trace.SpanKind.CLIENT, attributes=attributes)
+        return _RoundTrip(name or operation, parent, attributes, time.time_ns())
 
-    def end(self, span: Any, error: BaseException | None) -> None:
+    def end(self, span: _RoundTrip, error: BaseException | None) -> None:
         """Ends ``span``; an error is recorded by its class only (a reply may quote data)."""
+        status = _UNSET
         if error is not None:
-            span.set_attribute("error.type", type(error).__name__)
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        span.end()
+            span.attributes["error.type"] = type(error).__name__
+            status = Status(StatusCode.ERROR, type(error).__name__)
+        parent = span.parent
+        context = SpanContext(
+            parent.trace_id, self._ids.generate_span_id(), False, parent.trace_flags, parent.trace_state
+        )
+        self._processor.on_end(
+            ReadableSpan(
+                span.name,
+                context,
+                parent,
+                resource=self._resource,
+                attributes=span.attributes,
+                kind=SpanKind.CLIENT,
+                status=status,
+                start_time=span.started,
+                end_time=time.time_ns(),
+                instrumentation_scope=self._scope,
+            )
+        )
+
+
+_UNSET = Status(StatusCode.UNSET)
+
+
+class _RoundTrip:
+    """A round trip's span until its reply is in."""
+
+    __slots__ = ("attributes", "name", "parent", "started")
+
+    def __init__(
+        self, name: str, parent: SpanContext, attributes: dict[str, str | int], started: int
+    ) -> None:
+        self.name = name
+        self.parent = parent
+        self.attributes = attributes
+        self.started = started
 
 
 class _RedisScriptNamer:

@@ -218,8 +218,9 @@ async def test_round_trip_spans_carry_the_database_conventions_and_no_arguments(
 ) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    lane = _lane(own_cluster, spans=RedisRoundTrips(provider))
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    lane = _lane(own_cluster, spans=RedisRoundTrips(provider, processor))
     secret = "secret-argument-value"
     try:
         runner = ScriptRunner(lane, ExecutionPolicy(retry_timeout=2.0))

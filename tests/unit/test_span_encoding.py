@@ -59,7 +59,7 @@ def test_the_services_own_spans_encode_as_the_sdk_encodes_them() -> None:
     kept = _Kept()
     provider = _provider(kept)
     tracer = provider.get_tracer("session_service")
-    round_trips = RedisRoundTrips(provider)
+    round_trips = RedisRoundTrips(provider, SimpleSpanProcessor(kept))
     for method, status in (("Get", None), ("Create", Status(StatusCode.ERROR, "REDIS_UNAVAILABLE"))):
         span = tracer.start_span(
             f"/session.v1.SessionService/{method}",
@@ -69,6 +69,7 @@ def test_the_services_own_spans_encode_as_the_sdk_encodes_them() -> None:
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         child = round_trips.start("EVALSHA get", "EVALSHA", ("127.0.0.1", 6379), 0, 3)
+        assert child is not None
         round_trips.end(child, ConnectionError() if status else None)
         span.set_attribute("session.found", True)
         if status is not None:
@@ -111,7 +112,7 @@ def test_remote_parents_trace_state_every_kind_and_unusual_values_encode_as_the_
     _assert_same(kept.spans)
 
 
-def test_spans_the_fast_path_leaves_to_the_sdk_still_encode_as_the_sdks() -> None:
+def test_events_and_what_the_fast_path_leaves_to_the_sdk_encode_as_the_sdks() -> None:
     kept = _Kept()
     tracer = _provider(kept, max_attributes=2, max_events=1, max_links=1).get_tracer("scope")
     with tracer.start_as_current_span("events", attributes={"a": 1, "b": 2, "c": 3}) as span:
@@ -123,6 +124,11 @@ def test_spans_the_fast_path_leaves_to_the_sdk_still_encode_as_the_sdks() -> Non
     assert other is not None
     tracer.start_span("links", links=[Link(other, {"why": "follows"}), Link(linked)]).end()
     tracer.start_span("plain", attributes={"a": 1}).end()
+    with tracer.start_as_current_span("event arrays") as span:
+        span.add_event("list", {"ports": [1, 2]}, timestamp=0)
+    with tracer.start_as_current_span("audited") as span:
+        span.add_event("session.created", {"user": "u-1", "sessions": 3, "mfa": True, "c": 0.5})
+        span.add_event("", timestamp=5)
     assert (kept.spans[0].dropped_attributes, kept.spans[0].dropped_events) == (1, 1)
     _assert_same(kept.spans)
 
@@ -162,6 +168,7 @@ def test_any_attributes_name_and_status_encode_as_the_sdks(
     kept = _Kept()
     tracer = _provider(kept).get_tracer("scope")
     span = tracer.start_span(name, attributes=attributes)
+    span.add_event(name, attributes)
     if description is not None:
         span.set_status(Status(StatusCode.ERROR, description))
     span.end()

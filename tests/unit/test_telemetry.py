@@ -10,16 +10,28 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import generate_latest
 
 from session_service.audit import AUDIT_EVENT_ATTRIBUTE, AUDIT_LOGGER_NAME, AuditLog
 from session_service.domain.ids import new_session_id
 from session_service.errors import ConfigError
 from session_service.metrics import ServiceMetrics
-from session_service.telemetry import JsonLogFormatter, _sampling, configure_logging, tracing_enabled
+from session_service.telemetry import (
+    JsonLogFormatter,
+    RedisRoundTrips,
+    _sampling,
+    configure_logging,
+    tracing_enabled,
+)
 
 
 @pytest.mark.parametrize(
@@ -172,3 +184,67 @@ def test_a_sampler_the_sdk_loads_by_name_is_asked_for_every_call() -> None:
 def test_a_ratio_that_is_not_one_refuses_to_start(arg: str) -> None:
     with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER_ARG"):
         _sampling({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": arg})
+
+
+def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_class_only() -> None:
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider = TracerProvider(resource=Resource.create({"service.name": "round-trips"}))
+    provider.add_span_processor(processor)
+    round_trips = RedisRoundTrips(provider, processor)
+    assert round_trips.start("GET", "GET", ("127.0.0.1", 6379), 0, 1) is None  # no call at all
+    parent = TraceContextTextMapPropagator().extract(
+        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "v=1"}
+    )
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("call", parent) as call:
+        ok = round_trips.start("EVALSHA get", "EVALSHA", ("127.0.0.1", 6379), 2, 1)
+        failed = round_trips.start("", "HMGET", ("10.0.0.7", 7000), None, 3)
+        assert ok is not None and failed is not None
+        round_trips.end(failed, ConnectionError("reply quoting secret-value"))
+        round_trips.end(ok, None)
+    unsampled = TraceContextTextMapPropagator().extract(
+        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}
+    )
+    token = otel_context.attach(unsampled)
+    try:
+        assert round_trips.start("GET", "GET", ("127.0.0.1", 6379), 0, 1) is None
+    finally:
+        otel_context.detach(token)
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    call_context = call.get_span_context()
+    for name in ("EVALSHA get", "HMGET"):
+        span = spans[name]
+        context = span.get_span_context()
+        assert context is not None and span.parent is not None
+        assert span.kind is SpanKind.CLIENT
+        assert span.parent.span_id == call_context.span_id
+        assert context.trace_id == call_context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+        assert context.span_id not in (0, call_context.span_id)
+        assert context.trace_flags.sampled and context.trace_state == call_context.trace_state
+        assert span.resource is provider.resource
+        assert span.start_time is not None and span.end_time is not None
+        assert span.start_time <= span.end_time
+    assert dict(spans["EVALSHA get"].attributes or {}) == {
+        "db.system": "redis",
+        "db.system.name": "redis",
+        "db.operation": "EVALSHA",
+        "db.operation.name": "EVALSHA",
+        "server.address": "127.0.0.1",
+        "server.port": 6379,
+        "db.redis.database_index": 2,
+        "db.namespace": "2",
+        "session.redis.script": "get",
+    }
+    assert spans["EVALSHA get"].status.status_code is StatusCode.UNSET
+    failed_span = spans["HMGET"]
+    assert failed_span.attributes is not None
+    assert failed_span.attributes["error.type"] == "ConnectionError"
+    assert failed_span.attributes["db.operation.batch.size"] == 3
+    assert "db.namespace" not in failed_span.attributes
+    assert (failed_span.status.status_code, failed_span.status.description) == (
+        StatusCode.ERROR,
+        "ConnectionError",
+    )
+    assert "secret-value" not in repr(dict(failed_span.attributes))
+    assert len(exporter.get_finished_spans()) == 3
