@@ -32,9 +32,8 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, TextIO
@@ -43,12 +42,12 @@ import grpc
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -58,8 +57,9 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util import types
 from redis import exceptions as redis_errors
 from session_wire import reasons
 from session_wire.ext_authz import external_auth_pb2
@@ -184,38 +184,55 @@ def _tracer_provider(environ: Mapping[str, str]) -> tuple[TracerProvider, SpanPr
     parentbased_always_on), its span processor (batching OTLP export), and the root bound
     of :func:`_sampling`."""
     sampler, root_bound = _sampling(environ)
-    provider = TracerProvider(resource=_resource(), id_generator=CallTraceIds(), sampler=sampler)
+    provider = TracerProvider(resource=_resource(), sampler=sampler)
     processor = BatchSpanProcessor(_span_exporter(environ))
     provider.add_span_processor(processor)
     return provider, processor, root_bound
 
 
-class CallTraceIds(RandomIdGenerator):
-    """Random ids, except that a call's server span takes the trace id its sampling
-    decision was made on (:class:`CallTracer` decides before any span exists)."""
-
-    def __init__(self) -> None:
-        self._drawn = threading.local()
-
-    def hand_over(self, trace_id: int) -> None:
-        """The next trace id this thread asks for is ``trace_id``."""
-        self._drawn.trace_id = trace_id
-
-    def generate_trace_id(self) -> int:
-        """The trace id handed over, once; a random one otherwise."""
-        drawn: int = getattr(self._drawn, "trace_id", 0)
-        if drawn:
-            self._drawn.trace_id = 0
-            return drawn
-        return self.fresh_trace_id()
-
-    def fresh_trace_id(self) -> int:
-        """A random trace id, never the one handed over."""
-        return super().generate_trace_id()
-
-
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 _NO_PARENT = otel_context.Context()
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
+
+
+class _FinishedSpans:
+    """Where the service's own spans go when they end: the provider's span processor, as
+    finished spans of the provider's resource."""
+
+    def __init__(self, provider: TracerProvider, processor: SpanProcessor, scope: str) -> None:
+        self.ids = provider.id_generator
+        self._processor = processor
+        self._resource = provider.resource
+        self._scope = InstrumentationScope(scope)
+
+    def emit(
+        self,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        status: Status,
+        started: int,
+        events: Sequence[Event] = (),
+    ) -> None:
+        """Hands a finished span to the processor."""
+        self._processor.on_end(
+            ReadableSpan(
+                name,
+                context,
+                parent,
+                resource=self._resource,
+                attributes=attributes,
+                events=events,
+                kind=kind,
+                status=status,
+                start_time=started,
+                end_time=time.time_ns(),
+                instrumentation_scope=self._scope,
+            )
+        )
 
 
 class CallTracer:
@@ -224,15 +241,16 @@ class CallTracer:
     parent. Spans carry the RPC, the peer and the outcome: never metadata values, request
     or response messages."""
 
-    def __init__(self, provider: TracerProvider, root_bound: int | None = None) -> None:
-        """``root_bound``: the provider's sampler decides a call without a parent by its
-        trace id alone (sampled when the id's low 64 bits are under the bound): such a call
-        is decided here, without the sampler; None asks the sampler for every call."""
-        self._tracer = provider.get_tracer("session_service")
+    def __init__(
+        self, provider: TracerProvider, processor: SpanProcessor, root_bound: int | None = None
+    ) -> None:
+        """``processor``: the provider's span processor, which ended spans are handed to.
+        ``root_bound``: the provider's sampler decides a call without a parent by its trace
+        id alone (sampled when the id's low 64 bits are under the bound): such a call is
+        decided here, without the sampler; None asks the sampler for every call."""
+        self._spans = _FinishedSpans(provider, processor, "session_service")
         self._sampler = provider.sampler
         self._root_bound = root_bound
-        ids = provider.id_generator
-        self._ids = ids if isinstance(ids, CallTraceIds) else None
         self._server: dict[str, Any] = {}
 
     def listening(self, host: str, port: int) -> None:
@@ -244,50 +262,58 @@ class CallTracer:
     def start(self, method: str, context: Context) -> CallSpan | None:
         """The server span of a call of ``method`` (full gRPC name), current from now on;
         None when the call is not sampled."""
-        parent = _NO_PARENT
         traceparent = tracestate = None
         for key, value in context.invocation_metadata() or ():
             if key == "traceparent":
                 traceparent = value
             elif key == "tracestate":
                 tracestate = value
-        if traceparent is None and self._root_bound is not None and self._ids is not None:
+        ids = self._spans.ids
+        if traceparent is None and self._root_bound is not None:
             # The common case, kept short (an unsampled call costs only this): a call
             # without a parent, decided by a fresh trace id as the sampler would.
-            trace_id = self._ids.fresh_trace_id()
+            trace_id = ids.generate_trace_id()
             if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT >= self._root_bound:
                 return None
-            self._ids.hand_over(trace_id)
-            return self._started(method, context, _NO_PARENT)
+            own = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED)
+            return self._started(method, context, own, None, _NO_PARENT, {})
+        parent = _NO_PARENT
         if traceparent is not None:
             carrier = {"traceparent": traceparent}
             if tracestate is not None:
                 carrier["tracestate"] = tracestate
             parent = _TRACE_CONTEXT.extract(carrier, _NO_PARENT)
         parent_ids = trace.get_current_span(parent).get_span_context()
-        if self._ids is not None:
-            trace_id = parent_ids.trace_id if parent_ids.is_valid else self._ids.generate_trace_id()
-            decision = self._sampler.should_sample(parent, trace_id, method, SpanKind.SERVER).decision
-            if decision is Decision.DROP:
-                return None
-            if not parent_ids.is_valid:
-                self._ids.hand_over(trace_id)
-        return self._started(method, context, parent)
-
-    def _started(self, method: str, context: Context, parent: otel_context.Context) -> CallSpan | None:
-        span = self._tracer.start_span(
-            method, parent, SpanKind.SERVER, self._attributes(method, context), record_exception=False
+        trace_id = parent_ids.trace_id if parent_ids.is_valid else ids.generate_trace_id()
+        decided = self._sampler.should_sample(parent, trace_id, method, SpanKind.SERVER)
+        if decided.decision is not Decision.RECORD_AND_SAMPLE:
+            return None  # recorded-only spans are never exported: none is made
+        own = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED, decided.trace_state)
+        return self._started(
+            method,
+            context,
+            own,
+            parent_ids if parent_ids.is_valid else None,
+            parent,
+            dict(decided.attributes or {}),
         )
-        if not span.is_recording():  # a provider without CallTraceIds: the SDK decided
-            return None
-        return CallSpan(span, otel_context.attach(trace.set_span_in_context(span, parent)))
 
-    def _attributes(self, method: str, context: Context) -> dict[str, Any]:
+    def _started(
+        self,
+        method: str,
+        context: Context,
+        own: SpanContext,
+        parent: SpanContext | None,
+        parent_context: otel_context.Context,
+        attributes: dict[str, Any],
+    ) -> CallSpan:
         service, _, name = method.lstrip("/").partition("/")
-        attributes: dict[str, Any] = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
+        attributes.update({RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name})
         attributes.update(self._server)
         attributes.update(_peer_attributes(context.peer()))
-        return attributes
+        span = CallSpan(self._spans, method, own, parent, attributes)
+        span.token = otel_context.attach(trace.set_span_in_context(span, parent_context))
+        return span
 
 
 def _peer_attributes(peer: str) -> dict[str, Any]:
@@ -304,24 +330,121 @@ def _peer_attributes(peer: str) -> dict[str, Any]:
     return found
 
 
-class CallSpan:
-    """A sampled call's server span, current until the call ends."""
+class CallSpan(Span):
+    """A sampled call's server span, current until the call ends.
 
-    __slots__ = ("_token", "span")
+    The OpenTelemetry API's span, recorded here and handed finished to the provider's span
+    processor when the call ends: the SDK's live span (a lock, attribute validation and
+    limits on every change) costs several times more, on every sampled call. Only the
+    service sets its attributes (plain values); what other code adds, events (audit
+    events), goes through the SDK's attribute checks."""
 
-    def __init__(self, span: Span, token: object) -> None:
-        self.span = span
-        self._token = token
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_ended",
+        "_events",
+        "_name",
+        "_parent",
+        "_spans",
+        "_started",
+        "_status",
+        "token",
+    )
 
-    def end(self, code: grpc.StatusCode, outcome: str) -> None:
+    def __init__(
+        self,
+        spans: _FinishedSpans,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        attributes: dict[str, Any],
+    ) -> None:
+        self._spans = spans
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._attributes = attributes
+        self._events: list[Event] = []
+        self._status = _UNSET
+        self._started = time.time_ns()
+        self._ended = False
+        self.token: object = None
+        """The context token of the call while the span is current."""
+
+    def get_span_context(self) -> SpanContext:
+        """The span's ids (sampled)."""
+        return self._context
+
+    def is_recording(self) -> bool:
+        """True until the span ends."""
+        return not self._ended
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        """Sets one attribute (the service's own, plain values)."""
+        if not self._ended:
+            self._attributes[key] = value
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        """Sets several attributes (the service's own, plain values)."""
+        if not self._ended:
+            self._attributes.update(attributes)
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        """Records an event; its attributes are checked as the SDK checks them."""
+        if not self._ended:
+            self._events.append(
+                Event(name, BoundedAttributes(attributes=attributes, immutable=True), timestamp)
+            )
+
+    def update_name(self, name: str) -> None:
+        """Renames the span."""
+        if not self._ended:
+            self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        """Sets the status, as the SDK does: OK is final, UNSET changes nothing."""
+        if self._ended or self._status.status_code is StatusCode.OK:
+            return
+        if isinstance(status, StatusCode):
+            status = Status(status, description)
+        if status.status_code is not StatusCode.UNSET:
+            self._status = status
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        """Records the exception's class only: its message or trace may quote tokens or data."""
+        self.add_event("exception", {"exception.type": type(exception).__name__}, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        """Ends the span and hands it to the span processor (once)."""
+        if self._ended:
+            return
+        self._ended = True
+        self._spans.emit(
+            self._name,
+            self._context,
+            self._parent,
+            SpanKind.SERVER,
+            self._attributes,
+            self._status,
+            self._started,
+            tuple(self._events),
+        )
+
+    def finish(self, code: grpc.StatusCode, outcome: str) -> None:
         """Records the call's status and outcome, ends the span and makes it no longer current."""
-        span = self.span
-        span.set_attribute(GRPC_STATUS_CODE, code.value[0])
-        span.set_attribute(OUTCOME, outcome)
+        self._attributes[GRPC_STATUS_CODE] = code.value[0]
+        self._attributes[OUTCOME] = outcome
         if code in _SERVER_FAULTS:
-            span.set_status(Status(StatusCode.ERROR, outcome))
-        span.end()
-        otel_context.detach(self._token)  # type: ignore[arg-type]
+            self.set_status(Status(StatusCode.ERROR, outcome))
+        self.end()
+        otel_context.detach(self.token)  # type: ignore[arg-type]
 
 
 class GatewayCallTelemetry:
@@ -345,7 +468,7 @@ class GatewayCallTelemetry:
 
     def ended(self) -> None:
         """The call is over."""
-        self._span.end(self._code, self._reason)
+        self._span.finish(self._code, self._reason)
 
 
 class Telemetry:
@@ -415,7 +538,9 @@ class Telemetry:
     def observer(self) -> RpcTelemetry:
         """What the call pipeline reports each call to (it starts sampled calls' spans)."""
         tracer = (
-            CallTracer(self.tracer_provider, self._root_bound) if self.tracer_provider is not None else None
+            CallTracer(self.tracer_provider, self._span_processor, self._root_bound)
+            if self.tracer_provider is not None and self._span_processor is not None
+            else None
         )
         return RpcTelemetry(self.metrics, tracer)
 
@@ -458,10 +583,7 @@ class RedisRoundTrips:
 
     def __init__(self, tracer_provider: TracerProvider, processor: SpanProcessor) -> None:
         """``processor``: where finished spans go (the provider's own processor)."""
-        self._processor = processor
-        self._ids = tracer_provider.id_generator
-        self._resource = tracer_provider.resource
-        self._scope = InstrumentationScope(__name__)
+        self._spans = _FinishedSpans(tracer_provider, processor, __name__)
 
     def start(
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
@@ -501,25 +623,9 @@ class RedisRoundTrips:
             status = Status(StatusCode.ERROR, type(error).__name__)
         parent = span.parent
         context = SpanContext(
-            parent.trace_id, self._ids.generate_span_id(), False, parent.trace_flags, parent.trace_state
+            parent.trace_id, self._spans.ids.generate_span_id(), False, parent.trace_flags, parent.trace_state
         )
-        self._processor.on_end(
-            ReadableSpan(
-                span.name,
-                context,
-                parent,
-                resource=self._resource,
-                attributes=span.attributes,
-                kind=SpanKind.CLIENT,
-                status=status,
-                start_time=span.started,
-                end_time=time.time_ns(),
-                instrumentation_scope=self._scope,
-            )
-        )
-
-
-_UNSET = Status(StatusCode.UNSET)
+        self._spans.emit(span.name, context, parent, SpanKind.CLIENT, span.attributes, status, span.started)
 
 
 class _RoundTrip:
@@ -671,7 +777,7 @@ class CallTelemetry:
         elif method == "Revoke" and response.revoked_count:
             m.revoked_by_revoke.inc(response.revoked_count)
         if self._span is not None:
-            self._span.span.set_attributes(_outcome_attributes(method, response))
+            self._span.set_attributes(_outcome_attributes(method, response))
 
     def failed(self, code: grpc.StatusCode, reason: str, error: BaseException) -> None:
         """The call fails with ``code`` and ErrorInfo ``reason`` because of ``error``."""
@@ -684,7 +790,7 @@ class CallTelemetry:
         if redis_error is not None:
             m.redis_errors.labels(redis_error).inc()
         if self._span is not None and reason == reasons.SESSION_NOT_FOUND:
-            self._span.span.set_attribute(FOUND, False)
+            self._span.set_attribute(FOUND, False)
 
     def ended(self) -> None:
         """The call is over (answered, failed or cancelled)."""
@@ -709,7 +815,7 @@ class CallTelemetry:
             )
         # Last: the debug line above carries the ids of the span while it is current.
         if self._span is not None:
-            self._span.end(code, self._reason)
+            self._span.finish(code, self._reason)
 
 
 def _redis_error_in(error: BaseException) -> str | None:

@@ -125,7 +125,7 @@ def test_events_and_what_the_fast_path_leaves_to_the_sdk_encode_as_the_sdks() ->
     tracer.start_span("links", links=[Link(other, {"why": "follows"}), Link(linked)]).end()
     tracer.start_span("plain", attributes={"a": 1}).end()
     with tracer.start_as_current_span("event arrays") as span:
-        span.add_event("list", {"ports": [1, 2]}, timestamp=0)
+        span.add_event("list", {"ports": [1, 2], "nothing": None}, timestamp=0)
     with tracer.start_as_current_span("audited") as span:
         span.add_event("session.created", {"user": "u-1", "sessions": 3, "mfa": True, "c": 0.5})
         span.add_event("", timestamp=5)

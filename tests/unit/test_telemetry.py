@@ -8,16 +8,19 @@ import logging
 import random
 import sys
 from collections.abc import Iterator
+from typing import Any
 
+import grpc
 import pytest
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import generate_latest
 
@@ -26,6 +29,7 @@ from session_service.domain.ids import new_session_id
 from session_service.errors import ConfigError
 from session_service.metrics import ServiceMetrics
 from session_service.telemetry import (
+    CallTracer,
     JsonLogFormatter,
     RedisRoundTrips,
     _sampling,
@@ -248,3 +252,112 @@ def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_
     )
     assert "secret-value" not in repr(dict(failed_span.attributes))
     assert len(exporter.get_finished_spans()) == 3
+
+
+class _Call:
+    """What CallTracer reads of a grpc.aio call: its metadata and peer."""
+
+    def __init__(self, *metadata: tuple[str, str]) -> None:
+        self._metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+    def peer(self) -> str:
+        return "ipv6:[::1]:43210"
+
+
+def _CallContext(*metadata: tuple[str, str]) -> Any:
+    return _Call(*metadata)
+
+
+def _call_tracer(sampler: str = "parentbased_always_on") -> tuple[CallTracer, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    sampling, bound = _sampling({"OTEL_TRACES_SAMPLER": sampler})
+    provider = TracerProvider(resource=Resource.create({"service.name": "calls"}), sampler=sampling)
+    provider.add_span_processor(processor)
+    tracer = CallTracer(provider, processor, bound)
+    tracer.listening("0.0.0.0", 50051)
+    return tracer, exporter
+
+
+def test_a_call_span_continues_the_callers_trace_and_is_current_until_the_call_finishes() -> None:
+    tracer, exporter = _call_tracer()
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    before = trace.get_current_span()
+    span = tracer.start(
+        "/session.v1.SessionService/Get", _CallContext(("traceparent", parent), ("tracestate", "v=1"))
+    )
+    assert span is not None
+    assert trace.get_current_span() is span and span.is_recording()
+    span.set_attributes({"session.found": True})
+    span.finish(grpc.StatusCode.OK, "OK")
+    assert trace.get_current_span() is before and not span.is_recording()
+    span.set_attribute("late", 1)  # after the end: ignored
+    span.end()  # a second end hands nothing over
+    (finished,) = exporter.get_finished_spans()
+    context = finished.get_span_context()
+    assert context is not None and finished.parent is not None
+    assert context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert finished.parent.span_id == 0xB7AD6B7169203331 and finished.parent.is_remote
+    assert context.trace_state.get("v") == "1" and context.trace_flags.sampled
+    assert finished.kind is SpanKind.SERVER and finished.name == "/session.v1.SessionService/Get"
+    assert dict(finished.attributes or {}) == {
+        "rpc.system": "grpc",
+        "rpc.service": "session.v1.SessionService",
+        "rpc.method": "Get",
+        "server.port": 50051,
+        "network.transport": "tcp",
+        "network.type": "ipv6",
+        "network.peer.address": "::1",
+        "network.peer.port": 43210,
+        "session.found": True,
+        "rpc.grpc.status_code": 0,
+        "session.outcome": "OK",
+    }
+    assert finished.status.status_code is StatusCode.UNSET
+    assert finished.start_time is not None and finished.end_time is not None
+    assert finished.start_time <= finished.end_time
+
+
+def test_a_call_the_sampler_drops_gets_no_span_and_a_root_call_a_trace_of_its_own() -> None:
+    tracer, exporter = _call_tracer()
+    unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    assert tracer.start("/session.v1.SessionService/Get", _CallContext(("traceparent", unsampled))) is None
+    roots = [tracer.start("/session.v1.SessionService/Create", _CallContext()) for _ in range(2)]
+    for root in reversed(roots):
+        assert root is not None
+        root.finish(grpc.StatusCode.INTERNAL, "INTERNAL")
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 2 and all(span.parent is None for span in spans)
+    trace_ids = {span.get_span_context().trace_id for span in spans}  # type: ignore[union-attr]
+    assert len(trace_ids) == 2 and 0 not in trace_ids
+    assert all(span.status.status_code is StatusCode.ERROR for span in spans)  # a server fault
+    never, _ = _call_tracer("always_off")
+    assert never.start("/session.v1.SessionService/Get", _CallContext()) is None
+
+
+def test_a_call_span_keeps_events_checked_as_the_sdk_checks_them_and_no_exception_text() -> None:
+    tracer, exporter = _call_tracer()
+    span = tracer.start("/session.v1.SessionService/Revoke", _CallContext())
+    assert span is not None
+    given: dict[str, Any] = {"user_id": "u-1", "count": 2, "odd": object()}
+    span.add_event("session.revoked", given)
+    span.record_exception(ValueError("token eyJsecret"))
+    span.set_status(StatusCode.OK)
+    span.set_status(Status(StatusCode.ERROR, "later"))  # OK is final, as in the SDK
+    span.update_name("renamed")
+    span.finish(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "renamed" and finished.status.status_code is StatusCode.OK
+    revoked, exception = finished.events
+    assert revoked.name == "session.revoked"
+    # The SDK's checks: a value of no attribute type is not kept, as on an SDK span.
+    assert dict(revoked.attributes or {}) == dict(BoundedAttributes(attributes=given, immutable=True))
+    assert revoked.attributes is not None and revoked.attributes["odd"] is None
+    assert (exception.name, dict(exception.attributes or {})) == (
+        "exception",
+        {"exception.type": "ValueError"},
+    )
+    assert "eyJsecret" not in repr(finished.to_json())
