@@ -194,6 +194,9 @@ _TRACE_CONTEXT = TraceContextTextMapPropagator()
 _NO_PARENT = otel_context.Context()
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
+_KEPT_ATTRIBUTE_SETS = 1024
+"""Attribute sets kept for reuse per kind (method and peer, round trip); past it they
+are built again (a peer port per connection would otherwise grow them without bound)."""
 
 
 class _FinishedSpans:
@@ -252,12 +255,15 @@ class CallTracer:
         self._sampler = provider.sampler
         self._root_bound = root_bound
         self._server: dict[str, Any] = {}
+        # The attributes of each method and peer (a connection), built once.
+        self._attributes: dict[tuple[str, str], dict[str, Any]] = {}
 
     def listening(self, host: str, port: int) -> None:
         """The server's own address, for the ``server.*`` attributes (a wildcard host is left out)."""
         self._server = {SERVER_PORT: port}
         if host not in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - compared, not bound
             self._server[SERVER_ADDRESS] = host
+        self._attributes.clear()
 
     def start(self, method: str, context: Context) -> CallSpan | None:
         """The server span of a call of ``method`` (full gRPC name), current from now on;
@@ -307,10 +313,20 @@ class CallTracer:
         parent_context: otel_context.Context,
         attributes: dict[str, Any],
     ) -> CallSpan:
-        service, _, name = method.lstrip("/").partition("/")
-        attributes.update({RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name})
-        attributes.update(self._server)
-        attributes.update(_peer_attributes(context.peer()))
+        peer = context.peer()
+        known = self._attributes.get((method, peer))
+        if known is None:
+            if len(self._attributes) >= _KEPT_ATTRIBUTE_SETS:
+                self._attributes.clear()
+            service, _, name = method.lstrip("/").partition("/")
+            known = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
+            known.update(self._server)
+            known.update(_peer_attributes(peer))
+            self._attributes[(method, peer)] = known
+        if attributes:
+            attributes.update(known)
+        else:
+            attributes = known.copy()
         span = CallSpan(self._spans, method, own, parent, attributes)
         span.token = otel_context.attach(trace.set_span_in_context(span, parent_context))
         return span
@@ -584,6 +600,8 @@ class RedisRoundTrips:
     def __init__(self, tracer_provider: TracerProvider, processor: SpanProcessor) -> None:
         """``processor``: where finished spans go (the provider's own processor)."""
         self._spans = _FinishedSpans(tracer_provider, processor, __name__)
+        # The attributes of each kind of round trip (script, node, batch size), built once.
+        self._attributes: dict[tuple[str, str, tuple[str, int], int | None, int], dict[str, str | int]] = {}
 
     def start(
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
@@ -597,23 +615,15 @@ class RedisRoundTrips:
         parent = trace.get_current_span(current).get_span_context()
         if not parent.trace_flags.sampled:
             return None
-        attributes: dict[str, str | int] = {
-            "db.system": "redis",
-            "db.system.name": "redis",
-            "db.operation": operation,
-            "db.operation.name": operation,
-            "server.address": address[0],
-            "server.port": address[1],
-        }
-        if database is not None:
-            attributes["db.redis.database_index"] = database
-            attributes["db.namespace"] = str(database)
-        if batch > 1:
-            attributes["db.operation.batch.size"] = batch
-        script = name.partition(" ")[2]
-        if script and operation.startswith("EVAL"):
-            attributes[REDIS_SCRIPT] = script
-        return _RoundTrip(name or operation, parent, attributes, time.time_ns())
+        key = (name, operation, address, database, batch)
+        attributes = self._attributes.get(key)
+        if attributes is None:
+            if len(self._attributes) >= _KEPT_ATTRIBUTE_SETS:
+                self._attributes.clear()
+            attributes = self._attributes[key] = _round_trip_attributes(
+                name, operation, address, database, batch
+            )
+        return _RoundTrip(name or operation, parent, attributes.copy(), time.time_ns())
 
     def end(self, span: _RoundTrip, error: BaseException | None) -> None:
         """Ends ``span``; an error is recorded by its class only (a reply may quote data)."""
@@ -626,6 +636,28 @@ class RedisRoundTrips:
             parent.trace_id, self._spans.ids.generate_span_id(), False, parent.trace_flags, parent.trace_state
         )
         self._spans.emit(span.name, context, parent, SpanKind.CLIENT, span.attributes, status, span.started)
+
+
+def _round_trip_attributes(
+    name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
+) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {
+        "db.system": "redis",
+        "db.system.name": "redis",
+        "db.operation": operation,
+        "db.operation.name": operation,
+        "server.address": address[0],
+        "server.port": address[1],
+    }
+    if database is not None:
+        attributes["db.redis.database_index"] = database
+        attributes["db.namespace"] = str(database)
+    if batch > 1:
+        attributes["db.operation.batch.size"] = batch
+    script = name.partition(" ")[2]
+    if script and operation.startswith("EVAL"):
+        attributes[REDIS_SCRIPT] = script
+    return attributes
 
 
 class _RoundTrip:

@@ -207,6 +207,9 @@ def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_
         assert ok is not None and failed is not None
         round_trips.end(failed, ConnectionError("reply quoting secret-value"))
         round_trips.end(ok, None)
+        again = round_trips.start("", "HMGET", ("10.0.0.7", 7000), None, 3)  # the same kind: reused
+        assert again is not None
+        round_trips.end(again, None)
     unsampled = TraceContextTextMapPropagator().extract(
         {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}
     )
@@ -215,7 +218,13 @@ def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_
         assert round_trips.start("GET", "GET", ("127.0.0.1", 6379), 0, 1) is None
     finally:
         otel_context.detach(token)
-    spans = {span.name: span for span in exporter.get_finished_spans()}
+    finished = exporter.get_finished_spans()
+    # The second HMGET's attributes were built once with the first's, not shared with it.
+    assert [dict(s.attributes or {}).get("error.type") for s in finished if s.name == "HMGET"] == [
+        "ConnectionError",
+        None,
+    ]
+    spans = {span.name: span for span in finished}
     call_context = call.get_span_context()
     for name in ("EVALSHA get", "HMGET"):
         span = spans[name]
@@ -241,7 +250,7 @@ def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_
         "session.redis.script": "get",
     }
     assert spans["EVALSHA get"].status.status_code is StatusCode.UNSET
-    failed_span = spans["HMGET"]
+    failed_span = next(span for span in finished if span.name == "HMGET")
     assert failed_span.attributes is not None
     assert failed_span.attributes["error.type"] == "ConnectionError"
     assert failed_span.attributes["db.operation.batch.size"] == 3
@@ -251,7 +260,7 @@ def test_a_round_trip_span_is_a_client_child_of_the_sampled_call_with_its_error_
         "ConnectionError",
     )
     assert "secret-value" not in repr(dict(failed_span.attributes))
-    assert len(exporter.get_finished_spans()) == 3
+    assert len(exporter.get_finished_spans()) == 4
 
 
 class _Call:
@@ -294,9 +303,16 @@ def test_a_call_span_continues_the_callers_trace_and_is_current_until_the_call_f
     span.set_attributes({"session.found": True})
     span.finish(grpc.StatusCode.OK, "OK")
     assert trace.get_current_span() is before and not span.is_recording()
+    # A second call of the method on the connection starts from its attributes, not the first's.
+    second = tracer.start("/session.v1.SessionService/Get", _CallContext(("traceparent", parent)))
+    assert second is not None
+    second.finish(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
+    found = exporter.get_finished_spans()[1].attributes or {}
+    assert "session.found" not in found and found["session.outcome"] == "SESSION_NOT_FOUND"
+    assert found["network.peer.port"] == 43210
     span.set_attribute("late", 1)  # after the end: ignored
     span.end()  # a second end hands nothing over
-    (finished,) = exporter.get_finished_spans()
+    finished, _ = exporter.get_finished_spans()  # the first call's, ended once
     context = finished.get_span_context()
     assert context is not None and finished.parent is not None
     assert context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
