@@ -194,6 +194,7 @@ _TRACE_CONTEXT = TraceContextTextMapPropagator()
 _NO_PARENT = otel_context.Context()
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
+_MAX_EVENTS = 128
 _KEPT_ATTRIBUTE_SETS = 1024
 """Attribute sets kept for reuse per kind (method and peer, round trip); past it they
 are built again (a peer port per connection would otherwise grow them without bound)."""
@@ -407,8 +408,9 @@ class CallSpan(Span):
             self._attributes.update(attributes)
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
-        """Records an event; its attributes are checked as the SDK checks them."""
-        if not self._ended:
+        """Records an event; its attributes are checked as the SDK checks them. Past the
+        SDK's default limit of events per span, more are not kept."""
+        if not self._ended and len(self._events) < _MAX_EVENTS:
             self._events.append(
                 Event(name, BoundedAttributes(attributes=attributes, immutable=True), timestamp)
             )

@@ -361,13 +361,16 @@ def test_a_call_span_keeps_events_checked_as_the_sdk_checks_them_and_no_exceptio
     given: dict[str, Any] = {"user_id": "u-1", "count": 2, "odd": object()}
     span.add_event("session.revoked", given)
     span.record_exception(ValueError("token eyJsecret"))
+    for n in range(200):  # a runaway loop keeps no more events than the SDK would
+        span.add_event(f"extra {n}")
     span.set_status(StatusCode.OK)
     span.set_status(Status(StatusCode.ERROR, "later"))  # OK is final, as in the SDK
     span.update_name("renamed")
     span.finish(grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
     (finished,) = exporter.get_finished_spans()
     assert finished.name == "renamed" and finished.status.status_code is StatusCode.OK
-    revoked, exception = finished.events
+    revoked, exception, *extra = finished.events
+    assert len(extra) == 126
     assert revoked.name == "session.revoked"
     # The SDK's checks: a value of no attribute type is not kept, as on an SDK span.
     assert dict(revoked.attributes or {}) == dict(BoundedAttributes(attributes=given, immutable=True))
