@@ -2,18 +2,18 @@
 time the SDK's encoder takes.
 
 The SDK's encoder builds a protobuf object per span, per attribute and per value: about
-40 µs a span, on the core that serves calls, which at full sampling is more than starting
-and ending the span. The service's spans are alike (the same few keys, mostly the same
-values, rarely an event, no links), so here each span is written as protobuf wire bytes, with
-every attribute's ``KeyValue`` bytes kept once written, and each group of spans is parsed
-into the request's message in one call. A span the fast path does not cover (links,
-array values, anything unexpected) is encoded by the SDK's public
-``encode_spans``, so the result is always the request the SDK would send (the tests
-compare the two).
+40 µs a span, on the core that serves calls. The service's spans are alike (the same few
+keys, mostly the same values, rarely an event, no links), so here each span is written
+as protobuf wire bytes, the ``KeyValue`` bytes of recurring attribute values are kept
+once written, and each group of spans is parsed into the request's message in one call.
+A span the fast path does not cover (links, array or map values, anything unexpected)
+is encoded by the SDK's public ``encode_spans``, so the result is always the request the
+SDK would send (the tests compare the two).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -42,8 +42,8 @@ _REMOTE_PARENT = struct.pack(
 _FIXED64 = struct.Struct("<Q")
 _DOUBLE = struct.Struct("<d")
 _CACHE_LIMIT = 4096
-"""Attribute encodings kept; past it the cache starts over (a peer port per connection
-would otherwise grow it without bound)."""
+"""Attribute encodings kept, the least recently used going first (a peer port per
+connection would otherwise grow them without bound)."""
 
 
 def _varint(value: int) -> bytes:
@@ -68,123 +68,118 @@ class _Unsupported(Exception):
     """A span the fast path leaves to the SDK's encoder."""
 
 
-class SpanEncoder:
-    """Encodes batches of finished spans into ``ExportTraceServiceRequest`` messages equal
-    to the SDK's. Used by the exporter's thread only (not thread-safe)."""
+def encode_request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    """The export request for ``spans``, equal to the SDK's: grouped by resource and scope
+    as the SDK groups them."""
+    # Equal resources held by different objects share one group, as in the SDK; each
+    # resource object is compared once per batch, not hashed per span.
+    resources: dict[int, Resource] = {}
+    groups: dict[tuple[int, InstrumentationScope | None], list[ReadableSpan]] = {}
+    for span in spans:
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = next((known for known in resources.values() if known == span.resource), span.resource)
+            resources[id(span.resource)] = resource
+        groups.setdefault((id(resource), span.instrumentation_scope), []).append(span)
+    request = ExportTraceServiceRequest()
+    merged: dict[int, ResourceSpans] = {}
+    for (resource_id, _), members in groups.items():
+        # The group's resource and scope, as the SDK writes them, from its first span.
+        template = encode_spans(members[:1]).resource_spans[0]
+        scope = template.scope_spans[0]
+        scope.ClearField("spans")
+        scope.MergeFromString(b"".join(_wrapped(members)))
+        target = merged.get(resource_id)
+        if target is None:
+            request.resource_spans.append(template)
+            merged[resource_id] = request.resource_spans[-1]
+        else:
+            target.scope_spans.append(scope)
+    return request
 
-    def __init__(self) -> None:
-        self._attributes: dict[tuple[int, str, type, Any], bytes] = {}
 
-    def request(self, spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        """The export request for ``spans``, grouped by resource and scope as the SDK groups them."""
-        # Equal resources held by different objects share one group, as in the SDK; each
-        # resource object is compared once per batch, not hashed per span.
-        resources: dict[int, Resource] = {}
-        groups: dict[tuple[int, InstrumentationScope | None], list[ReadableSpan]] = {}
-        for span in spans:
-            resource = resources.get(id(span.resource))
-            if resource is None:
-                resource = next(
-                    (known for known in resources.values() if known == span.resource), span.resource
-                )
-                resources[id(span.resource)] = resource
-            groups.setdefault((id(resource), span.instrumentation_scope), []).append(span)
-        request = ExportTraceServiceRequest()
-        merged: dict[int, ResourceSpans] = {}
-        for (resource_id, _), members in groups.items():
-            # The group's resource and scope, as the SDK writes them, from its first span.
-            template = encode_spans(members[:1]).resource_spans[0]
-            scope = template.scope_spans[0]
-            scope.ClearField("spans")
-            scope.MergeFromString(b"".join(self._wrapped(members)))
-            target = merged.get(resource_id)
-            if target is None:
-                request.resource_spans.append(template)
-                merged[resource_id] = request.resource_spans[-1]
-            else:
-                target.scope_spans.append(scope)
-        return request
+def _wrapped(spans: Iterable[ReadableSpan]) -> Iterable[bytes]:
+    # Each span as field 2 (spans) of ScopeSpans.
+    for span in spans:
+        try:
+            encoded = _span(span)
+        except _Unsupported:
+            encoded = encode_spans([span]).resource_spans[0].scope_spans[0].spans[0].SerializeToString()
+        yield _field(0x12, encoded)
 
-    def _wrapped(self, spans: Iterable[ReadableSpan]) -> Iterable[bytes]:
-        # Each span as field 2 (spans) of ScopeSpans.
-        for span in spans:
-            try:
-                encoded = self._span(span)
-            except _Unsupported:
-                encoded = encode_spans([span]).resource_spans[0].scope_spans[0].spans[0].SerializeToString()
-            yield _field(0x12, encoded)
 
-    def _span(self, span: ReadableSpan) -> bytes:
-        context = span.get_span_context()
-        if context is None or span.links:
-            raise _Unsupported
-        events = span.events
-        parent = span.parent
-        parts = [
-            b"\x0a\x10",
-            context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08",
-            context.span_id.to_bytes(8, "big"),
-        ]
-        if context.trace_state:
-            parts.append(_field(0x1A, ",".join(f"{k}={v}" for k, v in context.trace_state.items()).encode()))
-        if parent is not None:
-            parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        if span.name:
-            parts.append(_field(0x2A, span.name.encode()))
-        parts += (b"\x30", _varint(_KINDS[span.kind]))
-        if span.start_time:
-            parts += (b"\x39", _FIXED64.pack(span.start_time))
-        if span.end_time:
-            parts += (b"\x41", _FIXED64.pack(span.end_time))
-        if span.attributes:
-            parts += self._attribute_fields(span.attributes, 0x4A)
-        if span.dropped_attributes:
-            parts += (b"\x50", _varint(span.dropped_attributes))
-        for event in events:
-            fields = [b"\x09", _FIXED64.pack(event.timestamp)] if event.timestamp else []
-            if event.name:
-                fields.append(_field(0x12, event.name.encode()))
-            if event.attributes:
-                fields += self._attribute_fields(event.attributes, 0x1A)
-            if event.dropped_attributes:
-                fields += (b"\x20", _varint(event.dropped_attributes))
-            parts.append(_field(0x5A, b"".join(fields)))
-        if span.dropped_events:
-            parts += (b"\x60", _varint(span.dropped_events))
-        if span.dropped_links:
-            parts += (b"\x70", _varint(span.dropped_links))
-        status = span.status
-        if status is not None:
-            body = b""
-            if status.description:
-                body += _field(0x12, status.description.encode())
-            if status.status_code.value:
-                body += b"\x18" + _varint(status.status_code.value)
-            parts.append(_field(0x7A, body))
-        parts += (b"\x85\x01", _REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
-        return b"".join(parts)
+def _span(span: ReadableSpan) -> bytes:
+    context = span.get_span_context()
+    if context is None or span.links:
+        raise _Unsupported
+    events = span.events
+    parent = span.parent
+    parts = [
+        b"\x0a\x10",
+        context.trace_id.to_bytes(16, "big"),
+        b"\x12\x08",
+        context.span_id.to_bytes(8, "big"),
+    ]
+    if context.trace_state:
+        parts.append(_field(0x1A, ",".join(f"{k}={v}" for k, v in context.trace_state.items()).encode()))
+    if parent is not None:
+        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+    if span.name:
+        parts.append(_field(0x2A, span.name.encode()))
+    parts += (b"\x30", _varint(_KINDS[span.kind]))
+    if span.start_time:
+        parts += (b"\x39", _FIXED64.pack(span.start_time))
+    if span.end_time:
+        parts += (b"\x41", _FIXED64.pack(span.end_time))
+    if span.attributes:
+        parts += _attribute_fields(span.attributes, 0x4A)
+    if span.dropped_attributes:
+        parts += (b"\x50", _varint(span.dropped_attributes))
+    for event in events:
+        fields = [b"\x09", _FIXED64.pack(event.timestamp)] if event.timestamp else []
+        if event.name:
+            fields.append(_field(0x12, event.name.encode()))
+        if event.attributes:
+            fields += _attribute_fields(event.attributes, 0x1A)
+        if event.dropped_attributes:
+            fields += (b"\x20", _varint(event.dropped_attributes))
+        parts.append(_field(0x5A, b"".join(fields)))
+    if span.dropped_events:
+        parts += (b"\x60", _varint(span.dropped_events))
+    if span.dropped_links:
+        parts += (b"\x70", _varint(span.dropped_links))
+    status = span.status
+    if status is not None:
+        body = b""
+        if status.description:
+            body += _field(0x12, status.description.encode())
+        if status.status_code.value:
+            body += b"\x18" + _varint(status.status_code.value)
+        parts.append(_field(0x7A, body))
+    parts += (b"\x85\x01", _REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+    return b"".join(parts)
 
-    def _attribute_fields(self, attributes: Mapping[str, Any], tag: int) -> list[bytes]:
-        # Each attribute as a KeyValue field (``tag``: its field's tag byte), from the
-        # cache when written before.
-        cache = self._attributes
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        # A plain dict copy: iterating the SDK's attribute mappings goes key by key
-        # through Python-level methods.
-        plain = attributes.copy() if isinstance(attributes, MappingProxyType | dict) else dict(attributes)
-        fields = []
-        for key, value in plain.items():
-            if type(value) is float:  # -0.0 == 0.0, and NaN equals nothing: not kept
-                fields.append(_field(tag, _key_value(key, value)))
-                continue
-            cached = (tag, key, type(value), value)
-            encoded = cache.get(cached)
-            if encoded is None:
-                encoded = cache[cached] = _field(tag, _key_value(key, value))
-            fields.append(encoded)
-        return fields
+
+def _attribute_fields(attributes: Mapping[str, Any], tag: int) -> list[bytes]:
+    # Each attribute as a KeyValue field (``tag``: its field's tag byte).
+    # A plain dict copy: iterating the SDK's attribute mappings goes key by key through
+    # Python-level methods.
+    plain = attributes.copy() if isinstance(attributes, MappingProxyType | dict) else dict(attributes)
+    return [
+        _kept_field(tag, key, value) if type(value) in _KEPT_TYPES else _field(tag, _key_value(key, value))
+        for key, value in plain.items()
+    ]
+
+
+_KEPT_TYPES = frozenset({str, int, bool, bytes})
+"""Values whose encoding is kept: hashable, and equal values of one type encode alike
+(not floats: -0.0 == 0.0, and NaN equals nothing)."""
+
+
+@functools.lru_cache(maxsize=_CACHE_LIMIT, typed=True)
+def _kept_field(tag: int, key: str, value: str | int | bytes) -> bytes:
+    # typed: True, 1 and b"1" are kept apart.
+    return _field(tag, _key_value(key, value))
 
 
 def _key_value(key: str, value: Any) -> bytes:
@@ -206,11 +201,7 @@ def _key_value(key: str, value: Any) -> bytes:
 
 class FastOtlpSpanExporter(OTLPSpanExporter):
     """The SDK's OTLP/gRPC span exporter (same settings, retries and transport), with the
-    request encoded by :class:`SpanEncoder`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._encoder = SpanEncoder()
+    request encoded by :func:`encode_request`."""
 
     def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        return self._encoder.request(data)
+        return encode_request(data)

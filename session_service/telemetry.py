@@ -27,6 +27,7 @@ messages nor metadata values.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -196,8 +197,9 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
 _MAX_EVENTS = 128
 _KEPT_ATTRIBUTE_SETS = 1024
-"""Attribute sets kept for reuse per kind (method and peer, round trip); past it they
-are built again (a peer port per connection would otherwise grow them without bound)."""
+"""Attribute sets kept for reuse per kind (method and peer, round trip), the least
+recently used going first (a peer port per connection would otherwise grow them without
+bound)."""
 
 
 class _FinishedSpans:
@@ -220,8 +222,9 @@ class _FinishedSpans:
         status: Status,
         started: int,
         events: Sequence[Event] = (),
+        ended: int | None = None,
     ) -> None:
-        """Hands a finished span to the processor."""
+        """Hands a finished span to the processor (ended now unless ``ended`` says when)."""
         self._processor.on_end(
             ReadableSpan(
                 name,
@@ -233,7 +236,7 @@ class _FinishedSpans:
                 kind=kind,
                 status=status,
                 start_time=started,
-                end_time=time.time_ns(),
+                end_time=ended if ended is not None else time.time_ns(),
                 instrumentation_scope=self._scope,
             )
         )
@@ -256,15 +259,15 @@ class CallTracer:
         self._sampler = provider.sampler
         self._root_bound = root_bound
         self._server: dict[str, Any] = {}
-        # The attributes of each method and peer (a connection), built once.
-        self._attributes: dict[tuple[str, str], dict[str, Any]] = {}
+        # The attributes of each method and peer (a connection), built once (copy them).
+        self._known = functools.lru_cache(maxsize=_KEPT_ATTRIBUTE_SETS)(self._call_attributes)
 
     def listening(self, host: str, port: int) -> None:
         """The server's own address, for the ``server.*`` attributes (a wildcard host is left out)."""
         self._server = {SERVER_PORT: port}
         if host not in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - compared, not bound
             self._server[SERVER_ADDRESS] = host
-        self._attributes.clear()
+        self._known.cache_clear()
 
     def start(self, method: str, context: Context) -> CallSpan | None:
         """The server span of a call of ``method`` (full gRPC name), current from now on;
@@ -302,7 +305,7 @@ class CallTracer:
             own,
             parent_ids if parent_ids.is_valid else None,
             parent,
-            dict(decided.attributes or {}),
+            decided.attributes or {},
         )
 
     def _started(
@@ -312,25 +315,19 @@ class CallTracer:
         own: SpanContext,
         parent: SpanContext | None,
         parent_context: otel_context.Context,
-        attributes: dict[str, Any],
+        attributes: Mapping[str, Any],
     ) -> CallSpan:
-        peer = context.peer()
-        known = self._attributes.get((method, peer))
-        if known is None:
-            if len(self._attributes) >= _KEPT_ATTRIBUTE_SETS:
-                self._attributes.clear()
-            service, _, name = method.lstrip("/").partition("/")
-            known = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
-            known.update(self._server)
-            known.update(_peer_attributes(peer))
-            self._attributes[(method, peer)] = known
-        if attributes:
-            attributes.update(known)
-        else:
-            attributes = known.copy()
+        attributes = {**attributes, **self._known(method, context.peer())}
         span = CallSpan(self._spans, method, own, parent, attributes)
         span.token = otel_context.attach(trace.set_span_in_context(span, parent_context))
         return span
+
+    def _call_attributes(self, method: str, peer: str) -> dict[str, Any]:
+        service, _, name = method.lstrip("/").partition("/")
+        attributes: dict[str, Any] = {RPC_SYSTEM: "grpc", RPC_SERVICE: service, RPC_METHOD: name}
+        attributes.update(self._server)
+        attributes.update(_peer_attributes(peer))
+        return attributes
 
 
 def _peer_attributes(peer: str) -> dict[str, Any]:
@@ -453,6 +450,7 @@ class CallSpan(Span):
             self._status,
             self._started,
             tuple(self._events),
+            end_time,
         )
 
     def finish(self, code: grpc.StatusCode, outcome: str) -> None:
@@ -602,8 +600,6 @@ class RedisRoundTrips:
     def __init__(self, tracer_provider: TracerProvider, processor: SpanProcessor) -> None:
         """``processor``: where finished spans go (the provider's own processor)."""
         self._spans = _FinishedSpans(tracer_provider, processor, __name__)
-        # The attributes of each kind of round trip (script, node, batch size), built once.
-        self._attributes: dict[tuple[str, str, tuple[str, int], int | None, int], dict[str, str | int]] = {}
 
     def start(
         self, name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
@@ -617,14 +613,7 @@ class RedisRoundTrips:
         parent = trace.get_current_span(current).get_span_context()
         if not parent.trace_flags.sampled:
             return None
-        key = (name, operation, address, database, batch)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            if len(self._attributes) >= _KEPT_ATTRIBUTE_SETS:
-                self._attributes.clear()
-            attributes = self._attributes[key] = _round_trip_attributes(
-                name, operation, address, database, batch
-            )
+        attributes = _round_trip_attributes(name, operation, address, database, batch)
         return _RoundTrip(name or operation, parent, attributes.copy(), time.time_ns())
 
     def end(self, span: _RoundTrip, error: BaseException | None) -> None:
@@ -640,6 +629,7 @@ class RedisRoundTrips:
         self._spans.emit(span.name, context, parent, SpanKind.CLIENT, span.attributes, status, span.started)
 
 
+@functools.lru_cache(maxsize=_KEPT_ATTRIBUTE_SETS)
 def _round_trip_attributes(
     name: str, operation: str, address: tuple[str, int], database: int | None, batch: int
 ) -> dict[str, str | int]:

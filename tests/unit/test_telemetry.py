@@ -380,3 +380,12 @@ def test_a_call_span_keeps_events_checked_as_the_sdk_checks_them_and_no_exceptio
         {"exception.type": "ValueError"},
     )
     assert "eyJsecret" not in repr(finished.to_json())
+
+
+def test_a_call_span_ended_at_a_given_time_keeps_that_time() -> None:
+    tracer, exporter = _call_tracer()
+    span = tracer.start("/session.v1.SessionService/Get", _CallContext())
+    assert span is not None
+    span.end(end_time=1_000)
+    (finished,) = exporter.get_finished_spans()
+    assert finished.end_time == 1_000
