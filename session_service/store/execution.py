@@ -216,6 +216,12 @@ class ScriptRunner:
             lambda: lane.call(packed, key, name, read_only=replica), retry_after_loss=True
         )
 
+    async def read_once(self, *command: str | int | bytes) -> Any:
+        """A read-only command sent once to its key's node (not retried), its failure a
+        StoreUnavailable: for background loops that try again on their own schedule."""
+        packed, key = pack_command(*command), _key(command)
+        return await translate_errors(self._lane.call(packed, key, str(command[0])))
+
     async def read_many(
         self, commands: Sequence[Sequence[str | int | bytes]], *, replica: bool = False
     ) -> list[Any]:
