@@ -34,14 +34,15 @@ def session_to_proto(s: Session) -> pb.Session:
     # building separate messages first and handing them over copies each one (this runs
     # on every Get, List, Create and Refresh).
     m = pb.Session(
-        session_id=s.session_id,
-        user_id=s.user_id,
-        version=s.version,
-        data=s.data,
-        claims=s.claims,
-        scopes=s.scopes,
-        client_id=s.client_id,
+        session_id=s.session_id, user_id=s.user_id, version=s.version, scopes=s.scopes, client_id=s.client_id
     )
+    # Map fields item by item: a map given to the constructor goes through the Python
+    # MutableMapping.update (an ABC check and a call per item), about twice as slow.
+    data, claims = m.data, m.claims
+    for key, value in s.data.items():
+        data[key] = value
+    for name, text in s.claims.items():
+        claims[name] = text
     for field, ms in (
         (m.created_at, s.created_at_ms),
         (m.last_active_at, s.last_active_at_ms),
