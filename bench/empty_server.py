@@ -10,7 +10,10 @@ service does (unix socket, same redis-py client with hiredis, inheriting the sam
 pinning): the truer ceiling for an RPC that needs one Redis round trip. With
 ``--redis-url`` it runs that EVALSHA on the Redis named instead, and with
 ``--redis-mode cluster`` on a Redis Cluster (seed URLs, comma-separated) through redis-py's
-cluster client, so the ceiling is measured on the topology our service runs on.
+cluster client, so the ceiling is measured on the topology our service runs on. With
+``--client lane`` that EVALSHA goes through our service's own lane
+(``session_service/store/lane.py``) instead: what one round trip costs the service itself,
+before any of its own work (``cost_breakdown.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import grpc
 from session_wire.v1 import session_pb2 as pb
 from session_wire.v1 import session_pb2_grpc
 
+from session_service.store.scripts import pack_command
+
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -35,10 +40,15 @@ ONE_SCRIPT_KEY = "bench:{s}:one"
 
 
 class OneScript:
-    """Runs ONE_SCRIPT once per call when a Redis client is set; does nothing otherwise."""
+    """Runs ONE_SCRIPT once per call when a Redis client is set; does nothing otherwise.
 
-    def __init__(self, client: Any = None) -> None:
+    With a ``lane`` (session_service.store.lane, what our service sends its scripts
+    through), the per-call EVALSHA goes through it instead of redis-py; ``client`` still
+    loads the script and writes the hash."""
+
+    def __init__(self, client: Any = None, lane: Any = None) -> None:
         self.client = client
+        self.lane = lane
         self.sha = ""
 
     async def load(self) -> None:
@@ -50,7 +60,10 @@ class OneScript:
             )
 
     async def __call__(self) -> None:
-        if self.client is not None:
+        if self.lane is not None:
+            command = pack_command("EVALSHA", self.sha, 1, ONE_SCRIPT_KEY)
+            await self.lane.call(command, ONE_SCRIPT_KEY, "EVALSHA")
+        elif self.client is not None:
             await self.client.evalsha(self.sha, 1, ONE_SCRIPT_KEY)
 
 
@@ -124,8 +137,27 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
         yield pb.WatchRevocationsResponse(caught_up=True)
 
 
+def _lane(redis_url: str, redis_mode: str) -> Any:
+    # The lane our service builds for the same URL (store/connect.py's script_lane), with
+    # its default reply time-out; no credentials or TLS: the bench's Redis has none.
+    from session_service.store.lane import ClusterLane, LinkOptions, ScriptLane
+
+    options = LinkOptions(timeout=2.0)
+    parts = [urlsplit(u.strip()) for u in redis_url.split(",")]
+    if redis_mode == "cluster":
+        return ClusterLane([(u.hostname or "127.0.0.1", u.port or 6379) for u in parts], options)
+    if parts[0].scheme == "unix":
+        return ScriptLane((parts[0].path, 0), LinkOptions(timeout=2.0, unix_socket=parts[0].path))
+    return ScriptLane((parts[0].hostname or "127.0.0.1", parts[0].port or 6379), options)
+
+
 async def serve(
-    host: str, port: int, one_script: bool = False, redis_url: str = "", redis_mode: str = "standalone"
+    host: str,
+    port: int,
+    one_script: bool = False,
+    redis_url: str = "",
+    redis_mode: str = "standalone",
+    client_kind: str = "redis-py",
 ) -> None:
     """Serves until SIGTERM or SIGINT."""
     script = OneScript()
@@ -150,7 +182,7 @@ async def serve(
             client: Any = RedisCluster(startup_nodes=nodes, reinitialize_steps=0, **options)
         else:
             client = Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **options)
-        script = OneScript(client)
+        script = OneScript(client, _lane(redis_url, redis_mode) if client_kind == "lane" else None)
         await script.load()
     try:
         await _serve(host, port, script)
@@ -195,8 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--redis-url", default="", help="--one-script on this Redis instead of a private one")
     parser.add_argument("--redis-mode", choices=("standalone", "cluster"), default="standalone")
+    parser.add_argument(
+        "--client",
+        choices=("redis-py", "lane"),
+        default="redis-py",
+        help="what runs --one-script's EVALSHA: redis-py (the anchor) or our service's lane",
+    )
     args = parser.parse_args(argv)
-    _run(serve(args.host, args.port, args.one_script, args.redis_url, args.redis_mode))
+    _run(serve(args.host, args.port, args.one_script, args.redis_url, args.redis_mode, args.client))
     return 0
 
 
