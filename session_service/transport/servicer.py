@@ -74,7 +74,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         """Reads a session, sliding its idle expiry."""
         session = await self._manager.get(request.session_id)
-        return pb.GetResponse(session=convert.session_to_proto(session))
+        return convert.get_response(session)
 
     async def Refresh(self, request: pb.RefreshRequest, context: Context) -> pb.RefreshResponse:
         """Rotates a refresh token."""
@@ -148,16 +148,14 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         """Patches session data."""
         patch = DataPatch(dict(request.set), tuple(request.remove), request.expected_version)
         session = await self._manager.update(request.session_id, patch)
-        return pb.UpdateResponse(session=convert.session_to_proto(session))
+        return convert.update_response(session)
 
     async def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
         """Lists a user's live sessions."""
         sessions, next_token = await self._manager.list_sessions(
             request.user_id, request.page_size, request.page_token
         )
-        return pb.ListResponse(
-            sessions=[convert.session_to_proto(s) for s in sessions], next_page_token=next_token
-        )
+        return convert.list_response(sessions, next_token)
 
     async def Exchange(self, request: pb.ExchangeRequest, context: Context) -> pb.ExchangeResponse:
         """Trades an access token for a narrower one (RFC 8693)."""
