@@ -37,17 +37,9 @@ from typing import Any
 
 import rpc_throughput as rt
 
-TARGET_RPCS = ("Get", "Introspect", "Create", "Refresh", "Update", "Revoke", "List")
-TARGETS = {
-    "Get": 0.85,
-    "Introspect": 0.9,
-    "Create": 0.6,
-    "Refresh": 0.6,
-    "Update": 0.7,
-    "Revoke": 0.7,
-    "List": 0.7,
-}
-"""Issue 23's ratios to the anchor (at 10 % tracing), which the table sets against tracing off."""
+TARGET_RPCS = tuple(rt.TRACING_TARGETS)
+"""The RPCs with a throughput target (issue 23's ratios to the anchor at 10 % tracing),
+which the table sets against tracing off."""
 
 
 @dataclass(frozen=True)
@@ -114,27 +106,15 @@ def run(
     h2load = rt.H2Load(load, pinning, tmp)
     costs: dict[str, dict[str, Cost]] = {rpc: {} for rpc in rpcs}
     with topology(kind, pinning) as (redis_args, env, cluster), contextlib.ExitStack() as stack:
+        argv_and_env = {
+            "empty": (anchor_argv([]), dict(os.environ)),
+            "lane": (anchor_argv(["--one-script", "--client", "lane", *redis_args]), dict(os.environ)),
+            "anchor": (anchor_argv(["--one-script", *redis_args]), dict(os.environ)),
+            "ours": (list(rt.OURS_ARGV), env | {"SESSION_REDIS_PREFIX": "cb"}),
+        }
         servers = {
-            "empty": stack.enter_context(
-                rt.running_server("empty", anchor_argv([]), dict(os.environ), tmp, pinning)
-            ),
-            "lane": stack.enter_context(
-                rt.running_server(
-                    "lane",
-                    anchor_argv(["--one-script", "--client", "lane", *redis_args]),
-                    dict(os.environ),
-                    tmp,
-                    pinning,
-                )
-            ),
-            "anchor": stack.enter_context(
-                rt.running_server(
-                    "anchor", anchor_argv(["--one-script", *redis_args]), dict(os.environ), tmp, pinning
-                )
-            ),
-            "ours": stack.enter_context(
-                rt.running_server("ours", rt.OURS_ARGV, env | {"SESSION_REDIS_PREFIX": "cb"}, tmp, pinning)
-            ),
+            name: stack.enter_context(rt.running_server(name, argv, server_env, tmp, pinning))
+            for name, (argv, server_env) in argv_and_env.items()
         }
         clients = {name: stack.enter_context(rt.connected(server)) for name, server in servers.items()}
         for rpc in rpcs:
@@ -172,7 +152,7 @@ def table(kind: str, costs: dict[str, dict[str, Cost]]) -> str:
     rows = []
     for rpc, by in costs.items():
         empty, lane, anchor, ours = by["empty"], by["lane"], by["anchor"], by["ours"]
-        target = TARGETS.get(rpc)
+        target = rt.TRACING_TARGETS.get(rpc)
         needed = (
             f"≤ {anchor.total_us / target:.0f} (at {target:g}); now {ours.total_us:.0f}" if target else "—"
         )
@@ -196,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rpc", action="append", choices=TARGET_RPCS, help="an RPC to measure (repeatable; all by default)"
     )
     parser.add_argument(
-        "--requests", type=rt._positive, default=10_000, help="measured calls per RPC and server"
+        "--requests", type=rt.positive, default=10_000, help="measured calls per RPC and server"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)

@@ -138,17 +138,12 @@ class EmptySessionServicer(session_pb2_grpc.SessionServiceServicer):
 
 
 def _lane(redis_url: str, redis_mode: str) -> Any:
-    # The lane our service builds for the same URL (store/connect.py's script_lane), with
-    # its default reply time-out; no credentials or TLS: the bench's Redis has none.
-    from session_service.store.lane import ClusterLane, LinkOptions, ScriptLane
+    # The lane our service builds for the same URL, with its default settings (the
+    # bench's Redis has no credentials or TLS).
+    from session_service.config import Settings
+    from session_service.store.connect import script_lane
 
-    options = LinkOptions(timeout=2.0)
-    parts = [urlsplit(u.strip()) for u in redis_url.split(",")]
-    if redis_mode == "cluster":
-        return ClusterLane([(u.hostname or "127.0.0.1", u.port or 6379) for u in parts], options)
-    if parts[0].scheme == "unix":
-        return ScriptLane((parts[0].path, 0), LinkOptions(timeout=2.0, unix_socket=parts[0].path))
-    return ScriptLane((parts[0].hostname or "127.0.0.1", parts[0].port or 6379), options)
+    return script_lane(Settings(redis_url=redis_url, redis_mode=redis_mode, dev=True), redis_url)
 
 
 async def serve(

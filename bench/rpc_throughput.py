@@ -806,7 +806,8 @@ def report(
 # --- main ----------------------------------------------------------------------------------
 
 
-def _positive(raw: str) -> int:
+def positive(raw: str) -> int:
+    """An argparse type: an integer of at least 1."""
     value = int(raw)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -834,12 +835,10 @@ class Options:
 
 def _parse(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--requests", type=_positive, default=4000, help="measured calls per RPC and server")
+    parser.add_argument("--requests", type=positive, default=4000, help="measured calls per RPC and server")
     parser.add_argument("--warmup", type=int, default=500, help="unmeasured calls before each run (0: none)")
-    parser.add_argument("--clients", type=_positive, default=8, help="h2load connections (-c)")
-    parser.add_argument(
-        "--streams", type=_positive, default=16, help="concurrent streams per connection (-m)"
-    )
+    parser.add_argument("--clients", type=positive, default=8, help="h2load connections (-c)")
+    parser.add_argument("--streams", type=positive, default=16, help="concurrent streams per connection (-m)")
     parser.add_argument(
         "--rpc", action="append", choices=list(PREPARE), help="run only this RPC (repeatable; default all)"
     )

@@ -35,6 +35,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, TextIO
@@ -180,15 +181,26 @@ def _sampling(environ: Mapping[str, str]) -> tuple[Sampler | None, int | None]:
     return (ParentBased(root) if kind != name else root), bound
 
 
-def _tracer_provider(environ: Mapping[str, str]) -> tuple[TracerProvider, SpanProcessor, int | None]:
-    """The service's tracer provider, sampling as OTEL_TRACES_SAMPLER says (default
-    parentbased_always_on), its span processor (batching OTLP export), and the root bound
-    of :func:`_sampling`."""
+@dataclass(frozen=True)
+class Tracing:
+    """The service's tracing, when it is on."""
+
+    provider: TracerProvider
+    """Samples as OTEL_TRACES_SAMPLER says (default parentbased_always_on)."""
+    processor: SpanProcessor
+    """The provider's span processor (batching OTLP export): the service's own spans are
+    handed to it finished."""
+    root_bound: int | None
+    """How the sampler decides a call without a parent (see :func:`_sampling`)."""
+
+
+def _tracing(environ: Mapping[str, str]) -> Tracing:
+    """The service's tracer provider and span processor, as the OTEL_* variables say."""
     sampler, root_bound = _sampling(environ)
     provider = TracerProvider(resource=_resource(), sampler=sampler)
     processor = BatchSpanProcessor(_span_exporter(environ))
     provider.add_span_processor(processor)
-    return provider, processor, root_bound
+    return Tracing(provider, processor, root_bound)
 
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -490,37 +502,28 @@ class GatewayCallTelemetry:
 class Telemetry:
     """The tracing, metrics and per-call observation of one service instance."""
 
-    def __init__(
-        self,
-        tracer_provider: TracerProvider | None,
-        metrics: ServiceMetrics,
-        root_bound: int | None = None,
-        span_processor: SpanProcessor | None = None,
-    ) -> None:
-        """``span_processor``: the provider's processor, which the Redis round trips'
-        spans are handed to (None: the provider has none)."""
-        self.tracer_provider = tracer_provider
-        """The service's own tracer provider; None when tracing is off."""
-        self._span_processor = span_processor
+    def __init__(self, tracing: Tracing | None, metrics: ServiceMetrics) -> None:
+        """``tracing`` None: tracing is off."""
+        self._tracing = tracing
         self.metrics = metrics
         """The service's Prometheus metrics."""
         self._metrics_server: MetricsServer | None = None
-        self._root_bound = root_bound
-        """How the sampler decides a call without a parent (see CallTracer)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Telemetry:
         """Telemetry as the OTEL_* variables describe it (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
-        if not tracing_enabled(env):
-            return cls(None, ServiceMetrics())
-        provider, processor, root_bound = _tracer_provider(env)
-        return cls(provider, ServiceMetrics(), root_bound, processor)
+        return cls(_tracing(env) if tracing_enabled(env) else None, ServiceMetrics())
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        """The service's own tracer provider; None when tracing is off."""
+        return self._tracing.provider if self._tracing is not None else None
 
     @property
     def tracing(self) -> bool:
         """True when spans are recorded and exported."""
-        return self.tracer_provider is not None
+        return self._tracing is not None
 
     @property
     def metrics_port(self) -> int:
@@ -533,18 +536,18 @@ class Telemetry:
 
         Commands outside any call (health checks, script loading) make no spans.
         """
-        if self.tracer_provider is None:
+        if self._tracing is None:
             return
         RedisInstrumentor.instrument_client(
-            client, tracer_provider=self.tracer_provider, request_hook=_RedisScriptNamer(script_names)
+            client, tracer_provider=self._tracing.provider, request_hook=_RedisScriptNamer(script_names)
         )
         wrapt.wrap_function_wrapper(client, "execute_command", _traced_only_within_a_call)
 
     def round_trip_spans(self) -> RedisRoundTrips | None:
         """Spans for the lane's round trips (store/lane.py); None when tracing is off."""
-        if self.tracer_provider is None or self._span_processor is None:
+        if self._tracing is None:
             return None
-        return RedisRoundTrips(self.tracer_provider, self._span_processor)
+        return RedisRoundTrips(self._tracing.provider, self._tracing.processor)
 
     def watch_relay(self, relay: RevocationRelay) -> None:
         """Exports the outbox relay's lag and the events its recovery passes moved."""
@@ -553,11 +556,8 @@ class Telemetry:
 
     def observer(self) -> RpcTelemetry:
         """What the call pipeline reports each call to (it starts sampled calls' spans)."""
-        tracer = (
-            CallTracer(self.tracer_provider, self._span_processor, self._root_bound)
-            if self.tracer_provider is not None and self._span_processor is not None
-            else None
-        )
+        t = self._tracing
+        tracer = CallTracer(t.provider, t.processor, t.root_bound) if t is not None else None
         return RpcTelemetry(self.metrics, tracer)
 
     def serve_metrics(self, host: str, port: int) -> None:
@@ -570,8 +570,8 @@ class Telemetry:
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
+        if self._tracing is not None:
+            self._tracing.provider.shutdown()
 
 
 async def _traced_only_within_a_call(

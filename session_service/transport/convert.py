@@ -29,15 +29,8 @@ def timestamp(ms: int) -> Timestamp:
     return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
-def session_to_proto(s: Session) -> pb.Session:
-    """The wire form of a session."""
-    m = pb.Session()
-    fill_session(m, s)
-    return m
-
-
 def fill_session(m: pb.Session, s: Session) -> None:
-    """Writes ``s`` into ``m``, an empty Session (a reply's own field, or a new message).
+    """Writes ``s`` into ``m``, an empty Session (a reply's own field).
 
     Every field is written in place, one by one: a sub-message or map handed to a
     constructor is copied, and a map goes through Python's MutableMapping.update; writing
